@@ -1,0 +1,94 @@
+"""
+BERT's uncased WordPiece tokenizer, assembled from the `tokenizers` library's parts.
+
+We build it from the checkpoint's `vocab.txt` the way BERT's original tokenizer works:
+  1. normalise: clean control characters, space out CJK characters, lower-case, strip accents
+  2. pre-tokenise: split on whitespace and punctuation
+  3. WordPiece: greedy longest-match-first sub-words ("playing" -> "play", "##ing")
+  4. post-process: [CLS] A [SEP] (+ B [SEP]) with token_type_ids 0 for A and 1 for B
+Truncation is "longest first": for a pair, tokens are dropped from the longer side first.
+
+tests/test_tokenizer.py proves this equal to transformers.BertTokenizer (the slow, pure-Python
+reference) on real sentences from every dataset.
+"""
+
+import hashlib
+from pathlib import Path
+
+from tokenizers import Tokenizer, models, normalizers, pre_tokenizers, processors
+
+
+def read_vocab(path):
+    """vocab.txt: one token per line, the line number is the id."""
+    path = Path(path)
+    tokens = path.read_text(encoding="utf-8").split("\n")
+    if tokens and tokens[-1] == "":
+        tokens.pop()  # trailing newline
+    vocab = {}
+    for i, tok in enumerate(tokens):
+        if tok in vocab:
+            raise ValueError(f"{path}:{i + 1}: token {tok!r} already appears on line {vocab[tok] + 1}")
+        vocab[tok] = i
+    for special in ("[PAD]", "[UNK]", "[CLS]", "[SEP]"):
+        if special not in vocab:
+            raise ValueError(f"{path}: vocabulary has no {special} token; is this a BERT vocab.txt?")
+    return vocab
+
+
+class WordPieceTokenizer:
+    def __init__(self, vocab_path, max_length=256, lowercase=True):
+        self.vocab_path = Path(vocab_path)
+        self.vocab = read_vocab(self.vocab_path)
+        self.max_length = max_length
+        self.pad_id = self.vocab["[PAD]"]
+        self.cls_id = self.vocab["[CLS]"]
+        self.sep_id = self.vocab["[SEP]"]
+        # what a cache of token ids must be keyed on: the vocab's bytes and how we use it
+        digest = hashlib.sha256(self.vocab_path.read_bytes()).hexdigest()[:16]
+        self.fingerprint = f"wordpiece-{digest}-lower{int(lowercase)}"
+
+        tok = Tokenizer(models.WordPiece(vocab=self.vocab, unk_token="[UNK]", max_input_chars_per_word=100))
+        # strip_accents=None means "follow lowercase", as in BERT
+        tok.normalizer = normalizers.BertNormalizer(
+            clean_text=True, handle_chinese_chars=True, strip_accents=None, lowercase=lowercase
+        )
+        tok.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
+        tok.post_processor = processors.TemplateProcessing(
+            single="[CLS] $A:0 [SEP]:0",
+            pair="[CLS] $A:0 [SEP]:0 $B:1 [SEP]:1",
+            special_tokens=[("[CLS]", self.cls_id), ("[SEP]", self.sep_id)],
+        )
+        tok.enable_truncation(max_length=max_length, strategy="longest_first")
+        self._tok = tok
+
+    @classmethod
+    def from_dir(cls, model_dir, **kw):
+        return cls(Path(model_dir) / "vocab.txt", **kw)
+
+    def encode_batch(self, texts, pairs=None):
+        """Token ids and type ids for a list of texts (and optional second texts), unpadded.
+
+        Returns two lists of lists of ints: input_ids, token_type_ids.
+        """
+        if pairs is None:
+            encs = self._tok.encode_batch(list(texts))
+        else:
+            if len(pairs) != len(texts):
+                raise ValueError(f"encode_batch: {len(texts)} texts but {len(pairs)} second texts")
+            encs = self._tok.encode_batch(list(zip(texts, pairs, strict=True)))
+        return [e.ids for e in encs], [e.type_ids for e in encs]
+
+    def encode(self, text, pair=None):
+        ids, types = self.encode_batch([text], None if pair is None else [pair])
+        return ids[0], types[0]
+
+    def tokenize(self, text):
+        """WordPiece strings without special tokens (for reading, not for the model)."""
+        enc = self._tok.encode(text, add_special_tokens=False)
+        return enc.tokens
+
+    def decode(self, ids):
+        return self._tok.decode(ids)
+
+    def __len__(self):
+        return len(self.vocab)
