@@ -5,8 +5,10 @@ We build it from the checkpoint's `vocab.txt` the way BERT's original tokenizer 
   1. normalise: clean control characters, space out CJK characters, lower-case, strip accents
   2. pre-tokenise: split on whitespace and punctuation
   3. WordPiece: greedy longest-match-first sub-words ("playing" -> "play", "##ing")
-  4. post-process: [CLS] A [SEP] (+ B [SEP]) with token_type_ids 0 for A and 1 for B
-Truncation is "longest first": for a pair, tokens are dropped from the longer side first.
+  4. truncate and add [CLS] A [SEP] (+ B [SEP]), with token_type_ids 0 for A and 1 for B
+Truncation is "longest first": for a pair, one token at a time comes off the end of the longer side,
+the second side on a tie. We do steps 4 by hand because the `tokenizers` library breaks ties the
+other way, and the reference (BERT's own, slow tokenizer) is what published numbers were made with.
 
 tests/test_tokenizer.py proves this equal to transformers.BertTokenizer (the slow, pure-Python
 reference) on real sentences from every dataset.
@@ -15,7 +17,7 @@ reference) on real sentences from every dataset.
 import hashlib
 from pathlib import Path
 
-from tokenizers import Tokenizer, models, normalizers, pre_tokenizers, processors
+from tokenizers import Tokenizer, models, normalizers, pre_tokenizers
 
 
 def read_vocab(path):
@@ -33,6 +35,23 @@ def read_vocab(path):
         if special not in vocab:
             raise ValueError(f"{path}: vocabulary has no {special} token; is this a BERT vocab.txt?")
     return vocab
+
+
+def truncate_pair(la, lb, budget):
+    """Lengths after BERT's longest-first truncation of a pair to `budget` tokens.
+
+    Equal to removing one token at a time from the longer side (from the second on a tie).
+    """
+    excess = la + lb - budget
+    if excess <= 0:
+        return la, lb
+    cut = min(excess, abs(la - lb))  # first shorten the longer side down to the other's length
+    if la > lb:
+        la -= cut
+    else:
+        lb -= cut
+    excess -= cut
+    return la - excess // 2, lb - (excess + 1) // 2  # then alternate, the second side first
 
 
 class WordPieceTokenizer:
@@ -53,12 +72,6 @@ class WordPieceTokenizer:
             clean_text=True, handle_chinese_chars=True, strip_accents=None, lowercase=lowercase
         )
         tok.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
-        tok.post_processor = processors.TemplateProcessing(
-            single="[CLS] $A:0 [SEP]:0",
-            pair="[CLS] $A:0 [SEP]:0 $B:1 [SEP]:1",
-            special_tokens=[("[CLS]", self.cls_id), ("[SEP]", self.sep_id)],
-        )
-        tok.enable_truncation(max_length=max_length, strategy="longest_first")
         self._tok = tok
 
     @classmethod
@@ -70,13 +83,20 @@ class WordPieceTokenizer:
 
         Returns two lists of lists of ints: input_ids, token_type_ids.
         """
+        cls, sep = self.cls_id, self.sep_id
+        a = [e.ids for e in self._tok.encode_batch(list(texts), add_special_tokens=False)]
         if pairs is None:
-            encs = self._tok.encode_batch(list(texts))
-        else:
-            if len(pairs) != len(texts):
-                raise ValueError(f"encode_batch: {len(texts)} texts but {len(pairs)} second texts")
-            encs = self._tok.encode_batch(list(zip(texts, pairs, strict=True)))
-        return [e.ids for e in encs], [e.type_ids for e in encs]
+            ids = [[cls, *x[: self.max_length - 2], sep] for x in a]
+            return ids, [[0] * len(x) for x in ids]
+        if len(pairs) != len(a):
+            raise ValueError(f"encode_batch: {len(a)} texts but {len(pairs)} second texts")
+        b = [e.ids for e in self._tok.encode_batch(list(pairs), add_special_tokens=False)]
+        ids, types = [], []
+        for x, y in zip(a, b, strict=True):
+            la, lb = truncate_pair(len(x), len(y), self.max_length - 3)
+            ids.append([cls, *x[:la], sep, *y[:lb], sep])
+            types.append([0] * (la + 2) + [1] * (lb + 1))
+        return ids, types
 
     def encode(self, text, pair=None):
         ids, types = self.encode_batch([text], None if pair is None else [pair])
