@@ -273,6 +273,8 @@ class BertForSequenceClassification(nn.Module):
             nn.init.zeros_(module.bias)
 
     def forward(self, input_ids, attention_mask=None, token_type_ids=None, mix=no_mix):
+        if not self.training:
+            mix = no_mix  # evaluation never mixes, whatever the caller passes
         h, pooled, mask = self.bert(
             input_ids, attention_mask, token_type_ids, mix=mix, pool=self.pooling == "pooler"
         )

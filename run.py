@@ -1,0 +1,109 @@
+"""
+One fine-tuning run: python run.py --method amplify --dataset trec-fine
+
+Trains, prints a line per epoch, and writes one JSON result atomically (config, per-epoch metrics,
+best-dev epoch, test accuracy and macro-F1 there, per-example test predictions, timings, memory,
+device, versions, git commit).
+"""
+
+import argparse
+import sys
+from pathlib import Path
+
+DATASETS = ("trec-coarse", "trec-fine", "sst-2", "sst-5", "mrpc", "imdb", "yelp-5")
+METHODS = ("none", "embedmix", "sentmix", "tmix", "manifold", "amplify")
+MODELS = ("minilm-l6", "bert-base-uncased", "tiny")
+
+
+def int_list(text):
+    try:
+        return [int(x) for x in text.split(",") if x]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected comma-separated block numbers like 4,8,12, got {text!r}") from None
+
+
+def add_train_args(p):
+    """The options of one run (bench.compare reuses them for grids)."""
+    from amplify.train import TrainConfig
+
+    d = TrainConfig()
+    g = p.add_argument_group("model and recipe (defaults: the paper's)")
+    g.add_argument("--model", default=d.model, choices=MODELS, help="backbone (default %(default)s, offline)")
+    g.add_argument("--weights", default=None, help="directory with config.json, vocab.txt, model.safetensors")
+    g.add_argument("--epochs", type=int, default=d.epochs, help="at most this many epochs (%(default)s)")
+    g.add_argument("--patience", type=int, default=d.patience, help="early stopping on dev accuracy (%(default)s)")
+    g.add_argument("--lr", type=float, default=d.lr, help="peak learning rate (%(default)s)")
+    g.add_argument("--batch-size", type=int, default=d.batch_size, help="(%(default)s)")
+    g.add_argument("--max-length", type=int, default=d.max_length, help="tokens per example (%(default)s)")
+    g.add_argument("--weight-decay", type=float, default=d.weight_decay, help="(%(default)s)")
+    g.add_argument("--warmup-ratio", type=float, default=d.warmup_ratio, help="linear warm-up share (%(default)s)")
+    g.add_argument("--max-grad-norm", type=float, default=None, help="clip gradients (off, as in the paper)")
+    g.add_argument("--pooling", default=d.pooling, choices=("pooler", "mean"), help="sentence vector (%(default)s)")
+    g = p.add_argument_group("mixing")
+    g.add_argument("--alpha", type=float, default=None, help="Beta(α, α); default 0.2, AMPLIFY 0.1")
+    g.add_argument("--n-draws", type=int, default=d.n_draws, help="AMPLIFY: λ = max of n draws (%(default)s)")
+    g.add_argument("--amplify-layers", type=int_list, default=None, metavar="K,K", help="AMPLIFY blocks (all)")
+    g.add_argument("--label-perm", default=d.label_perm, choices=("same", "independent"),
+                   help="'independent' = the baselines' released-code label pairing (default %(default)s)")
+    g = p.add_argument_group("data")
+    g.add_argument("--data-dir", default=None, help="datasets root (else $AMPLIFY_DATA_DIR, else ~/.cache/amplify)")
+    g.add_argument("--cache-dir", default=None, help="token-id cache (default ~/.cache/amplify/tokens)")
+    g.add_argument("--noise", default=None, choices=("delete", "swap"), help="corrupt training texts")
+    g.add_argument("--noise-p", type=float, default=0.0, help="share of words deleted / swapped")
+    g.add_argument("--train-limit", type=int, default=None, help="fixed random subset of train (quick runs)")
+    g.add_argument("--eval-limit", type=int, default=None, help="fixed random subset of dev and test")
+    g.add_argument("--bucket", action="store_true", help="length-bucketed batches (faster)")
+    g = p.add_argument_group("machinery")
+    g.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:1 ...")
+    g.add_argument("--max-steps", type=int, default=None, help="stop after this many optimiser steps")
+    g.add_argument("--random-init", action="store_true", help="skip pretrained weights (timing only)")
+    return p
+
+
+def config_from_args(args, **overrides):
+    from amplify.train import TrainConfig
+
+    fields = set(TrainConfig.__dataclass_fields__)
+    kw = {k: v for k, v in vars(args).items() if k in fields}
+    kw["pretrained"] = not getattr(args, "random_init", False)
+    kw.update(overrides)
+    return TrainConfig(**kw)
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(
+        description="Fine-tune BERT with one mixup method and write a JSON result.",
+        epilog=f"methods: {', '.join(METHODS)}\ndatasets: {', '.join(DATASETS)}",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("--method", default="amplify", choices=METHODS, help="mixup method (%(default)s)")
+    p.add_argument("--dataset", default="trec-coarse", choices=DATASETS, help="(%(default)s)")
+    p.add_argument("--seed", type=int, default=0, help="(%(default)s)")
+    p.add_argument("--out", default=None, help="result JSON (default results/runs/DATASET-METHOD-sSEED.json)")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    add_train_args(p)
+    args = p.parse_args(argv)
+
+    from amplify.train import train
+    from data.errors import DataError
+    from model.registry import ModelNotFound
+
+    out = Path(args.out or f"results/runs/{args.dataset}-{args.method}-s{args.seed}.json")
+    try:
+        cfg = config_from_args(args, seed=args.seed, method=args.method, dataset=args.dataset).validate()
+        result = train(cfg, out=out, progress=not args.quiet)
+    except (ValueError, ModelNotFound, DataError) as e:
+        p.exit(2, f"run.py: error: {e}\n")
+    except KeyboardInterrupt:
+        p.exit(130, "\nrun.py: interrupted; no result written\n")
+    if result["status"] != "ok":
+        print(f"run failed: {result['error']} (result in {out})", file=sys.stderr)
+        return 1
+    print(f"{cfg.method} on {cfg.dataset} (seed {cfg.seed}): test accuracy {result['test_acc']:.4f}, "
+          f"macro-F1 {result['test_f1']:.4f} at epoch {result['best_epoch']} (best dev {result['best_dev_acc']:.4f}); "
+          f"{result['wall_time_s']:.0f}s, {result['mean_step_s'] * 1000:.0f} ms/step -> {out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
