@@ -85,14 +85,14 @@ def main(argv=None):
     args = p.parse_args(argv)
 
     from amplify.train import train
-    from data.errors import DataError
+    from data import DataFormatError, DataMissingError
     from model.registry import ModelNotFound
 
     out = Path(args.out or f"results/runs/{args.dataset}-{args.method}-s{args.seed}.json")
     try:
         cfg = config_from_args(args, seed=args.seed, method=args.method, dataset=args.dataset).validate()
         result = train(cfg, out=out, progress=not args.quiet)
-    except (ValueError, ModelNotFound, DataError) as e:
+    except (ValueError, ModelNotFound, DataFormatError, DataMissingError) as e:
         p.exit(2, f"run.py: error: {e}\n")
     except KeyboardInterrupt:
         p.exit(130, "\nrun.py: interrupted; no result written\n")

@@ -1,0 +1,101 @@
+"""The training loop end to end on a tiny model and a small real subset, and its contracts."""
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+import amplify.train as T
+import run
+from amplify.train import TrainConfig, train
+
+
+def tiny_cfg(data_dir, tmp_path, **kw):
+    base = dict(model="tiny", dataset="trec-coarse", epochs=2, train_limit=96, eval_limit=64, batch_size=16,
+                max_length=32, lr=1e-3, data_dir=str(data_dir), cache_dir=str(tmp_path / "cache"))
+    base.update(kw)
+    return TrainConfig(**base)
+
+
+def test_run_py_end_to_end_writes_a_valid_result(data_dir, tmp_path, capsys):
+    out = tmp_path / "r.json"
+    code = run.main(["--method", "amplify", "--model", "tiny", "--epochs", "2", "--train-limit", "96",
+                     "--eval-limit", "64", "--batch-size", "16", "--max-length", "32", "--lr", "1e-3",
+                     "--data-dir", str(data_dir), "--cache-dir", str(tmp_path / "c"), "--out", str(out), "--quiet"])
+    assert code == 0
+    r = json.loads(out.read_text())
+    assert r["status"] == "ok" and r["config"]["method"] == "amplify" and r["method"]["n_draws"] == 5
+    assert len(r["epochs"]) == 2 and r["steps"] == 2 * 6 and len(r["train_loss_steps"]) == 12
+    assert r["best_epoch"] in (1, 2) and r["data"]["sizes"] == {"train": 96, "dev": 64, "test": 64}
+    preds, labels = np.array(r["test_predictions"]), np.array(r["test_labels"])
+    assert len(preds) == 64 and r["test_acc"] == pytest.approx(np.mean(preds == labels))
+    best = r["epochs"][r["best_epoch"] - 1]
+    assert r["test_acc"] == best["test_acc"] and r["best_dev_acc"] == max(e["dev_acc"] for e in r["epochs"])
+    for key in ("wall_time_s", "mean_step_s", "peak_memory_mb", "samples_per_s"):
+        assert r[key] > 0
+    assert r["env"]["torch"] == torch.__version__ and "test accuracy" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("method", ["none", "embedmix", "sentmix", "tmix", "manifold", "amplify"])
+def test_same_seed_same_numbers_on_cpu(data_dir, tmp_path, method):
+    a = train(tiny_cfg(data_dir, tmp_path, method=method, epochs=1, max_steps=4), progress=False)
+    b = train(tiny_cfg(data_dir, tmp_path, method=method, epochs=1, max_steps=4), progress=False)
+    assert a["train_loss_steps"] == b["train_loss_steps"] and a["test_predictions"] == b["test_predictions"]
+    c = train(tiny_cfg(data_dir, tmp_path, method=method, epochs=1, max_steps=4, seed=1), progress=False)
+    assert c["train_loss_steps"] != a["train_loss_steps"]
+
+
+def test_early_stopping_selects_by_dev_only(data_dir, tmp_path, monkeypatch):
+    dev = iter([0.5, 0.7, 0.6, 0.65, 0.9])
+    test = iter([0.9, 0.1, 0.95, 0.99, 0.0])
+
+    def fake_evaluate(model, encoded, cfg, device, amp):
+        it = dev if fake_evaluate.next_is_dev else test
+        fake_evaluate.next_is_dev = not fake_evaluate.next_is_dev
+        return {"acc": next(it), "f1": 0.0, "preds": np.zeros(1, int), "labels": np.zeros(1, int)}
+
+    fake_evaluate.next_is_dev = True
+    monkeypatch.setattr(T, "evaluate", fake_evaluate)
+    r = train(tiny_cfg(data_dir, tmp_path, epochs=5, patience=2), progress=False)
+    assert [e["dev_acc"] for e in r["epochs"]] == [0.5, 0.7, 0.6, 0.65]  # stopped: 2 epochs without a better dev
+    assert r["best_epoch"] == 2 and r["test_acc"] == 0.1  # test at the best dev epoch, however bad
+
+
+def test_nan_loss_fails_the_run_clearly(data_dir, tmp_path, monkeypatch):
+    monkeypatch.setattr(T, "train_step", lambda *a, **k: torch.tensor(float("nan")))
+    out = tmp_path / "r.json"
+    r = train(tiny_cfg(data_dir, tmp_path), out=out, progress=False)
+    assert r["status"] == "failed" and "lower --lr" in r["error"]
+    assert json.loads(out.read_text())["status"] == "failed"
+
+
+@pytest.mark.parametrize("argv,message", [
+    (["--lr", "-1"], "--lr must be > 0"),
+    (["--method", "cutmix"], "invalid choice: 'cutmix'"),
+    (["--dataset", "cola"], "invalid choice: 'cola'"),
+    (["--model", "gpt2"], "invalid choice: 'gpt2'"),
+    (["--noise", "swap", "--noise-p", "1.5"], "--noise must be"),
+])
+def test_bad_arguments_fail_in_one_line(argv, message, capsys):
+    with pytest.raises(SystemExit) as e:
+        run.main(argv + ["--quiet"])
+    assert e.value.code == 2
+    err = capsys.readouterr().err
+    assert message in err and "Traceback" not in err
+
+
+def test_missing_data_is_a_clear_error(tmp_path, capsys):
+    with pytest.raises(SystemExit) as e:
+        run.main(["--model", "tiny", "--data-dir", str(tmp_path / "nowhere"), "--quiet"])
+    assert e.value.code == 2
+    err = capsys.readouterr().err
+    assert "trec" in err.lower() and "data.download" in err and "Traceback" not in err
+
+
+def test_help_lists_methods_and_datasets(capsys):
+    with pytest.raises(SystemExit):
+        run.main(["--help"])
+    out = capsys.readouterr().out
+    for name in ("amplify", "tmix", "manifold", "trec-fine", "yelp-5", "--noise", "--amplify-layers"):
+        assert name in out
