@@ -16,10 +16,11 @@ default) and stores the result as one .npz file:
 The key is sha256 of: the cache format version, the name ("sst-5/train"), a hash of the examples'
 content (every label, text and text_b, so noise-injected texts get their own entry), the tokenizer's
 fingerprint (its vocab hash) and its max_length. The file is written to a temporary name and then
-os.replace()d, so a crash never leaves half a file under the real name. On load everything is checked
-(key inside the file, shapes, offsets increasing and ending at the number of tokens, lengths within
-max_length, labels equal to the examples' labels); anything off, or a file numpy cannot read, and the
-entry is rebuilt with a warning: a stale or corrupt cache is never trusted.
+os.replace()d, so a crash never leaves half a file under the real name, and two processes writing the
+same entry at once both leave a complete file. If the folder is not writable: a warning, and no cache.
+On load everything is checked (key inside the file, shapes, offsets increasing and ending at the number
+of tokens, lengths within max_length, labels equal to the examples' labels); anything off, or a file
+numpy cannot read, and the entry is rebuilt with a warning: a stale or corrupt cache is never trusted.
 Default location: ~/.cache/amplify/tokens (or $XDG_CACHE_HOME/amplify/tokens).
 
 Batches
@@ -107,8 +108,12 @@ def encode(examples, tokenizer, cache_dir=None, name="examples"):
         warnings.warn(f"data/batching.py: token cache {path} is unusable ({problem}); rebuilding it", stacklevel=2)
 
     enc = _tokenize(examples, tokenizer, labels, key, name, pair=bool(examples) and pairs[0])
-    enc.path = path
-    _save_atomic(path, enc)
+    try:
+        _save_atomic(path, enc)
+        enc.path = path
+    except OSError as e:  # a read-only or full disk costs speed, not the run
+        warnings.warn(f"data/batching.py: could not write the token cache {path} ({e}); continuing without it "
+                      "(pass cache_dir= a writable folder)", stacklevel=2)
     return enc
 
 

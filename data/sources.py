@@ -52,6 +52,7 @@ class SourceFile:
     known: dict = field(default_factory=dict)  # "sha256:<hex>" or "md5:<hex>" -> which version that is
     extract: bool = False  # a .tar.gz to unpack into its own folder (safely, see download.py)
     provides: tuple = ()  # for archives: files that exist once it is unpacked
+    optional: bool = False  # load_dataset works without it (MRPC's dev ids: then the hold-out rule)
 
 
 CC = "https://cogcomp.seas.upenn.edu/Data/QA/QC/"
@@ -96,11 +97,12 @@ MRPC_TEST = SourceFile(
         "sha256:a04e271090879aaba6423d65b94950c089298587d9c084bf9cd7439bd785f784": "SentEval (tokenized)",
     },
 )
-MRPC_DEV_IDS = _simple(
+MRPC_DEV_IDS = SourceFile(
     "mrpc/mrpc_dev_ids.tsv",
-    "https://dl.fbaipublicfiles.com/glue/data/mrpc_dev_ids.tsv",
-    "971d7767d81b997fd9060ade0ec23c4fc31cbb226a55d1bd4a1bac474eb81dc7",
-    "GLUE dev ids",
+    (Remote("https://dl.fbaipublicfiles.com/glue/data/mrpc_dev_ids.tsv",
+            sha256="971d7767d81b997fd9060ade0ec23c4fc31cbb226a55d1bd4a1bac474eb81dc7"),),
+    {"sha256:971d7767d81b997fd9060ade0ec23c4fc31cbb226a55d1bd4a1bac474eb81dc7": "GLUE dev ids"},
+    optional=True,
 )
 
 IMDB_OFFICIAL = SourceFile(
@@ -146,13 +148,14 @@ SOURCES = {
 }
 
 
-def expected_files(dataset):
-    """The paths (relative to the data dir) a dataset needs, for error messages."""
+def expected_files(dataset, optional=False):
+    """The paths (relative to the data dir) a dataset needs (with optional=True: may use), for messages."""
     if SOURCE_OF[dataset] == "imdb":
-        return ["one of " + ", ".join(IMDB_CANDIDATES)]
+        return list(IMDB_CANDIDATES) if optional else ["one of " + ", ".join(IMDB_CANDIDATES)]
     out = []
     for f in SOURCES[SOURCE_OF[dataset]]:
-        out.extend(f.provides or (f.path,))
+        if optional or not f.optional:
+            out.extend(f.provides or (f.path,))
     return out
 
 

@@ -97,6 +97,14 @@ def test_stale_or_corrupt_cache_is_rebuilt(tmp_path, damage):
         assert encode(EXAMPLES, tok, cache_dir=tmp_path, name="toy/train").from_cache  # rebuilt file is good
 
 
+def test_unwritable_cache_dir_warns_and_still_encodes(tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("a file where the cache folder should be")
+    with pytest.warns(UserWarning, match="could not write the token cache"):
+        enc = encode(EXAMPLES, CharTokenizer(), cache_dir=blocker / "tokens")
+    assert len(enc) == 12 and enc.path is None
+
+
 def test_mixed_pairs_and_singles_are_refused(tmp_path):
     with pytest.raises(ValueError, match="some examples have a text_b"):
         encode([Example("a", 0), Example("b", 0, "c")], CharTokenizer(), cache_dir=tmp_path)

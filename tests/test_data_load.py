@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+import data.load
 from data import DATASETS, DataMissingError, Example, load_dataset
 from data.common import resolve_data_dir, stratified_holdout
 from data.readers import read_imdb, read_mrpc, read_sst, read_trec
@@ -120,7 +121,9 @@ def test_mrpc_without_dev_ids_falls_back_to_holdout(data_dir, tmp_path):
 
 
 def test_holdout_is_stratified_disjoint_and_fixed(data_dir, imdb):
-    a, b = load_dataset("trec-fine", data_dir), load_dataset("trec-fine", data_dir)
+    a = load_dataset("trec-fine", data_dir)
+    data.load._LAST.clear()  # read and split again, not the remembered copy
+    b = load_dataset("trec-fine", data_dir)
     assert a.dev == b.dev and a.train == b.train  # no seed argument: the same split for every training run
     train, dev = Counter(e.label for e in a.train), Counter(e.label for e in a.dev)
     for y in train:
@@ -139,6 +142,19 @@ def test_holdout_dev_split_regression(data_dir):
         "What did the only repealed amendment to the U.S. Constitution deal with ?",
     ]
     assert stratified_holdout(list(range(3)) * 10, "pinned")[1] == [3, 4, 5]
+
+
+def test_remembered_dataset_is_a_fresh_copy_and_follows_file_changes(tmp_path):
+    (tmp_path / "sst").mkdir()
+    for split in ("train", "dev", "test"):
+        (tmp_path / f"sst/stsa.binary.{split}").write_text("1 good\n0 bad\n")
+    a = load_dataset("sst-2", tmp_path)
+    a.train.append(Example("x", 0))
+    a.info["counts"]["train"] = -1
+    b = load_dataset("sst-2", tmp_path)
+    assert len(b.train) == 2 and b.info["counts"]["train"] == 2  # the caller's edits did not leak
+    (tmp_path / "sst/stsa.binary.train").write_text("1 good\n0 bad\n1 fine\n")
+    assert len(load_dataset("sst-2", tmp_path).train) == 3  # the file changed: read again
 
 
 def test_unseen_test_labels_are_counted_and_kept(tmp_path):
