@@ -35,6 +35,7 @@ from data.common import (
     SPLIT_SEED,
     DataMissingError,
     Example,
+    fail,
     file_digest,
     resolve_data_dir,
     stratified_holdout,
@@ -192,8 +193,8 @@ def _mrpc_glue_split(train_raw, train_all, ids_path):
     dev_idx = []
     for n, pair in enumerate(readers.read_mrpc_dev_ids(ids_path), start=1):
         if pair not in where:
-            readers.fail(ids_path, n, f"dev pair {pair[0]}\\t{pair[1]} is not in msr_paraphrase_train.txt; "
-                                      "is this the GLUE mrpc_dev_ids.tsv for the same corpus?")
+            fail(ids_path, n, f"dev pair {pair[0]}\\t{pair[1]} is not in msr_paraphrase_train.txt; "
+                              "is this the GLUE mrpc_dev_ids.tsv for the same corpus?")
         dev_idx.append(where[pair])
     dev_set = set(dev_idx)
     # dev keeps the id file's order (GLUE's); train keeps the file order

@@ -9,9 +9,10 @@ from pathlib import Path
 import pytest
 
 import data.load
-from data import DATASETS, DataMissingError, Example, load_dataset
+from data import DATASETS, DataFormatError, DataMissingError, Example, load_dataset
 from data.common import resolve_data_dir, stratified_holdout
 from data.readers import read_imdb, read_mrpc, read_sst, read_trec
+from data.sources import IMDB_CANDIDATES
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -50,11 +51,24 @@ def test_mrpc_official_counts(data_dir):
 
 
 @pytest.fixture(scope="module")
-def imdb(data_dir):
-    return load_dataset("imdb", data_dir)  # the one slow read (~2 s), shared by the IMDB tests
+def imdb_reviews(data_dir):
+    path = next(data_dir / c for c in IMDB_CANDIDATES if (data_dir / c).exists())  # what load_dataset picks
+    return path, read_imdb(path)  # the one slow read (~2 s), shared by the IMDB tests
 
 
-def test_imdb_official_counts(data_dir, imdb):
+@pytest.fixture(scope="module")
+def imdb(data_dir, imdb_reviews):
+    """load_dataset("imdb") on the real folder, handed the reviews read above instead of reading them again."""
+    path, reviews = imdb_reviews
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(data.load.readers, "read_imdb", lambda p: reviews if p == path else pytest.fail(str(p)))
+        data.load._LAST.clear()
+        ds = load_dataset("imdb", data_dir)
+        data.load._LAST.clear()
+    return ds
+
+
+def test_imdb_official_counts(imdb):
     assert imdb.label_names == ["neg", "pos"]
     assert (len(imdb.train) + len(imdb.dev), len(imdb.test)) == (25000, 25000)
     assert Counter(e.label for e in imdb.test) == {0: 12500, 1: 12500}
@@ -62,11 +76,13 @@ def test_imdb_official_counts(data_dir, imdb):
     assert imdb.info["files"][0]["known_as"] is not None  # the shared repack or the official tarball
 
 
-def test_imdb_ratings_and_well_known_first_files(data_dir):
-    path = next(p for p in (data_dir / "imdb").iterdir() if p.name.endswith(".tar.gz"))
-    reviews = read_imdb(path)
+def test_imdb_ratings_and_well_known_first_files(imdb_reviews):
+    _, reviews = imdb_reviews
     assert Counter(r.rating for r in reviews["train"]) == {1: 5100, 2: 2284, 3: 2420, 4: 2696, 7: 2496,
                                                            8: 3009, 9: 2263, 10: 4732}
+    assert Counter(r.rating for r in reviews["test"]) == {1: 5022, 2: 2302, 3: 2541, 4: 2635, 7: 2307,
+                                                          8: 2850, 9: 2344, 10: 4999}
+    assert [r.id for r in reviews["train"][:3]] == [0, 1, 2] and reviews["train"][-1].id == 12499
     first_pos = next(r for r in reviews["train"] if r.label == "pos" and r.id == 0)
     assert first_pos.text.startswith("Bromwell High is a cartoon comedy") and first_pos.rating == 9
     assert reviews["test"][0].text.startswith("Once again Mr. Costner")
@@ -118,6 +134,16 @@ def test_mrpc_without_dev_ids_falls_back_to_holdout(data_dir, tmp_path):
     # round(0.1 * 2753) + round(0.1 * 1323) = 275 + 132
     assert (len(ds.train), len(ds.dev), len(ds.test)) == (3669, 407, 1725)
     assert "hold-out" in ds.info["dev_split"]
+
+
+def test_mrpc_dev_id_missing_from_train_fails_at_its_line(tmp_path):
+    (tmp_path / "mrpc").mkdir()
+    header = "Quality\t#1 ID\t#2 ID\t#1 String\t#2 String\n"
+    for split in ("train", "test"):
+        (tmp_path / f"mrpc/msr_paraphrase_{split}.txt").write_text(header + "1\t1\t2\ta\tb\n0\t3\t4\tc\td\n")
+    (tmp_path / "mrpc/mrpc_dev_ids.tsv").write_text("3\t4\n5\t6\n")
+    with pytest.raises(DataFormatError, match=r"mrpc_dev_ids\.tsv:2: dev pair 5\\t6 is not in"):
+        load_dataset("mrpc", tmp_path)
 
 
 def test_holdout_is_stratified_disjoint_and_fixed(data_dir, imdb):
