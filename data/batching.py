@@ -40,6 +40,7 @@ drop_last drops the final batch if it is smaller than batch_size.
 """
 
 import hashlib
+import itertools
 import os
 import tempfile
 import warnings
@@ -139,8 +140,8 @@ def _tokenize(examples, tokenizer, labels, key, name, pair):
     offsets = np.zeros(len(all_ids) + 1, dtype=np.int64)
     np.cumsum(lengths, out=offsets[1:])
     total = int(offsets[-1])
-    flat_ids = np.fromiter((t for x in all_ids for t in x), dtype=np.int32, count=total)
-    flat_types = np.fromiter((t for x in all_types for t in x), dtype=np.int8, count=total)
+    flat_ids = np.fromiter(itertools.chain.from_iterable(all_ids), dtype=np.int32, count=total)
+    flat_types = np.fromiter(itertools.chain.from_iterable(all_types), dtype=np.int8, count=total)
     return Encoded(flat_ids, offsets, flat_types, labels, key, name, tokenizer.max_length)
 
 
