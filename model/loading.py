@@ -49,7 +49,7 @@ def load_bert_weights(model, state, source="checkpoint"):
     if not isinstance(bert, BertModel):
         raise TypeError(f"expected a BertModel or BertForSequenceClassification, got {type(model).__name__}")
     ours = bert.state_dict()
-    seen, skipped, unexpected, mis_shaped = {}, [], [], []
+    seen, skipped, unexpected, mis_shaped, wrong = {}, [], [], [], set()
     for key, value in state.items():
         name = normalize_key(key)
         if name is None:
@@ -60,9 +60,10 @@ def load_bert_weights(model, state, source="checkpoint"):
             unexpected.append(key)
         elif tuple(value.shape) != tuple(ours[name].shape):
             mis_shaped.append(f"{key}: checkpoint {tuple(value.shape)}, model {tuple(ours[name].shape)}")
+            wrong.add(name)
         else:
             seen[name] = key
-    missing = sorted(set(ours) - set(seen))
+    missing = sorted(set(ours) - set(seen) - wrong)
     if missing or unexpected or mis_shaped:
         lines = [f"{source}: the checkpoint does not fit the model config:"]
         for title, items in (("missing", missing), ("unexpected", unexpected), ("wrong shape", mis_shaped)):

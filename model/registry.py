@@ -89,12 +89,13 @@ def download_file(url, dest, chunk=1 << 20):
 
 def resolve_bert_base(weights=None, download=True):
     """The directory holding bert-base-uncased's files (see the module docstring for the order)."""
-    candidates = [weights, os.environ.get("AMPLIFY_BERT_DIR"), *hub_cache_dirs("bert-base-uncased")]
-    for d in candidates:
+    if weights:
+        if not _has_files(weights):
+            raise ModelNotFound(f"--weights {weights}: expected {', '.join(MODEL_FILES)} there")
+        return Path(weights)
+    for d in [os.environ.get("AMPLIFY_BERT_DIR"), *hub_cache_dirs("bert-base-uncased")]:
         if d and _has_files(d):
             return Path(d)
-    if weights:
-        raise ModelNotFound(f"--weights {weights}: expected {', '.join(MODEL_FILES)} there")
     target = _cache_root() / "bert-base-uncased"
     if _has_files(target):
         return target
@@ -119,12 +120,8 @@ def model_dir(name, weights=None):
     """Directory of a named model's files (tiny uses MiniLM's vocabulary)."""
     if name not in MODELS:
         raise ModelNotFound(f"unknown model {name!r}; choose from {', '.join(MODELS)}")
-    if name == "bert-base-uncased":
+    if name == "bert-base-uncased" or weights:
         return resolve_bert_base(weights)
-    if weights:
-        if not _has_files(weights):
-            raise ModelNotFound(f"--weights {weights}: expected {', '.join(MODEL_FILES)} there")
-        return Path(weights)
     return minilm_dir()
 
 

@@ -40,8 +40,13 @@ def test_parity_with_hf_bertmodel(minilm, minilm_dir, data_dir):
     with torch.no_grad():
         h, pooled, _ = minilm.bert(*batch)
         ref = hf(input_ids=batch[0], attention_mask=batch[1], token_type_ids=batch[2])
-    assert (h - ref.last_hidden_state).abs().max().item() <= 1e-5
+    diff = (h - ref.last_hidden_state).abs()
+    real = batch[1].bool()
+    assert diff[real].max().item() <= 1e-5
     assert (pooled - ref.pooler_output).abs().max().item() <= 1e-5
+    # Outputs at padding positions are never used; there float noise grows past 1e-5, and it does
+    # between Hugging Face's own eager and SDPA attention too (1.3e-5 on this batch).
+    assert diff[~real].max().item() <= 1e-4
 
 
 def test_classifier_parity_with_hf(minilm, minilm_dir, data_dir):
