@@ -114,8 +114,7 @@ def subset(examples, limit, seed=0):
     return [examples[i] for i in idx]
 
 
-def prepare_data(cfg, tokenizer):
-    ds = load_dataset(cfg.dataset, data_dir=cfg.data_dir)
+def prepare_data(cfg, ds, tokenizer):
     train = subset(ds.train, cfg.train_limit)
     if cfg.noise and cfg.noise_p > 0:
         train = add_noise(train, kind=cfg.noise, p=cfg.noise_p, seed=cfg.seed)
@@ -200,12 +199,12 @@ def train(cfg, out=None, progress=True):
     t_start = time.perf_counter()
     device = resolve_device(cfg.device)
     torch.manual_seed(cfg.seed)
-    ds_probe = load_dataset(cfg.dataset, data_dir=cfg.data_dir)  # num_labels before the head is built
+    ds = load_dataset(cfg.dataset, data_dir=cfg.data_dir)
     model, tokenizer, model_info = build(
-        cfg.model, ds_probe.num_labels, weights=cfg.weights, pooling=cfg.pooling, max_length=cfg.max_length,
+        cfg.model, ds.num_labels, weights=cfg.weights, pooling=cfg.pooling, max_length=cfg.max_length,
         pretrained=cfg.pretrained,
     )
-    data = prepare_data(cfg, tokenizer)
+    data = prepare_data(cfg, ds, tokenizer)
     model.to(device)
     method = make_method(cfg.method, model.config.num_hidden_layers, alpha=cfg.alpha, label_perm=cfg.label_perm,
                          n_draws=cfg.n_draws, amplify_layers=cfg.amplify_layers)

@@ -64,7 +64,8 @@ class WordPieceTokenizer:
         self.sep_id = self.vocab["[SEP]"]
         # what a cache of token ids must be keyed on: the vocab's bytes and how we use it
         digest = hashlib.sha256(self.vocab_path.read_bytes()).hexdigest()[:16]
-        self.fingerprint = f"wordpiece-{digest}-lower{int(lowercase)}"
+        # bump the version when the way we tokenize changes, so that old token caches are rebuilt
+        self.fingerprint = f"wordpiece-v2-{digest}-lower{int(lowercase)}"
 
         tok = Tokenizer(models.WordPiece(vocab=self.vocab, unk_token="[UNK]", max_input_chars_per_word=100))
         # strip_accents=None means "follow lowercase", as in BERT
