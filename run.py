@@ -48,7 +48,8 @@ def add_train_args(p):
     g = p.add_argument_group("data")
     g.add_argument("--data-dir", default=None, help="datasets root (else $AMPLIFY_DATA_DIR, else ~/.cache/amplify)")
     g.add_argument("--cache-dir", default=None, help="token-id cache (default ~/.cache/amplify/tokens)")
-    g.add_argument("--noise", default=None, choices=("delete", "swap"), help="corrupt training texts")
+    g.add_argument("--noise", default=None, choices=("delete", "swap", "swap-adjacent"),
+                   help="corrupt training texts (data/noise.py defines each)")
     g.add_argument("--noise-p", type=float, default=0.0, help="share of words deleted / swapped")
     g.add_argument("--train-limit", type=int, default=None, help="fixed random subset of train (quick runs)")
     g.add_argument("--eval-limit", type=int, default=None, help="fixed random subset of dev and test")

@@ -29,6 +29,7 @@ from amplify.optim import AdamW, cosine_with_warmup, param_groups, set_lr, warmu
 from amplify.results import environment, write_json_atomic
 from data import load_dataset
 from data.batching import Batcher, encode
+from data.noise import KINDS as NOISE_KINDS
 from data.noise import add_noise
 from model.registry import build
 
@@ -56,7 +57,7 @@ class TrainConfig:
     label_perm: str = "same"  # "independent" = the baselines' released-code label pairing
     pooling: str = "pooler"  # or "mean" (masked mean of the last hidden states)
     # data
-    noise: str | None = None  # "delete" or "swap": corrupt the training texts (paper Tables 4-5)
+    noise: str | None = None  # "delete", "swap" (random pair) or "swap-adjacent": corrupt training texts
     noise_p: float = 0.0
     data_dir: str | None = None
     cache_dir: str | None = None
@@ -79,8 +80,8 @@ class TrainConfig:
             bad.append(f"--warmup-ratio must be in [0, 1] (got {self.warmup_ratio})")
         if self.weight_decay < 0 or self.patience < 1:
             bad.append("--weight-decay must be >= 0 and --patience >= 1")
-        if self.noise not in (None, "delete", "swap") or not 0 <= self.noise_p < 1:
-            bad.append(f"--noise must be delete or swap with 0 <= p < 1 (got {self.noise}, {self.noise_p})")
+        if self.noise not in (None, *NOISE_KINDS) or not 0 <= self.noise_p < 1:
+            bad.append(f"--noise must be one of {NOISE_KINDS} with 0 <= p < 1 (got {self.noise}, {self.noise_p})")
         if self.alpha is not None and self.alpha <= 0:
             bad.append(f"--alpha must be > 0 (got {self.alpha})")
         if bad:
