@@ -1,0 +1,252 @@
+"""
+python -m bench.compare: run a grid of fine-tuning runs (resumable), then print the paper's tables.
+
+    python -m bench.compare --preset quick                       # ~30 min on a 2-core CPU
+    python -m bench.compare --preset paper --results results/paper
+    python -m bench.compare --preset quick --report-only --format latex --out paper/tables
+    torchrun --nproc_per_node=4 -m bench.compare --preset paper   # one GPU per rank
+    python -m bench.compare --preset paper --shard 3/8            # job 3 of an 8-job array, same results dir
+
+The grid is --datasets x --methods x --seeds (default: the paper's Table 2, 7 datasets x none, embedmix,
+sentmix, tmix, amplify x 3 seeds) over one base config, which takes every option of run.py. A --preset
+fills in the grid and options; a flag given on the command line wins over the preset.
+
+Each run writes the run.py result JSON, atomically, to RESULTS/{dataset}-{method}-s{seed}-{key}.json,
+key = a hash of the run's full config (bench/grid.py says which fields and why). Started again, the
+grid skips finished runs, re-runs unfinished ones (a killed run leaves no file) and never reuses a file
+made with another config. Failed runs are recorded and reported, and skipped until --retry-failed.
+Each run trains in a child process (bench/runner.py says why).
+
+Then it prints (Markdown by default; --format latex or csv; --out DIR also writes them to files):
+  1. accuracy: mean ± std test accuracy per method x dataset, Δ vs none, the best per column in bold
+     (bench/tables.py);
+  2. significance: each method vs none and amplify vs each other method, by Welch's t over seeds, a
+     paired bootstrap and McNemar over test examples, Holm-corrected, with Hedges' g and a verdict in
+     words (bench/significance.py);
+  3. cost: step time, samples/s, peak memory and overhead vs none per method (bench/tables.py);
+and the failed runs, if any.
+
+torchrun: the ranks split the pending runs (bench/grid.py), each trains on its own GPU if there are
+GPUs, and rank 0 prints the tables after a final barrier. --shard i/N splits a grid between independent
+jobs writing into one results directory; the job that completes the grid prints the tables, the others
+say how far it got (or run --report-only at the end).
+
+Exit status: 0 every run of the grid ok; 1 some failed or missing; 2 bad arguments; 130 interrupted.
+"""
+
+import argparse
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import run as run_cli
+from bench.experiments import EXPERIMENTS, GridSpec, ReportOptions
+from bench.grid import collect, foreign_files, parse_shard, plan, shard_of, to_do
+from bench.tables import FORMATS, failures_table, provenance_notes, render_all, write_tables
+
+TABLE2_DATASETS = ("mrpc", "sst-2", "sst-5", "trec-coarse", "trec-fine", "imdb", "yelp-5")  # paper Table 2 order
+TABLE2_METHODS = ("none", "embedmix", "sentmix", "tmix", "amplify")
+TABLE2_SEEDS = (0, 1, 2)
+
+
+@dataclass(frozen=True)
+class Preset:
+    summary: str
+    datasets: tuple = TABLE2_DATASETS
+    methods: tuple = TABLE2_METHODS
+    seeds: tuple = TABLE2_SEEDS
+    options: dict = field(default_factory=dict)  # run.py options, by their argparse dest
+
+
+PRESETS = {
+    "paper": Preset("the paper's Table 2 with bert-base-uncased and its recipe (15 epochs, lr 2e-5): a GPU job",
+                    options={"model": "bert-base-uncased"}),
+    "quick": Preset("the CPU acceptance grid: MiniLM, TREC-coarse and SST-2, none vs amplify, 2 seeds, 2 epochs "
+                    "at lr 5e-5 (~30 min on 2 cores)",
+                    datasets=("trec-coarse", "sst-2"), methods=("none", "amplify"), seeds=(0, 1),
+                    options={"model": "minilm-l6", "epochs": 2, "lr": 5e-5}),
+    "cpu-small": Preset("MiniLM on the five small datasets x 5 methods x 3 seeds, 3 epochs at lr 5e-5 "
+                        "(a day on a laptop, minutes on a GPU)",
+                        datasets=("trec-coarse", "trec-fine", "sst-2", "sst-5", "mrpc"),
+                        options={"model": "minilm-l6", "epochs": 3, "lr": 5e-5}),
+    "smoke": Preset("the tests' grid: tiny random model, TREC-coarse, none vs amplify, 2 seeds, 1 epoch on 200 "
+                    "training and 100 dev/test examples at lr 1e-3 (seconds)",
+                    datasets=("trec-coarse",), methods=("none", "amplify"), seeds=(0, 1),
+                    options={"model": "tiny", "epochs": 1, "train_limit": 200, "eval_limit": 100, "lr": 1e-3,
+                             "batch_size": 16, "max_length": 32}),
+}
+
+
+def build_parser():
+    presets = "\n".join(f"  {k:10s} {v.summary}" for k, v in PRESETS.items())
+    experiments = "\n".join(f"  {k:10s} {v.summary}" for k, v in EXPERIMENTS.items())
+    p = argparse.ArgumentParser(
+        prog="python -m bench.compare",
+        description="Run a resumable grid of fine-tuning runs and print accuracy, significance and cost tables.",
+        epilog=f"presets:\n{presets}\nexperiments:\n{experiments}\n\n"
+               f"methods: {', '.join(run_cli.METHODS)}\ndatasets: {', '.join(run_cli.DATASETS)}\n\n"
+               "examples:\n"
+               "  python -m bench.compare --preset quick\n"
+               "  python -m bench.compare --preset quick --report-only --format latex --out tables/\n"
+               "  torchrun --nproc_per_node=4 -m bench.compare --preset paper\n"
+               "  python -m bench.compare --preset paper --shard $SLURM_ARRAY_TASK_ID/8",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    g = p.add_argument_group("the grid")
+    g.add_argument("--preset", choices=PRESETS, help="a named grid and options (flags given here win)")
+    g.add_argument("--experiment", default="table2", choices=EXPERIMENTS, help="what to run and print (%(default)s)")
+    g.add_argument("--datasets", nargs="+", choices=run_cli.DATASETS, metavar="D",
+                   help="default: the paper's seven")
+    g.add_argument("--methods", nargs="+", choices=run_cli.METHODS, metavar="M",
+                   help="default: " + " ".join(TABLE2_METHODS))
+    g.add_argument("--seeds", nargs="+", type=int, metavar="S", help="default: 0 1 2")
+    g.add_argument("--results", default=None, help="results directory (default results/PRESET, or results/grid)")
+    g = p.add_argument_group("resuming and splitting")
+    g.add_argument("--retry-failed", action="store_true", help="re-run runs recorded as failed")
+    g.add_argument("--report-only", action="store_true", help="print the tables from stored results; train nothing")
+    g.add_argument("--dry-run", action="store_true", help="list the runs, their state and files; train nothing")
+    g.add_argument("--shard", default="0/1", metavar="i/N", help="run only share i of N of the grid (0-based)")
+    g.add_argument("--in-process", action="store_true",
+                   help="train in this process instead of a child per run (debugging; CPU peak memory then "
+                        "accumulates over runs)")
+    g.add_argument("--quiet", action="store_true", help="no progress bars")
+    g = p.add_argument_group("the report")
+    g.add_argument("--format", default="markdown", choices=FORMATS, help="printed tables (%(default)s)")
+    g.add_argument("--out", default=None, help="also write tables.md, tables.tex and one CSV per table here")
+    g.add_argument("--sig-alpha", type=float, default=0.05,
+                   help="significance level after Holm (%(default)s; --alpha is the mixing Beta(α, α) of run.py)")
+    g.add_argument("--bootstrap", type=int, default=10000, help="paired bootstrap resamples (%(default)s)")
+    run_cli.add_train_args(p)
+    return p
+
+
+def parse(argv=None):
+    """Parse argv, then fill in what the preset says wherever the flag was not given explicitly."""
+    p = build_parser()
+    args = p.parse_args(argv)
+    unset = object()  # not a str, so argparse never runs it through an option's type
+    probe = build_parser()  # the same parser with every default `unset`: what differs was given explicitly
+    probe.set_defaults(**{k: unset for k in vars(args)})
+    explicit = {k for k, v in vars(probe.parse_args(argv)).items() if v is not unset}
+    preset = PRESETS[args.preset] if args.preset else Preset("default")
+    for name in ("datasets", "methods", "seeds"):
+        if name not in explicit:
+            setattr(args, name, list(getattr(preset, name)))
+    for k, v in preset.options.items():
+        if not hasattr(args, k):
+            raise AssertionError(f"preset {args.preset!r} sets {k!r}, which is not an option of run.py")
+        if k not in explicit:
+            setattr(args, k, v)
+    if args.results is None:
+        args.results = f"results/{args.preset or 'grid'}"
+    if not 0 < args.sig_alpha < 1 or args.bootstrap < 1:
+        p.error("--sig-alpha must be in (0, 1) and --bootstrap >= 1")
+    return p, args
+
+
+def make_plan(args):
+    """(experiment, spec, runs) for the arguments; ValueError for a bad config."""
+    base = run_cli.config_from_args(args).validate()
+    spec = GridSpec(base, tuple(dict.fromkeys(args.datasets)), tuple(dict.fromkeys(args.methods)),
+                    tuple(dict.fromkeys(args.seeds)))
+    experiment = EXPERIMENTS[args.experiment]
+    configs = experiment.configs(spec)
+    for cfg in configs:
+        cfg.validate()
+    return experiment, spec, plan(configs, args.results)
+
+
+def report(runs, spec, experiment, args):
+    """(text, complete): the tables from whatever results the grid has, and whether every run is ok."""
+    got = collect(runs)
+    records = [(run.cfg, res) for run, res in got["ok"]]
+    opts = ReportOptions(alpha=args.sig_alpha, n_resamples=args.bootstrap)
+    tables = experiment.tables(records, spec, opts) if records else []
+    if got["failed"]:
+        tables.append(failures_table(got["failed"]))
+    status = [f"{len(runs)} runs in {args.results}: {len(got['ok'])} ok, {len(got['failed'])} failed, "
+              f"{len(got['missing'])} missing" + (f", {len(got['stale'])} stale" if got["stale"] else "") + "."]
+    if got["missing"] or got["stale"]:
+        status.append("Not finished: " + ", ".join(r.label for r in got["missing"] + got["stale"])
+                      + ". The tables use the finished runs only; run the same command without --report-only to "
+                        "complete the grid.")
+    others = foreign_files(runs, args.results)
+    if others:
+        status.append(f"{len(others)} other result file(s) in the directory belong to other configurations and "
+                      "were not read.")
+    if records:
+        wall = sum(res["wall_time_s"] for _, res in records)
+        status.append(f"Runs' own wall time, summed: {wall / 60:.1f} min.")
+    status += provenance_notes(records)
+    if not records:
+        status.append("No finished runs yet: nothing to tabulate.")
+    prefix = {"markdown": "", "latex": "% ", "csv": "# "}[args.format]
+    head = "\n".join(prefix + s for s in status)
+    if args.out:
+        for path in write_tables(tables, args.out, preamble=status):
+            print(f"wrote {path}", file=sys.stderr)
+    return head + "\n\n" + render_all(tables, args.format), not (got["failed"] or got["missing"] or got["stale"])
+
+
+def dry_run(runs, shard, retry_failed):
+    mine = {r.key for r, _ in to_do(shard_of(runs, shard), retry_failed)}
+    for run in runs:
+        state, _ = run.state()
+        print(f"{state:8s} {'run ' if run.key in mine else '    '} {run.label:32s} {run.path}")
+    print(f"{len(runs)} runs; {len(mine)} to run in shard {shard[0]}/{shard[1]}")
+
+
+def main(argv=None):
+    from bench.runner import barrier, dist_close, dist_init, grid_stamp, rank_device, run_share
+
+    p, args = parse(argv)
+    try:
+        shard = parse_shard(args.shard)
+        experiment, spec, runs = make_plan(args)
+    except ValueError as e:
+        p.exit(2, f"{p.prog}: error: {e}\n")
+    if args.dry_run:
+        dry_run(runs, shard, args.retry_failed)
+        return 0
+    if args.report_only:
+        text, complete = report(runs, spec, experiment, args)
+        print(text)
+        return 0 if complete else 1
+
+    info = dist_init()
+    try:
+        barrier(info)  # everyone reads the directory before anyone writes to it (bench/grid.py)
+        pending = to_do(shard_of(runs, shard), args.retry_failed)
+        share = [run for run, _ in pending][info.rank::info.world]
+        if info.rank == 0:
+            where = f" in shard {shard[0]}/{shard[1]}" if shard[1] > 1 else ""
+            procs = f" over {info.world} processes" if info.world > 1 else ""
+            print(f"{len(runs)} runs in the grid; {len(pending)} to run{where}{procs} -> {args.results}",
+                  file=sys.stderr)
+        Path(args.results).mkdir(parents=True, exist_ok=True)
+        run_share(share, grid_stamp(info, shard), retry_failed=args.retry_failed,
+                  device=rank_device(args.device, info), progress=not args.quiet and info.rank == 0,
+                  in_process=args.in_process)
+        barrier(info)
+    except KeyboardInterrupt:
+        print(f"\ninterrupted: finished runs are kept in {args.results}; run the same command again to resume",
+              file=sys.stderr)
+        return 130
+    finally:
+        dist_close(info)
+    if info.rank != 0:
+        return 0
+    text, complete = report(runs, spec, experiment, args)
+    if shard[1] > 1 and not complete:
+        mine = collect(shard_of(runs, shard))
+        print(text.split("\n\n")[0])  # the status lines only: other shards may still be working
+        n_mine = sum(len(v) for v in mine.values())
+        print(f"shard {shard[0]}/{shard[1]} done ({len(mine['ok'])} of its {n_mine} runs ok); the job that "
+              "completes the grid prints the tables, or run again with --report-only")
+        return 0 if not (mine["failed"] or mine["missing"] or mine["stale"]) else 1
+    print(text)
+    return 0 if complete else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

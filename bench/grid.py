@@ -1,0 +1,177 @@
+"""
+A grid of runs on disk: which runs a grid holds, what each one's result file is called, which are done,
+and which share of them this process runs.
+
+    runs = [Run.of(cfg, "results/quick") for cfg in configs]
+    for run in assigned(runs, shard=(0, 1), rank=0, world=1):
+        state, result = run.state()   # "ok" | "failed" | "missing" | "stale"
+
+Run identity. A run's result file is `{dataset}-{method}-s{seed}-{key}.json`, key = the first 12 hex
+digits of sha256 over the canonical JSON (sorted keys, no spaces) of the run's TrainConfig, with:
+  - left out, because they say where things are or how chatty the loop is, not what is computed:
+    data_dir, cache_dir, log_every. The data files themselves are not hashed here; every result stores
+    the sha256 of the files it read (result["data"]["source"]), and the report warns when the runs of
+    one dataset read different files.
+  - `device` replaced by the device *type* it resolves to ("cpu" or "cuda"). CUDA trains under bf16
+    autocast and CPU in fp32, so the two give different numbers and must not stand in for each other;
+    cuda:0 and cuda:3 compute the same thing, so the index is dropped (torchrun ranks pick their own GPU).
+  - the code itself is NOT in the key. A result file stores the git commit that produced it, and the
+    report warns when one table mixes commits; after changing the training code, start a new
+    results directory (or delete the old one) yourself.
+A config field added to TrainConfig later changes every key: old files are then ignored, never misread.
+
+On resume a file is used only if its stored config has the wanted key too (a hand-edited or colliding
+file is "stale": reported, re-run and overwritten). Files in the directory that belong to other
+configurations are left alone and never read as this grid's.
+
+States: ok (done, skipped on resume); failed (the run raised or its loss went non-finite: skipped, and
+re-run by --retry-failed); missing (never finished: a run killed mid-way leaves no file, because results
+are written atomically, amplify/results.py) and stale (see above) are run.
+
+Who runs what. The grid's order is fixed (datasets, then methods, then seeds, as listed). `--shard i/N`
+takes runs i, i+N, i+2N, ... of the full grid: the same share on every restart, so a Slurm array task
+always owns the same runs, and shards never overlap. Within a shard, the torchrun ranks split the runs
+that are not done yet round-robin (rank r takes pending runs r, r+W, ...). Every rank reads the directory
+after a barrier and before anyone writes, so they see the same pending list; the per-run file lock in
+bench/runner.py guards the rest (two shells started on the same grid by mistake).
+"""
+
+import hashlib
+import json
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import torch
+
+from amplify.results import read_json
+from amplify.train import TrainConfig
+
+KEY_VERSION = 1  # bump when the rule below changes: every key changes with it
+NOT_IN_KEY = ("data_dir", "cache_dir", "log_every")
+
+
+def device_type(device):
+    """"auto" -> what this machine would use; "cuda:1" -> "cuda". Never checks that the device exists,
+    so a report of GPU results can be made on a laptop with --device cuda."""
+    if device == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    try:
+        return torch.device(device).type
+    except RuntimeError as e:
+        raise ValueError(f"--device {device!r} is not a device torch knows (use auto, cpu, cuda, cuda:1)") from e
+
+
+def identity(config, device=None):
+    """The dict whose hash names a run. config: a TrainConfig or its asdict(); device: the device the run
+    used (a stored result's "device"), else the config's own device resolved on this machine."""
+    d = dict(config if isinstance(config, dict) else asdict(config))
+    for name in NOT_IN_KEY:
+        d.pop(name, None)
+    d["device"] = device_type(device or d.get("device", "auto"))
+    d["_key_version"] = KEY_VERSION
+    return d
+
+
+def run_key(config, device=None):
+    canonical = json.dumps(identity(config, device), sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode()).hexdigest()[:12]
+
+
+@dataclass(frozen=True)
+class Run:
+    """One cell of a grid: a config and the one file its result lives in."""
+
+    cfg: TrainConfig
+    key: str
+    path: Path
+
+    @classmethod
+    def of(cls, cfg, results_dir):
+        key = run_key(cfg)
+        return cls(cfg, key, Path(results_dir) / f"{cfg.dataset}-{cfg.method}-s{cfg.seed}-{key}.json")
+
+    @property
+    def label(self):
+        return f"{self.cfg.dataset}/{self.cfg.method}/s{self.cfg.seed}"
+
+    def state(self):
+        """(state, result): "ok" or "failed" with the stored result; "missing" (no file, or unreadable)
+        or "stale" (a file whose stored config is not this run's) with None or the stored result."""
+        result = read_json(self.path)
+        if not isinstance(result, dict) or "status" not in result:
+            return "missing", None
+        stored = result.get("config")
+        try:
+            device = result.get("device") or stored.get("device")  # the device it ran on, e.g. "cuda:1"
+            same = isinstance(stored, dict) and run_key(stored, device) == self.key
+        except (ValueError, TypeError, AttributeError):
+            same = False
+        if not same:
+            return "stale", result
+        return ("ok" if result["status"] == "ok" else "failed"), result
+
+
+def grid_configs(base, datasets, methods, seeds):
+    """The Table-2 grid: datasets x methods x seeds over one base config, in that (fixed) order."""
+    from dataclasses import replace
+
+    return [replace(base, dataset=d, method=m, seed=s) for d in datasets for m in methods for s in seeds]
+
+
+def plan(configs, results_dir):
+    """Runs for a list of configs; refuses duplicates (two cells with one key would share one file)."""
+    runs, seen = [], {}
+    for cfg in configs:
+        run = Run.of(cfg, results_dir)
+        if run.key in seen:
+            raise ValueError(f"the grid lists the same run twice: {run.label} (key {run.key}); "
+                             "remove the repeated dataset, method or seed")
+        seen[run.key] = run
+        runs.append(run)
+    return runs
+
+
+def parse_shard(text):
+    """"i/N" -> (i, N), 0 <= i < N."""
+    try:
+        i, n = (int(x) for x in text.split("/"))
+    except ValueError:
+        raise ValueError(f"--shard expects i/N such as 0/4, got {text!r}") from None
+    if not (n >= 1 and 0 <= i < n):
+        raise ValueError(f"--shard {text}: need N >= 1 and 0 <= i < N (shards are numbered from 0)")
+    return i, n
+
+
+def shard_of(runs, shard=(0, 1)):
+    i, n = shard
+    return runs[i::n]
+
+
+def to_do(runs, retry_failed=False):
+    """The runs of `runs` that still need running, with the state each was found in."""
+    todo = []
+    for run in runs:
+        state, _ = run.state()
+        if state in ("missing", "stale") or (state == "failed" and retry_failed):
+            todo.append((run, state))
+    return todo
+
+
+def assigned(pending, rank=0, world=1):
+    """Rank r's share of the pending runs: r, r + W, r + 2W, ..."""
+    return pending[rank::world]
+
+
+def collect(runs):
+    """Read every run of the grid: {"ok": [(run, result)], "failed": [...], "missing": [run], "stale": [run]}."""
+    out = {"ok": [], "failed": [], "missing": [], "stale": []}
+    for run in runs:
+        state, result = run.state()
+        out[state].append((run, result) if state in ("ok", "failed") else run)
+    return out
+
+
+def foreign_files(runs, results_dir):
+    """Result files in the directory that belong to none of these runs (other configs): counted, not read."""
+    ours = {run.path.name for run in runs}
+    return sorted(p.name for p in Path(results_dir).glob("*.json") if p.name not in ours)

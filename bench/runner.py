@@ -1,0 +1,261 @@
+"""
+Running a grid's share of runs: one child process per run, a lock per run, and torchrun's ranks.
+
+Why a child process per run (multiprocessing "spawn"):
+  - peak memory. On CPU, train() reports the process's peak RSS (getrusage), which only ever grows; in
+    one long-lived process every run would report the largest run before it. A fresh process per run
+    makes the cost table's memory column mean what it says.
+  - a crash stays one failed run. A segfault, an out-of-memory kill or an exception in one run is
+    written down as that run's failure (status "failed", the error) and the grid goes on.
+  - nothing leaks between runs (RNG states, allocator caches, torch's global flags).
+It costs a few seconds of imports per run. `in_process=True` (--in-process) skips it, for debugging.
+
+Killing. Ctrl-C (SIGINT reaches the whole process group) stops the child, writes nothing for the run in
+flight and raises KeyboardInterrupt out of run_share: the grid stops cleanly and a restart resumes.
+kill -9 of this process kills the child too (PR_SET_PDEATHSIG on Linux, a watchdog thread elsewhere), so
+no orphan keeps training and writes a duplicate later. Either way the unfinished run has no file and is
+re-run on restart; finished files are never touched again.
+
+Locks. Before a run we take an exclusive, non-blocking flock on `.locks/<run file>.lock` in the results
+directory and re-read the result: a second process working on the same grid (two shells by mistake, or
+overlapping shards) skips the run instead of training it twice. The OS drops the lock when its holder
+dies, even by kill -9, so there is nothing stale to clean up. flock is advisory and local; on NFS it
+may not lock across machines: there, rely on --shard / torchrun's disjoint shares.
+
+torchrun. `dist_init()` joins the process group (gloo: it only carries barriers, so no GPU is needed
+for it) when torchrun's RANK/WORLD_SIZE are set; with one process it does nothing. The timeout is long
+(7 days) because a rank that finished its share waits at the final barrier for the slowest one.
+"""
+
+import datetime
+import os
+import socket
+import sys
+import threading
+import time
+import traceback
+import uuid
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, replace
+
+from tqdm.auto import tqdm
+
+from amplify.results import environment, write_json_atomic
+
+try:
+    import fcntl
+except ImportError:  # not POSIX: no locks, the disjoint shares still hold
+    fcntl = None
+
+
+# -----------------------------------------------------------------------------
+# torchrun
+
+
+@dataclass(frozen=True)
+class Dist:
+    rank: int = 0
+    world: int = 1
+    local_rank: int = 0
+
+
+def dist_init(timeout=datetime.timedelta(days=7)):
+    """Join torchrun's process group when there is one (WORLD_SIZE > 1); else rank 0 of 1."""
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    info = Dist(int(os.environ.get("RANK", "0")), world, int(os.environ.get("LOCAL_RANK", "0")))
+    if world > 1:
+        import torch.distributed as dist
+
+        if not dist.is_initialized():
+            dist.init_process_group("gloo", timeout=timeout)
+    return info
+
+
+def barrier(info):
+    if info.world > 1:
+        import torch.distributed as dist
+
+        dist.barrier()
+
+
+def dist_close(info):
+    if info.world > 1:
+        import torch.distributed as dist
+
+        if dist.is_initialized():
+            dist.destroy_process_group()
+
+
+def rank_device(device, info):
+    """Under torchrun with GPUs, each rank trains on its own GPU (cuda:LOCAL_RANK); otherwise as asked.
+    The run's key uses the device type only (bench/grid.py), so this never changes which file a run has."""
+    import torch
+
+    if info.world > 1 and device in ("auto", "cuda") and torch.cuda.is_available():
+        return f"cuda:{info.local_rank % torch.cuda.device_count()}"
+    return device
+
+
+# -----------------------------------------------------------------------------
+# one run
+
+
+def _now():
+    return datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
+
+
+def failure_record(cfg, error, tb=None):
+    """What a failed run leaves behind when train() could not write its own result."""
+    from bench.grid import device_type
+
+    return {"schema": 1, "status": "failed", "error": error, "traceback": tb, "config": asdict(cfg),
+            "device": device_type(cfg.device), "env": environment()}
+
+
+def _train_and_write(cfg, path, grid, progress):
+    """The body of a run, in the child (or in this process with in_process): train, stamp, write."""
+    from amplify.train import train
+
+    try:
+        result = train(cfg, out=None, progress=progress)
+    except KeyboardInterrupt:
+        raise
+    except Exception as e:  # a bad dataset, a missing model, CUDA out of memory...: this run failed, not the grid
+        result = failure_record(cfg, f"{type(e).__name__}: {e}", traceback.format_exc())
+    result["grid"] = {**grid, "finished_at": _now()}
+    write_json_atomic(path, result)
+    return result
+
+
+def _die_with_parent(parent_pid):
+    """Make sure a child never outlives the grid process (kill -9 of the parent must not leave it training)."""
+    if sys.platform.startswith("linux"):
+        try:
+            import ctypes
+            import signal
+
+            ctypes.CDLL(None).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG: SIGKILL us when the parent dies
+        except (OSError, AttributeError):
+            pass
+    if os.getppid() != parent_pid:  # the parent died before prctl took effect
+        os._exit(1)
+
+    def watch():  # the portable fallback
+        while os.getppid() == parent_pid:
+            time.sleep(1.0)
+        os._exit(1)
+
+    threading.Thread(target=watch, daemon=True).start()
+
+
+def _child(cfg_dict, path, grid, progress, parent_pid):
+    _die_with_parent(parent_pid)
+    from amplify.train import TrainConfig
+
+    try:
+        _train_and_write(TrainConfig(**cfg_dict), path, grid, progress)
+    except KeyboardInterrupt:
+        sys.exit(130)  # nothing written: the run is re-done on restart
+
+
+def _exit_reason(code):
+    if code < 0:
+        import signal
+
+        try:
+            name = signal.Signals(-code).name
+        except ValueError:
+            name = f"signal {-code}"
+        hint = " (out of memory?)" if name == "SIGKILL" else ""
+        return f"the training process was killed by {name}{hint}"
+    return f"the training process exited with code {code} without writing a result"
+
+
+def execute(run, grid, device=None, progress=True, in_process=False):
+    """Train one run and write its result file; returns the result. Raises KeyboardInterrupt on Ctrl-C."""
+    cfg = replace(run.cfg, device=device) if device else run.cfg
+    grid = {**grid, "key": run.key, "attempt": uuid.uuid4().hex, "started_at": _now()}
+    if in_process:
+        return _train_and_write(cfg, run.path, grid, progress)
+    import multiprocessing
+
+    proc = multiprocessing.get_context("spawn").Process(
+        target=_child, args=(asdict(cfg), str(run.path), grid, progress, os.getpid()), name=f"run {run.label}")
+    proc.start()
+    try:
+        proc.join()
+    except KeyboardInterrupt:
+        proc.join(timeout=30)  # Ctrl-C reached the child too; give it a moment to unwind
+        if proc.is_alive():
+            proc.terminate()
+            proc.join()
+        raise
+    if proc.exitcode in (130, -2):  # the child alone was interrupted (SIGINT): stop the grid as well
+        raise KeyboardInterrupt
+    from amplify.results import read_json
+
+    result = read_json(run.path) if proc.exitcode == 0 else None
+    if result is None or result.get("grid", {}).get("attempt") != grid["attempt"]:  # not written by this attempt
+        result = failure_record(cfg, _exit_reason(proc.exitcode))
+        result["grid"] = {**grid, "finished_at": _now()}
+        write_json_atomic(run.path, result)
+    return result
+
+
+# -----------------------------------------------------------------------------
+# a share of runs
+
+
+@contextmanager
+def run_lock(run):
+    """Yields True when this process holds the run's lock, False when another live process does."""
+    if fcntl is None:
+        yield True
+        return
+    locks = run.path.parent / ".locks"
+    locks.mkdir(parents=True, exist_ok=True)
+    with open(locks / f"{run.path.name}.lock", "a") as f:
+        try:
+            fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            yield False
+            return
+        yield True  # closing the file releases the lock (and so does dying)
+
+
+def run_share(share, grid, retry_failed=False, device=None, progress=True, in_process=False, log=None):
+    """Run each of `share` (a list of Run) unless it is done or busy elsewhere. Returns {label: status},
+    status one of "ok", "failed", "skipped (done)", "skipped (busy)"."""
+    log = log or (lambda msg: tqdm.write(msg, file=sys.stderr))  # stdout is for the tables
+    prefix = f"[rank {grid['rank']}] " if grid.get("world_size", 1) > 1 else ""
+    outcome = {}
+    bar = tqdm(share, desc="grid", unit="run", disable=not progress, dynamic_ncols=True)
+    for i, run in enumerate(bar, start=1):
+        bar.set_description(f"grid {run.label}")
+        with run_lock(run) as mine:
+            if not mine:
+                outcome[run.label] = "skipped (busy)"
+                log(f"{prefix}{run.label}: another process is running it; skipped")
+                continue
+            state, _ = run.state()  # again, under the lock: someone may have finished it meanwhile
+            if state == "ok" or (state == "failed" and not retry_failed):
+                outcome[run.label] = "skipped (done)"
+                continue
+            log(f"{prefix}[{i}/{len(share)}] {run.label} ({'re-run: ' + state if state != 'missing' else 'new'})")
+            t0 = time.perf_counter()
+            result = execute(run, grid, device=device, progress=progress, in_process=in_process)
+        outcome[run.label] = result["status"]
+        took = time.perf_counter() - t0
+        if result["status"] == "ok":
+            log(f"{prefix}{run.label}: test acc {result['test_acc']:.4f} (epoch {result['best_epoch']}), "
+                f"{took:.0f}s -> {run.path.name}")
+        else:
+            log(f"{prefix}{run.label}: FAILED: {result['error']} -> {run.path.name}")
+    bar.close()
+    return outcome
+
+
+def grid_stamp(info, shard):
+    """What every result file records about where in the grid machinery it ran."""
+    return {"rank": info.rank, "world_size": info.world, "shard": f"{shard[0]}/{shard[1]}",
+            "host": socket.gethostname(), "pid": os.getpid()}

@@ -1,0 +1,322 @@
+"""
+The benchmark's tables: built from result files, printed with tabulate, written atomically.
+
+    tables = [accuracy_table(records, methods, datasets), cost_table(records, methods)]
+    print(render_all(tables, "markdown"))          # or "latex" (booktabs, for the paper) or "csv"
+    write_tables(tables, "results/quick/tables")   # tables.md, tables.tex, one CSV per table
+
+A record is (cfg, result): a TrainConfig and its result dict (amplify/train.py), status "ok" only.
+
+Every Table has two views: `rows`, formatted for people (percentages with 2 decimals, "91.20 ± 0.35",
+the best of a column in bold), and `records`, raw numbers in a tidy long format for spreadsheets,
+which is what CSV gets. Markdown uses tabulate's "github" format and LaTeX "latex_booktabs"; bold and
+the few Greek letters are put in after tabulate escapes the cells, so the .tex compiles as is (it needs
+\\usepackage{booktabs}).
+
+Accuracy (the paper's Table 2): test accuracy at the best-dev epoch, in percent, mean ± sample std
+(ddof=1) over seeds, Δ vs `none` in points (the difference of the means), the best mean of each column
+in bold (ties at the printed precision all bold). The "mean" column averages a method's dataset means
+and is shown only for methods with a result on every dataset.
+
+Cost: from train()'s timers, training steps only (evaluation excluded). Overhead vs `none` is computed
+per dataset as the ratio of mean step times, then averaged over datasets geometrically; sequence
+lengths differ between datasets, so pooling step times across datasets first would weight the slow ones.
+"""
+
+import csv
+import io
+import math
+import os
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+from tabulate import tabulate
+
+from bench.stats import mean_std
+
+FORMATS = ("markdown", "latex", "csv")
+_B0, _B1 = "\x02", "\x03"  # bold markers; survive tabulate's LaTeX escaping, replaced afterwards
+_LATEX_SYMBOLS = {"±": r"$\pm$", "Δ": r"$\Delta$", "α": r"$\alpha$", "≥": r"$\geq$", "≤": r"$\leq$",
+                  "×": r"$\times$", "–": "--", "−": "$-$"}
+
+
+@dataclass
+class Table:
+    name: str  # file-name slug: accuracy, significance, cost, failures
+    title: str
+    headers: list
+    rows: list  # formatted strings, bold as bold(text)
+    records: list = field(default_factory=list)  # tidy dicts of raw numbers (the CSV view)
+    notes: list = field(default_factory=list)  # caption lines: what the numbers are, what to make of them
+    align: str | None = None  # one letter per column, "l" or "r"; default: first left, the rest right
+
+    def colalign(self):
+        align = self.align or "l" + "r" * (len(self.headers) - 1)
+        return tuple({"l": "left", "r": "right"}[a] for a in align)
+
+
+def bold(text):
+    return f"{_B0}{text}{_B1}"
+
+
+def pct(x, digits=2):
+    return "n/a" if x is None or (isinstance(x, float) and math.isnan(x)) else f"{100 * x:.{digits}f}"
+
+
+def signed_pts(x, digits=2):
+    return "n/a" if x is None or math.isnan(x) else f"{100 * x:+.{digits}f}"
+
+
+def pval(p):
+    """p-values as people read them: 3 significant digits, small ones in scientific notation."""
+    if p is None or math.isnan(p):
+        return "n/a"
+    return f"{p:.2e}" if p < 1e-3 else f"{p:.3f}"
+
+
+def num(x, fmt=".2f"):
+    return "n/a" if x is None or (isinstance(x, float) and math.isnan(x)) else format(x, fmt)
+
+
+# -----------------------------------------------------------------------------
+# rendering
+
+
+def _latex_escape(text):
+    out = text
+    for a, b in (("\\", r"\textbackslash{}"), ("&", r"\&"), ("%", r"\%"), ("$", r"\$"), ("#", r"\#"),
+                 ("_", r"\_"), ("{", r"\{"), ("}", r"\}"), ("~", r"\textasciitilde{}"), ("^", r"\^{}")):
+        out = out.replace(a, b)
+    return out
+
+
+def _latex_symbols(text):
+    for a, b in _LATEX_SYMBOLS.items():
+        text = text.replace(a, b)
+    return text.replace(_B0, r"\textbf{").replace(_B1, "}")
+
+
+def render(table, fmt="markdown"):
+    if fmt == "csv":
+        return _csv(table)
+    if fmt == "markdown":
+        rows = [[str(c).replace(_B0, "**").replace(_B1, "**") for c in r] for r in table.rows]
+        body = tabulate(rows, headers=table.headers, tablefmt="github", disable_numparse=True,
+                        colalign=table.colalign())
+        notes = "\n".join(f"- {n}" for n in table.notes)
+        return f"### {table.title}\n\n{body}\n" + (f"\n{notes}\n" if notes else "")
+    if fmt == "latex":
+        body = tabulate(table.rows, headers=table.headers, tablefmt="latex_booktabs", disable_numparse=True,
+                        colalign=table.colalign())
+        notes = " ".join(_latex_escape(n) for n in table.notes)
+        lines = [r"\begin{table}[t]", r"\centering", r"\small", rf"\caption{{{_latex_escape(table.title)}}}",
+                 rf"\label{{tab:{table.name}}}", body]
+        if notes:
+            lines.append(rf"\par\smallskip\parbox{{\linewidth}}{{\footnotesize {notes}}}")
+        lines.append(r"\end{table}")
+        return _latex_symbols("\n".join(lines)) + "\n"
+    raise ValueError(f"unknown table format {fmt!r}; choose one of {', '.join(FORMATS)}")
+
+
+def _csv(table):
+    buf = io.StringIO()
+    records = table.records or [dict(zip(table.headers, r, strict=True)) for r in table.rows]
+    if not records:
+        return ""
+    fields = list(records[0])
+    writer = csv.DictWriter(buf, fieldnames=fields, lineterminator="\n")
+    writer.writeheader()
+    for rec in records:
+        writer.writerow({k: ("" if v is None or (isinstance(v, float) and math.isnan(v)) else v)
+                         for k, v in rec.items()})
+    return buf.getvalue()
+
+
+def render_all(tables, fmt="markdown"):
+    if fmt == "csv":  # several CSV tables in one stream: a comment line names each
+        return "\n".join(f"# {t.title}\n{_csv(t)}" for t in tables)
+    return "\n".join(render(t, fmt) for t in tables)
+
+
+def write_text_atomic(path, text):
+    """Same dance as amplify.results.write_json_atomic: temp file, fsync, os.replace."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def write_tables(tables, out_dir, preamble=()):
+    """tables.md, tables.tex, and <name>.csv per table; returns the paths written. preamble: status lines
+    put above the tables (as comments in the .tex)."""
+    out_dir = Path(out_dir)
+    paths = [out_dir / "tables.md", out_dir / "tables.tex"]
+    md_head = "".join(f"{line}\n" for line in preamble) + ("\n" if preamble else "")
+    tex_head = "".join(f"% {line}\n" for line in preamble) + ("\n" if preamble else "")
+    write_text_atomic(paths[0], md_head + render_all(tables, "markdown"))
+    write_text_atomic(paths[1], tex_head + render_all(tables, "latex"))
+    for t in tables:
+        paths.append(out_dir / f"{t.name}.csv")
+        write_text_atomic(paths[-1], _csv(t))
+    return paths
+
+
+# -----------------------------------------------------------------------------
+# grouping
+
+
+def group(records, row=lambda c: c.method, column=lambda c: c.dataset):
+    """{(row, column): [(cfg, result), ...]} in seed order."""
+    out = {}
+    for cfg, res in sorted(records, key=lambda r: r[0].seed):
+        out.setdefault((row(cfg), column(cfg)), []).append((cfg, res))
+    return out
+
+
+# -----------------------------------------------------------------------------
+# the tables
+
+
+def accuracy_table(records, methods, datasets, baseline="none", row=lambda c: c.method,
+                   column=lambda c: c.dataset):
+    """Test accuracy, mean ± std over seeds, per method (rows) x dataset (columns), Δ vs `baseline`.
+
+    `row` and `column` map a config to its row and column label (another experiment can put noise
+    levels in the columns, say); `methods` and `datasets` are those labels in display order."""
+    cells = group(records, row, column)
+    stats = {}
+    for key, runs in cells.items():
+        accs = [res["test_acc"] for _, res in runs]
+        m, s = mean_std(accs)
+        stats[key] = {"n": len(accs), "mean": m, "std": s, "seeds": [c.seed for c, _ in runs], "accs": accs}
+    complete = [m for m in methods if all((m, d) in stats for d in datasets)]
+    show_mean = len(datasets) > 1 and bool(complete)
+    cols = list(datasets) + (["mean"] if show_mean else [])
+    for m in complete if show_mean else ():
+        means = [stats[(m, d)]["mean"] for d in datasets]
+        stats[(m, "mean")] = {"n": None, "mean": float(np.mean(means)), "std": math.nan, "seeds": [], "accs": []}
+
+    best = {}
+    for d in cols:
+        shown = [round(100 * stats[(m, d)]["mean"], 2) for m in methods if (m, d) in stats]
+        best[d] = max(shown) if shown else None
+    rows, recs, ns = [], [], set()
+    for m in methods:
+        row_cells = [m]
+        for d in cols:
+            st = stats.get((m, d))
+            if st is None:
+                row_cells.append("–")
+                continue
+            text = pct(st["mean"]) + ("" if math.isnan(st["std"]) else f" ± {pct(st['std'])}")
+            if round(100 * st["mean"], 2) == best[d]:
+                text = bold(text)
+            base = stats.get((baseline, d))
+            delta = st["mean"] - base["mean"] if base is not None and m != baseline else math.nan
+            if not math.isnan(delta):
+                text += f" ({signed_pts(delta)})"
+            if st["n"] is not None:
+                ns.add(st["n"])
+            row_cells.append(text)
+            recs.append({"method": m, "dataset": d, "n_seeds": st["n"], "mean_acc": st["mean"], "std_acc": st["std"],
+                         f"delta_vs_{baseline}": delta, "best": round(100 * st["mean"], 2) == best[d],
+                         "seeds": " ".join(map(str, st["seeds"])), "accs": " ".join(f"{a:.6f}" for a in st["accs"])})
+        rows.append(row_cells)
+    n_text = (f"{ns.pop()} seed(s) per cell" if len(ns) == 1 else
+              f"the number of seeds differs between cells ({', '.join(map(str, sorted(ns)))}; see the CSV)")
+    notes = [f"Test accuracy (%) at the best-dev epoch, mean ± sample std over seeds; {n_text}.",
+             f"In parentheses: Δ vs {baseline} in points (difference of the means). Bold: best mean of the column."]
+    if show_mean:
+        notes.append("mean: the average of a method's dataset means (methods with every dataset only).")
+    if 1 in ns or any(st["n"] == 1 for st in stats.values()):
+        notes.append("A cell with one seed has no std.")
+    return Table("accuracy", "Test accuracy per method and dataset", ["method", *cols], rows, recs, notes)
+
+
+def cost_table(records, methods, baseline="none"):
+    """Per method: step time, throughput, peak memory, and step-time overhead vs `baseline`."""
+    by_method = {}
+    for cfg, res in records:
+        by_method.setdefault(cfg.method, []).append((cfg, res))
+
+    def step_by_dataset(m):
+        out = {}
+        for cfg, res in by_method.get(m, []):
+            out.setdefault(cfg.dataset, []).append(res["mean_step_s"])
+        return {d: float(np.mean(v)) for d, v in out.items()}
+
+    base = step_by_dataset(baseline)
+    rows, recs = [], []
+    for m in methods:
+        runs = by_method.get(m)
+        if not runs:
+            continue
+        res = [r for _, r in runs]
+        mine = step_by_dataset(m)
+        shared = [d for d in mine if d in base and base[d] > 0]
+        overhead = (math.exp(np.mean([math.log(mine[d] / base[d]) for d in shared])) - 1) if shared else math.nan
+        rec = {"method": m, "runs": len(res), "datasets": len(mine),
+               "ms_per_step": 1000 * float(np.mean([r["mean_step_s"] for r in res])),
+               "samples_per_s": float(np.mean([r["samples_per_s"] for r in res])),
+               "train_s_per_run": float(np.mean([r["train_time_s"] for r in res])),
+               "wall_s_per_run": float(np.mean([r["wall_time_s"] for r in res])),
+               "peak_memory_mb": float(np.max([r["peak_memory_mb"] for r in res])),
+               f"step_overhead_vs_{baseline}": overhead}
+        recs.append(rec)
+        rows.append([m, str(rec["runs"]), num(rec["ms_per_step"], ".1f"), num(rec["samples_per_s"], ".1f"),
+                     num(rec["train_s_per_run"], ".0f"), num(rec["wall_s_per_run"], ".0f"),
+                     num(rec["peak_memory_mb"], ".0f"),
+                     "–" if m == baseline else ("n/a" if math.isnan(overhead) else f"{100 * overhead:+.1f}%")])
+    devices = sorted({f"{r['device']} ({r.get('dtype', '?')}, {r.get('env', {}).get('torch_threads', '?')} threads)"
+                      for _, r in records})
+    notes = [f"Means over a method's runs; training steps only (evaluation excluded). Device: {'; '.join(devices)}.",
+             f"Overhead vs {baseline}: per-dataset ratio of mean step times, geometric mean over datasets.",
+             "Peak memory: the largest over a method's runs; CUDA: torch.cuda.max_memory_allocated, CPU: the run "
+             "process's peak RSS (model, data and Python included).",
+             "Timings are as measured on a machine that may have been shared; compare them within one table only."]
+    headers = ["method", "runs", "ms/step", "samples/s", "train s/run", "wall s/run", "peak MB",
+               f"step time vs {baseline}"]
+    return Table("cost", "Cost per method", headers, rows, recs, notes)
+
+
+def failures_table(failed):
+    """failed: [(run, result)] from bench.grid.collect. One row per failed run, with the error's first line."""
+    rows, recs = [], []
+    for run, res in failed:
+        error = (res.get("error") or "no error recorded").strip().splitlines()[0]
+        short = error if len(error) <= 110 else error[:107] + "..."
+        rows.append([run.cfg.dataset, run.cfg.method, str(run.cfg.seed), short, run.path.name])
+        recs.append({"dataset": run.cfg.dataset, "method": run.cfg.method, "seed": run.cfg.seed, "error": error,
+                     "file": run.path.name})
+    notes = ["Failed runs are skipped on resume; re-run them with --retry-failed once the cause is fixed. "
+             "The full traceback is in the file."]
+    return Table("failures", f"Failed runs ({len(rows)})", ["dataset", "method", "seed", "error", "file"], rows,
+                 recs, notes, align="llrll")
+
+
+def provenance_notes(records):
+    """Warnings a reader of the tables needs: results from several code versions, or one dataset read from
+    different files."""
+    notes = []
+    commits = sorted({str((res.get("env") or {}).get("git_commit")) for _, res in records})
+    if len(commits) > 1:
+        notes.append(f"warning: these results come from {len(commits)} code versions ({', '.join(commits)}); "
+                     "a changed training loop does not change a run's key (bench/grid.py)")
+    files = {}
+    for cfg, res in records:
+        src = ((res.get("data") or {}).get("source") or {}).get("files") or []
+        files.setdefault(cfg.dataset, set()).add(tuple(sorted(str(f.get("sha256")) for f in src)))
+    for d, versions in sorted(files.items()):
+        if len(versions) > 1:
+            notes.append(f"warning: the runs on {d} read {len(versions)} different versions of its data files")
+    return notes

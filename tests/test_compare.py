@@ -1,0 +1,285 @@
+"""bench.compare's report from hand-written results, its command line, presets and output formats.
+
+The fixture results are written by `write_fixture` below rather than stored as JSON files: a run's file
+name holds a hash of the full TrainConfig, so stored files would turn into "other configurations" the
+day TrainConfig gains a field. The numbers are chosen by hand so that every table cell can be checked.
+"""
+
+import csv
+import io
+import json
+import math
+from dataclasses import asdict, replace
+
+import numpy as np
+import pytest
+from scipy import stats as sps
+
+from amplify.train import TrainConfig
+from bench import compare
+from bench.grid import plan
+from bench.significance import ensemble_predictions, family
+from bench.stats import holm, mcnemar, paired_bootstrap
+from bench.tables import render
+
+N_TEST = 20
+# per dataset, per method: the test accuracy of seeds 0, 1, 2 (multiples of 1/20) and the step time
+ACCS = {
+    "trec-coarse": {"none": [0.70, 0.75, 0.80], "tmix": [0.75, 0.75, 0.80], "amplify": [0.85, 0.80, 0.90]},
+    "sst-2": {"none": [0.90, 0.90, 0.95], "tmix": [0.95, 0.95, 1.00], "amplify": [0.90, 0.85, 0.90]},
+}
+STEP_S = {"none": 0.100, "tmix": 0.120, "amplify": 0.110}
+METHODS, DATASETS, SEEDS = ["none", "tmix", "amplify"], ["trec-coarse", "sst-2"], [0, 1, 2]
+BASE = ["--model", "tiny", "--epochs", "1", "--methods", *METHODS, "--datasets", *DATASETS, "--seeds", "0", "1", "2"]
+
+
+def predictions(acc, method, seed):
+    """Labels are i % 2; the first round(acc * N) examples, rotated by a per-run offset, are right."""
+    labels = np.arange(N_TEST) % 2
+    right = np.zeros(N_TEST, bool)
+    start = (3 * seed + 7 * METHODS.index(method)) % N_TEST
+    right[(start + np.arange(round(acc * N_TEST))) % N_TEST] = True
+    return np.where(right, labels, 1 - labels), labels
+
+
+def result_for(cfg, status="ok"):
+    acc = ACCS[cfg.dataset][cfg.method][cfg.seed]
+    preds, labels = predictions(acc, cfg.method, cfg.seed)
+    step = STEP_S[cfg.method] * (2 if cfg.dataset == "sst-2" else 1)
+    res = {"schema": 1, "status": status, "error": None, "config": asdict(cfg), "device": "cpu", "dtype": "fp32",
+           "test_acc": float(np.mean(preds == labels)), "best_epoch": 1, "test_predictions": preds.tolist(),
+           "test_labels": labels.tolist(), "mean_step_s": step, "samples_per_s": cfg.batch_size / step,
+           "train_time_s": 100 * step, "wall_time_s": 120 * step, "peak_memory_mb": 500.0 + cfg.seed,
+           "env": {"git_commit": "abc", "torch_threads": 2}, "data": {"source": {"files": [{"sha256": "f"}]}}}
+    if status == "failed":
+        res.update(error="NonFiniteLoss: loss became nan near step 3\nmore detail", test_acc=None)
+    return res
+
+
+def write_fixture(results_dir, skip=(), fail=()):
+    """Result files for the grid of BASE in results_dir; `skip` / `fail`: (dataset, method, seed) left out /
+    recorded as failed."""
+    _, args = compare.parse([*BASE, "--results", str(results_dir)])
+    _, _, runs = compare.make_plan(args)
+    for run in runs:
+        cell = (run.cfg.dataset, run.cfg.method, run.cfg.seed)
+        if cell in skip:
+            continue
+        run.path.parent.mkdir(parents=True, exist_ok=True)
+        run.path.write_text(json.dumps(result_for(run.cfg, "failed" if cell in fail else "ok")))
+    return runs
+
+
+def report_md(tmp_path, capsys, *extra):
+    code = compare.main([*BASE, "--results", str(tmp_path / "r"), "--report-only", *extra])
+    return code, capsys.readouterr().out
+
+
+def table_rows(text, title):
+    """The rows of one markdown table of the report, as lists of stripped cells."""
+    block = text.split(f"### {title}")[1].split("\n\n")[1]
+    return [[c.strip() for c in line.strip("|").split("|")] for line in block.splitlines()[2:]]
+
+
+def test_accuracy_table_numbers(tmp_path, capsys):
+    write_fixture(tmp_path / "r")
+    code, out = report_md(tmp_path, capsys)
+    assert code == 0 and "18 runs in" in out and "18 ok, 0 failed, 0 missing" in out
+    rows = {r[0]: r[1:] for r in table_rows(out, "Test accuracy per method and dataset")}
+    # trec-coarse: none 75 ± 5, tmix 76.67 ± 2.89, amplify 85 ± 5 (best); sst-2: tmix best
+    assert rows["none"][0] == "75.00 ± 5.00"
+    assert rows["tmix"][0] == "76.67 ± 2.89 (+1.67)"
+    assert rows["amplify"][0] == "**85.00 ± 5.00** (+10.00)"
+    assert rows["none"][1] == "91.67 ± 2.89"
+    assert rows["tmix"][1] == "**96.67 ± 2.89** (+5.00)"
+    assert rows["amplify"][1] == "88.33 ± 2.89 (-3.33)"
+    # mean column: the average of the dataset means; amplify and tmix tie at the printed precision: both bold
+    assert rows["none"][2] == "83.33"
+    assert rows["amplify"][2] == "**86.67** (+3.33)" and rows["tmix"][2] == "**86.67** (+3.33)"
+    assert "3 seed(s) per cell" in out
+
+
+def test_significance_table_against_scipy(tmp_path, capsys):
+    from bench.experiments import GridSpec
+    from bench.significance import significance_table
+
+    runs = write_fixture(tmp_path / "r")
+    records = [(r.cfg, json.loads(r.path.read_text())) for r in runs]
+    table = significance_table(records, METHODS, DATASETS, alpha=0.05, n_resamples=2000)
+    assert family(METHODS) == [("tmix", "none"), ("amplify", "none"), ("amplify", "tmix")]
+    assert len(table.records) == 6 and GridSpec  # 3 comparisons x 2 datasets
+    welch = []
+    for rec in table.records:
+        a, b = ACCS[rec["dataset"]][rec["method_a"]], ACCS[rec["dataset"]][rec["method_b"]]
+        ref = sps.ttest_ind(a, b, equal_var=False)
+        assert rec["welch_p"] == pytest.approx(ref.pvalue, rel=1e-9)
+        assert rec["delta"] == pytest.approx(np.mean(a) - np.mean(b))
+        welch.append(ref.pvalue)
+        # the bootstrap on seed-averaged correctness, McNemar on the seed ensembles
+        cor = {}
+        ens = {}
+        for m in (rec["method_a"], rec["method_b"]):
+            pl = [predictions(acc, m, s) for s, acc in enumerate(ACCS[rec["dataset"]][m])]
+            cor[m] = np.mean([p == lab for p, lab in pl], axis=0)
+            ens[m] = ensemble_predictions([p for p, _ in pl]) == pl[0][1]
+        boot = paired_bootstrap(cor[rec["method_a"]], cor[rec["method_b"]], n_resamples=2000, seed=0)
+        assert rec["bootstrap_p"] == boot.p and rec["boot_ci_low"] == boot.ci_low
+        assert rec["mcnemar_p"] == mcnemar(ens[rec["method_a"]], ens[rec["method_b"]]).p
+    np.testing.assert_allclose([r["welch_p_holm"] for r in table.records], holm(welch))
+    for rec, row in zip(table.records, table.rows, strict=True):
+        sig = [t for t in ("welch", "bootstrap", "mcnemar") if rec[f"{t}_p_holm"] <= 0.05]
+        assert rec["verdict"] == row[-1]
+        assert (row[-1] == "not significant") == (not sig)
+    assert "6 comparisons" in table.notes[0]
+
+
+def test_verdict_names_surviving_tests_and_direction(tmp_path):
+    from bench.significance import significance_table
+
+    cfg = TrainConfig(model="tiny", dataset="trec-coarse")
+    labels = np.arange(200) % 2
+    records = []
+    for method, n_right in (("none", 100), ("amplify", 190)):  # a difference no test can miss
+        for seed in range(3):
+            preds = labels.copy()
+            preds[n_right + seed:] = 1 - preds[n_right + seed:]
+            records.append((replace(cfg, method=method, seed=seed),
+                            {"test_acc": float(np.mean(preds == labels)), "test_predictions": preds.tolist(),
+                             "test_labels": labels.tolist()}))
+    t = significance_table(records, ["none", "amplify"], ["trec-coarse"], n_resamples=500)
+    assert t.rows[0][-1] == "significant (Welch, bootstrap, McNemar): amplify better"
+    assert "Surviving: trec-coarse: amplify vs none" in t.notes[3]
+
+
+def test_one_seed_says_welch_is_not_available(tmp_path, capsys):
+    write_fixture(tmp_path / "r")
+    code = compare.main([*BASE[:-3], "0", "--results", str(tmp_path / "r"), "--report-only"])
+    out = capsys.readouterr().out
+    assert code == 0
+    rows = table_rows(out, "Significance of the differences")
+    assert all(r[3] == "n/a (1 seed)" and r[9] == "n/a" for r in rows)
+    assert "Welch's test and g are n/a where a method has one seed" in out
+    assert "| none     | 75.00" not in out and "70.00" in out  # seed 0 only, no std
+
+
+def test_cost_table(tmp_path, capsys):
+    write_fixture(tmp_path / "r")
+    _, out = report_md(tmp_path, capsys)
+    rows = {r[0]: r[1:] for r in table_rows(out, "Cost per method")}
+    assert rows["none"][:2] == ["6", "150.0"]  # mean of 100 ms (trec) and 200 ms (sst-2)
+    assert rows["none"][-1] == "–" and rows["tmix"][-1] == "+20.0%" and rows["amplify"][-1] == "+10.0%"
+    assert rows["amplify"][5] == "502"  # the largest peak over the runs
+
+
+def test_failed_missing_and_stale_runs_are_reported(tmp_path, capsys):
+    runs = write_fixture(tmp_path / "r", skip={("sst-2", "tmix", 2)}, fail={("trec-coarse", "amplify", 1)})
+    stale = next(r for r in runs if r.label == "sst-2/none/s0")
+    stored = json.loads(stale.path.read_text())
+    stored["config"]["lr"] = 1.0  # a file whose contents are not the run its name says
+    stale.path.write_text(json.dumps(stored))
+    (tmp_path / "r" / "sst-2-none-s0-000000000000.json").write_text("{}")  # another config's file
+    code, out = report_md(tmp_path, capsys)
+    assert code == 1
+    assert "18 runs in" in out and "15 ok, 1 failed, 1 missing, 1 stale" in out
+    assert "sst-2/tmix/s2" in out and "sst-2/none/s0" in out and "1 other result file(s)" in out
+    rows = table_rows(out, "Failed runs (1)")
+    assert rows[0][:4] == ["trec-coarse", "amplify", "1", "NonFiniteLoss: loss became nan near step 3"]
+    acc = {r[0]: r[1:] for r in table_rows(out, "Test accuracy per method and dataset")}
+    assert acc["amplify"][0] == "**87.50 ± 3.54** (+12.50)"  # seeds 0 and 2 only (0.85, 0.90) vs none's 75
+    assert "the number of seeds differs between cells" in out
+
+
+def test_formats_and_out_files(tmp_path, capsys):
+    write_fixture(tmp_path / "r")
+    code, tex = report_md(tmp_path, capsys, "--format", "latex", "--out", str(tmp_path / "tables"))
+    assert code == 0
+    assert r"\toprule" in tex and r"\textbf{85.00 $\pm$ 5.00} (+10.00)" in tex
+    assert "\x02" not in tex and "\x03" not in tex and r"$\Delta$ pts" in tex
+    files = sorted(p.name for p in (tmp_path / "tables").iterdir())
+    assert files == ["accuracy.csv", "cost.csv", "significance.csv", "tables.md", "tables.tex"]
+    acc = list(csv.DictReader(io.StringIO((tmp_path / "tables" / "accuracy.csv").read_text())))
+    row = next(r for r in acc if r["method"] == "amplify" and r["dataset"] == "trec-coarse")
+    assert float(row["mean_acc"]) == pytest.approx(0.85) and row["best"] == "True" and row["n_seeds"] == "3"
+    assert float(row["delta_vs_none"]) == pytest.approx(0.10) and row["seeds"] == "0 1 2"
+    assert "**85.00 ± 5.00**" in (tmp_path / "tables" / "tables.md").read_text()
+    code, out = report_md(tmp_path, capsys, "--format", "csv")
+    assert out.count("# Test accuracy per method and dataset") == 1 and "method,dataset,n_seeds" in out
+
+
+def test_render_rejects_unknown_format():
+    from bench.tables import Table
+
+    with pytest.raises(ValueError, match="markdown, latex, csv"):
+        render(Table("x", "x", ["a"], [["1"]]), "html")
+
+
+def test_ensemble_vote_ties_go_to_the_lowest_seed():
+    preds = [[0, 1, 2, 1], [1, 1, 0, 2], [2, 0, 0, 2]]
+    # ex 0: 0/1/2 all tied -> seed 0 says 0; ex 1: 1 wins; ex 2: 0 wins; ex 3: 2 wins
+    assert ensemble_predictions(preds).tolist() == [0, 1, 0, 2]
+    assert ensemble_predictions([[3, 1], [1, 3]]).tolist() == [3, 1]  # two seeds disagree: seed 0
+
+
+# -----------------------------------------------------------------------------
+# the command line
+
+
+def test_explicit_flags_beat_the_preset():
+    _, args = compare.parse(["--preset", "quick", "--epochs", "1", "--datasets", "sst-5"])
+    assert args.epochs == 1 and args.lr == 5e-5 and args.model == "minilm-l6"
+    assert args.datasets == ["sst-5"] and args.methods == ["none", "amplify"] and args.seeds == [0, 1]
+    assert args.results == "results/quick"
+    _, args = compare.parse(["--preset", "quick", "--lr", "2e-5"])  # a flag equal to the default still wins
+    assert args.lr == 2e-5
+    _, args = compare.parse([])
+    assert args.datasets == list(compare.TABLE2_DATASETS) and args.methods == list(compare.TABLE2_METHODS)
+    assert args.seeds == [0, 1, 2] and args.results == "results/grid" and args.epochs == 15
+
+
+@pytest.mark.parametrize("name", sorted(compare.PRESETS))
+def test_every_preset_makes_a_valid_grid(name, tmp_path):
+    _, args = compare.parse(["--preset", name, "--results", str(tmp_path)])
+    _, spec, runs = compare.make_plan(args)
+    p = compare.PRESETS[name]
+    assert len(runs) == len(p.datasets) * len(p.methods) * len(p.seeds)
+    assert all(getattr(spec.base, k) == v for k, v in p.options.items())
+
+
+def test_quick_preset_is_the_acceptance_grid():
+    p = compare.PRESETS["quick"]
+    assert p.datasets == ("trec-coarse", "sst-2") and p.methods == ("none", "amplify") and len(p.seeds) == 2
+    assert p.options["model"] == "minilm-l6" and p.options["epochs"] <= 2
+
+
+def test_bad_arguments_exit_2_with_a_message(tmp_path, capsys):
+    with pytest.raises(SystemExit) as e:
+        compare.main(["--preset", "smoke", "--shard", "4/4", "--results", str(tmp_path)])
+    assert e.value.code == 2 and "0 <= i < N" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as e:
+        compare.main(["--preset", "smoke", "--lr", "-1", "--results", str(tmp_path)])
+    assert e.value.code == 2 and "--lr must be > 0" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as e:
+        compare.main(["--preset", "smoke", "--sig-alpha", "1.5"])
+    assert e.value.code == 2
+    with pytest.raises(SystemExit):
+        compare.main(["--datasets", "nope"])
+
+
+def test_help_lists_presets_and_experiments(capsys):
+    with pytest.raises(SystemExit) as e:
+        compare.main(["--help"])
+    out = capsys.readouterr().out
+    assert e.value.code == 0 and "quick" in out and "table2" in out and "torchrun" in out and "--noise" in out
+
+
+def test_duplicate_cells_are_refused(tmp_path):
+    cfg = TrainConfig(model="tiny")
+    with pytest.raises(ValueError, match="same run twice"):
+        plan([cfg, replace(cfg, data_dir="/elsewhere")], tmp_path)
+
+
+def test_dry_run_lists_states(tmp_path, capsys):
+    write_fixture(tmp_path / "r", skip={("sst-2", "tmix", 2)})
+    assert compare.main([*BASE, "--results", str(tmp_path / "r"), "--dry-run"]) == 0
+    out = capsys.readouterr().out
+    assert "18 runs; 1 to run" in out and out.count("missing  run ") == 1 and not math.isnan(1)

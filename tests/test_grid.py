@@ -1,0 +1,231 @@
+"""The grid machinery: run identity, states on disk, shares, locks, failures, and the two end-to-end
+promises of bench.compare: a grid killed mid-way (SIGKILL, then Ctrl-C) resumes losing nothing and
+duplicating nothing, and torchrun with 2 CPU processes runs every run exactly once."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import asdict, replace
+from pathlib import Path
+
+import pytest
+
+from amplify.train import TrainConfig
+from bench import compare
+from bench.grid import Run, assigned, parse_shard, plan, run_key, shard_of, to_do
+from bench.runner import _exit_reason, run_lock, run_share
+
+REPO = Path(__file__).resolve().parents[1]
+TITLE = "### Test accuracy per method and dataset"
+
+
+def cfg(**kw):
+    return TrainConfig(model="tiny", **kw)
+
+
+# -----------------------------------------------------------------------------
+# identity and state
+
+
+def test_key_ignores_locations_and_chatter_but_not_what_is_computed():
+    base = cfg()
+    assert run_key(base) == run_key(asdict(base))
+    for name, value in (("data_dir", "/x"), ("cache_dir", "/y"), ("log_every", 7)):
+        assert run_key(replace(base, **{name: value})) == run_key(base), name
+    for name, value in (("lr", 1e-4), ("seed", 1), ("eval_batch_size", 64), ("noise", "swap"), ("bucket", True),
+                        ("amplify_layers", [4]), ("max_steps", 10), ("pretrained", False), ("model", "minilm-l6")):
+        assert run_key(replace(base, **{name: value})) != run_key(base), name
+
+
+def test_key_uses_the_device_type():
+    base = cfg(device="cpu")
+    assert run_key(base) == run_key(base, device="cpu")
+    assert run_key(replace(base, device="cuda")) == run_key(replace(base, device="cuda:3"))
+    assert run_key(replace(base, device="cuda")) != run_key(base)  # bf16 autocast vs fp32: other numbers
+    with pytest.raises(ValueError, match="not a device"):
+        run_key(replace(base, device="gpu-please"))
+
+
+def test_states(tmp_path):
+    run = Run.of(cfg(), tmp_path)
+    assert run.path.name == f"trec-coarse-amplify-s0-{run.key}.json" and run.state() == ("missing", None)
+    run.path.write_text('{"status": "ok", "conf')  # torn file (only possible without the atomic write)
+    assert run.state()[0] == "missing"
+    good = {"status": "ok", "config": asdict(run.cfg), "device": "cpu"}
+    run.path.write_text(json.dumps(good))
+    assert run.state()[0] == "ok"
+    run.path.write_text(json.dumps({**good, "status": "failed"}))
+    assert run.state()[0] == "failed"
+    run.path.write_text(json.dumps({**good, "config": {**good["config"], "lr": 0.5}}))
+    assert run.state()[0] == "stale"
+    run.path.write_text(json.dumps({**good, "device": "cuda:0"}))  # ran on a GPU: not this CPU run
+    assert run.state()[0] == "stale"
+    assert [s for _, s in to_do([run])] == ["stale"]
+    gpu = Run.of(cfg(device="cuda"), tmp_path)
+    gpu.path.write_text(json.dumps({**good, "config": {**good["config"], "device": "cuda:1"}, "device": "cuda:1"}))
+    assert gpu.state()[0] == "ok"  # torchrun rank 1 on cuda:1 made the run asked as device "cuda"
+
+
+def test_shards_and_ranks_cover_the_grid_once():
+    runs = list(range(23))
+    for n_shards in (1, 2, 5):
+        for world in (1, 2, 3):
+            got = [r for i in range(n_shards) for rank in range(world)
+                   for r in assigned(shard_of(runs, (i, n_shards)), rank, world)]
+            assert sorted(got) == runs
+    assert shard_of(runs, (1, 4)) == [1, 5, 9, 13, 17, 21]  # fixed: the same share on every restart
+    assert parse_shard("2/3") == (2, 3)
+    for bad in ("3/3", "-1/2", "1", "a/b", "0/0"):
+        with pytest.raises(ValueError, match="--shard"):
+            parse_shard(bad)
+
+
+def test_lock_keeps_a_second_worker_off_a_busy_run(tmp_path, capsys):
+    run = plan([cfg()], tmp_path)[0]
+    with run_lock(run) as first:
+        with run_lock(run) as second:
+            assert first and not second
+        outcome = run_share([run], {"rank": 0}, progress=False, in_process=True)
+    assert outcome == {run.label: "skipped (busy)"} and not run.path.exists()
+    with run_lock(run) as again:
+        assert again  # released when its holder let go
+
+
+def test_exit_reasons_are_words():
+    assert "killed by SIGKILL (out of memory?)" in _exit_reason(-9)
+    assert "exited with code 3" in _exit_reason(3)
+
+
+# -----------------------------------------------------------------------------
+# failures
+
+
+def smoke_args(results, data_dir, cache, *extra):
+    return ["--preset", "smoke", "--results", str(results), "--data-dir", str(data_dir), "--cache-dir", str(cache),
+            "--quiet", *extra]
+
+
+def test_failed_run_is_recorded_skipped_and_retried(data_dir, tmp_path, capsys):
+    one = ["--methods", "none", "--seeds", "0"]
+    empty = tmp_path / "no-data"
+    empty.mkdir()
+    # in a child process: the exception is written down as the run's failure and the grid goes on
+    assert compare.main(smoke_args(tmp_path / "r", empty, tmp_path / "c", *one)) == 1
+    out = capsys.readouterr().out
+    (path,) = (tmp_path / "r").glob("*.json")
+    failed = json.loads(path.read_text())
+    assert failed["status"] == "failed" and "trec" in failed["error"] and "Traceback" in failed["traceback"]
+    assert failed["grid"]["rank"] == 0 and "Failed runs (1)" in out and "0 ok, 1 failed" in out
+    stamp = path.stat().st_mtime_ns
+    # skipped on resume (data_dir is not part of the key: fixing the data is what --retry-failed is for)
+    assert compare.main(smoke_args(tmp_path / "r", data_dir, tmp_path / "c", *one)) == 1
+    assert path.stat().st_mtime_ns == stamp and "1 runs in the grid; 0 to run" in capsys.readouterr().err
+    assert compare.main(smoke_args(tmp_path / "r", data_dir, tmp_path / "c", *one, "--retry-failed",
+                                   "--in-process")) == 0
+    assert json.loads(path.read_text())["status"] == "ok" and len(list((tmp_path / "r").glob("*.json"))) == 1
+
+
+# -----------------------------------------------------------------------------
+# end to end: kill and resume, torchrun
+
+
+def wait_for(predicate, proc, timeout=300, what="condition"):
+    t0 = time.monotonic()
+    while not predicate():
+        if proc.poll() is not None:
+            raise AssertionError(f"the grid exited ({proc.returncode}) before {what}")
+        if time.monotonic() - t0 > timeout:
+            proc.kill()
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(0.1)
+
+
+def children(pid):
+    """Live (non-zombie) processes whose parent is pid, from /proc."""
+    out = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid and fields[0] not in "ZX":
+            out.append(int(stat.parent.name))
+    return out
+
+
+def alive(pid):
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state not in "ZX"
+
+
+def snapshot(results):
+    return {p.name: (p.stat().st_ino, p.stat().st_mtime_ns) for p in results.glob("*.json")}
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
+def test_killed_grid_resumes_without_losing_or_duplicating(data_dir, tmp_path):
+    results = tmp_path / "r"
+    cmd = [sys.executable, "-m", "bench.compare", *smoke_args(results, data_dir, tmp_path / "c")]
+    log = open(tmp_path / "log.txt", "w")  # noqa: SIM115 -- closed at the end; a pipe could fill up and block
+
+    # 1. SIGKILL once the first run is written: the run in flight dies with the grid (no orphan keeps training)
+    proc = subprocess.Popen(cmd, cwd=REPO, stdout=log, stderr=subprocess.STDOUT)
+    wait_for(lambda: len(snapshot(results)) >= 1, proc, what="the first result")
+    kids = children(proc.pid)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    t0 = time.monotonic()
+    while any(alive(k) for k in kids) and time.monotonic() - t0 < 20:
+        time.sleep(0.1)
+    assert not any(alive(k) for k in kids), "a training process outlived the killed grid"
+    done = snapshot(results)
+    assert 1 <= len(done) < 4
+
+    # 2. Ctrl-C (SIGINT to the process group) once one more run is written: a clean stop, exit 130
+    if len(done) <= 2:
+        proc = subprocess.Popen(cmd, cwd=REPO, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        wait_for(lambda: len(snapshot(results)) > len(done), proc, what="one more result")
+        os.killpg(proc.pid, signal.SIGINT)
+        assert proc.wait(timeout=60) == 130
+        assert {k: v for k, v in snapshot(results).items() if k in done} == done
+        done = snapshot(results)
+        assert len(done) < 4 or pytest.skip("the last run finished before Ctrl-C landed")
+
+    # 3. run to the end: only the missing runs are trained, the finished files are not touched
+    log.close()
+    out = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, timeout=600)
+    assert out.returncode == 0, out.stderr[-3000:]
+    assert f"4 runs in the grid; {4 - len(done)} to run" in out.stderr
+    final = snapshot(results)
+    assert len(final) == 4 and {k: final[k] for k in done} == done
+    assert all(json.loads((results / name).read_text())["status"] == "ok" for name in final)
+    assert out.stdout.count(TITLE) == 1 and "4 ok, 0 failed, 0 missing" in out.stdout
+    trained = [line for line in out.stderr.splitlines() if ": test acc " in line]
+    assert len(trained) == 4 - len(done)
+
+
+@pytest.mark.slow
+def test_torchrun_two_cpu_processes_run_each_run_once(data_dir, tmp_path):
+    results = tmp_path / "r"
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2", "-m", "bench.compare",
+           *smoke_args(results, data_dir, tmp_path / "c", "--in-process")]
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    out = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, timeout=600, env=env)
+    text = out.stdout + out.stderr
+    assert out.returncode == 0, text[-3000:]
+    files = sorted(results.glob("*.json"))
+    assert len(files) == 4
+    grids = [json.loads(p.read_text())["grid"] for p in files]
+    assert sorted(g["rank"] for g in grids) == [0, 0, 1, 1] and {g["world_size"] for g in grids} == {2}
+    for p in files:  # every run trained exactly once, by one rank
+        c = json.loads(p.read_text())["config"]
+        assert text.count(f"{c['dataset']}/{c['method']}/s{c['seed']}: test acc") == 1, p.name
+    assert text.count(TITLE) == 1  # rank 0 reports, once, after both are done
+    assert "4 ok, 0 failed, 0 missing" in out.stdout
