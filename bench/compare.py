@@ -156,36 +156,45 @@ def make_plan(args):
     return experiment, spec, plan(configs, args.results)
 
 
-def report(runs, spec, experiment, args):
-    """(text, complete): the tables from whatever results the grid has, and whether every run is ok."""
-    got = collect(runs)
+def status_lines(runs, got, args):
+    """What the reader should know before the tables: how complete the grid is, and any warnings."""
+    records = [res for _, res in got["ok"]]
+    lines = [f"{len(runs)} runs in {args.results}: {len(got['ok'])} ok, {len(got['failed'])} failed, "
+             f"{len(got['missing'])} missing" + (f", {len(got['stale'])} stale" if got["stale"] else "") + "."]
+    unfinished = [r.label for r in got["missing"] + got["stale"]]
+    if unfinished:
+        more = f" and {len(unfinished) - 10} more" if len(unfinished) > 10 else ""
+        lines.append(f"Not finished: {', '.join(unfinished[:10])}{more}. The tables use the finished runs only; "
+                     "run the same command without --report-only to complete the grid.")
+    others = foreign_files(runs, args.results)
+    if others:
+        lines.append(f"{len(others)} other result file(s) in the directory belong to other configurations and "
+                     "were not read.")
+    if records:
+        lines.append(f"Runs' own wall time, summed: {sum(r['wall_time_s'] for r in records) / 60:.1f} min.")
+    else:
+        lines.append("No finished runs yet: nothing to tabulate.")
+    return lines + provenance_notes([(run.cfg, res) for run, res in got["ok"]])
+
+
+def report(runs, spec, experiment, args, got=None):
+    """The status lines and tables from whatever results the grid has (and --out files)."""
+    got = got or collect(runs)
     records = [(run.cfg, res) for run, res in got["ok"]]
     opts = ReportOptions(alpha=args.sig_alpha, n_resamples=args.bootstrap)
     tables = experiment.tables(records, spec, opts) if records else []
     if got["failed"]:
         tables.append(failures_table(got["failed"]))
-    status = [f"{len(runs)} runs in {args.results}: {len(got['ok'])} ok, {len(got['failed'])} failed, "
-              f"{len(got['missing'])} missing" + (f", {len(got['stale'])} stale" if got["stale"] else "") + "."]
-    if got["missing"] or got["stale"]:
-        status.append("Not finished: " + ", ".join(r.label for r in got["missing"] + got["stale"])
-                      + ". The tables use the finished runs only; run the same command without --report-only to "
-                        "complete the grid.")
-    others = foreign_files(runs, args.results)
-    if others:
-        status.append(f"{len(others)} other result file(s) in the directory belong to other configurations and "
-                      "were not read.")
-    if records:
-        wall = sum(res["wall_time_s"] for _, res in records)
-        status.append(f"Runs' own wall time, summed: {wall / 60:.1f} min.")
-    status += provenance_notes(records)
-    if not records:
-        status.append("No finished runs yet: nothing to tabulate.")
-    prefix = {"markdown": "", "latex": "% ", "csv": "# "}[args.format]
-    head = "\n".join(prefix + s for s in status)
+    status = status_lines(runs, got, args)
     if args.out:
         for path in write_tables(tables, args.out, preamble=status):
             print(f"wrote {path}", file=sys.stderr)
-    return head + "\n\n" + render_all(tables, args.format), not (got["failed"] or got["missing"] or got["stale"])
+    prefix = {"markdown": "", "latex": "% ", "csv": "# "}[args.format]
+    return "\n".join(prefix + line for line in status) + "\n\n" + render_all(tables, args.format)
+
+
+def incomplete(got):
+    return bool(got["failed"] or got["missing"] or got["stale"])
 
 
 def dry_run(runs, shard, retry_failed):
@@ -209,9 +218,9 @@ def main(argv=None):
         dry_run(runs, shard, args.retry_failed)
         return 0
     if args.report_only:
-        text, complete = report(runs, spec, experiment, args)
-        print(text)
-        return 0 if complete else 1
+        got = collect(runs)
+        print(report(runs, spec, experiment, args, got))
+        return 1 if incomplete(got) else 0
 
     info = dist_init()
     try:
@@ -236,17 +245,15 @@ def main(argv=None):
         dist_close(info)
     if info.rank != 0:
         return 0
-    text, complete = report(runs, spec, experiment, args)
-    if shard[1] > 1 and not complete:
+    got = collect(runs)
+    if shard[1] > 1 and incomplete(got):  # other shards may still be working: say how far the grid got
         mine = collect(shard_of(runs, shard))
-        print(text.split("\n\n")[0])  # the status lines only: other shards may still be working
-        n_mine = sum(len(v) for v in mine.values())
-        print(f"shard {shard[0]}/{shard[1]} done ({len(mine['ok'])} of its {n_mine} runs ok); the job that "
-              "completes the grid prints the tables, or run again with --report-only")
-        return 0 if not (mine["failed"] or mine["missing"] or mine["stale"]) else 1
-    print(text)
-    return 0 if complete else 1
-
+        print("\n".join(status_lines(runs, got, args)))
+        print(f"shard {shard[0]}/{shard[1]} done ({len(mine['ok'])} of its {sum(map(len, mine.values()))} runs "
+              "ok); the job that completes the grid prints the tables, or run again with --report-only")
+        return 1 if incomplete(mine) else 0
+    print(report(runs, spec, experiment, args, got))
+    return 1 if incomplete(got) else 0
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -229,3 +229,16 @@ def test_torchrun_two_cpu_processes_run_each_run_once(data_dir, tmp_path):
         assert text.count(f"{c['dataset']}/{c['method']}/s{c['seed']}: test acc") == 1, p.name
     assert text.count(TITLE) == 1  # rank 0 reports, once, after both are done
     assert "4 ok, 0 failed, 0 missing" in out.stdout
+
+
+def test_shards_fill_one_directory_and_the_last_one_prints_the_tables(data_dir, tmp_path, capsys):
+    args = smoke_args(tmp_path / "r", data_dir, tmp_path / "c", "--methods", "none", "--in-process")
+    assert compare.main([*args, "--shard", "1/2"]) == 0  # seed 1
+    out = capsys.readouterr().out
+    assert TITLE not in out and "2 runs in" in out and "1 ok, 0 failed, 1 missing" in out
+    assert "shard 1/2 done (1 of its 1 runs ok)" in out
+    assert compare.main([*args, "--shard", "0/2"]) == 0  # seed 0 completes the grid
+    out = capsys.readouterr().out
+    assert out.count(TITLE) == 1 and "2 ok, 0 failed, 0 missing" in out
+    shards = sorted(json.loads(p.read_text())["grid"]["shard"] for p in (tmp_path / "r").glob("*.json"))
+    assert shards == ["0/2", "1/2"]
