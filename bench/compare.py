@@ -6,6 +6,8 @@ python -m bench.compare: run a grid of fine-tuning runs (resumable), then print 
     python -m bench.compare --preset quick --report-only --format latex --out paper/tables
     torchrun --nproc_per_node=4 -m bench.compare --preset paper   # one GPU per rank
     python -m bench.compare --preset paper --shard 3/8            # job 3 of an 8-job array, same results dir
+    python -m bench.compare --experiment table4 --preset reduced  # the paper's other experiments: bench/paper.py
+    python -m bench.compare --claims --results results/paper      # the paper's claims vs stored results
 
 The grid is --datasets x --methods x --seeds (default: the paper's Table 2, 7 datasets x none, embedmix,
 sentmix, tmix, amplify x 3 seeds) over one base config, which takes every option of run.py. A --preset
@@ -74,6 +76,9 @@ PRESETS = {
                     datasets=("trec-coarse",), methods=("none", "amplify"), seeds=(0, 1),
                     options={"model": "tiny", "epochs": 1, "train_limit": 200, "eval_limit": 100, "lr": 1e-3,
                              "batch_size": 16, "max_length": 32}),
+    "reduced": Preset("the CPU version of any --experiment: MiniLM, TREC-coarse, the five Table-2 methods, 2 seeds, "
+                      "1 epoch at lr 5e-5", datasets=("trec-coarse",), seeds=(0, 1),
+                      options={"model": "minilm-l6", "epochs": 1, "lr": 5e-5}),
 }
 
 
@@ -101,6 +106,9 @@ def build_parser():
                    help="default: " + " ".join(TABLE2_METHODS))
     g.add_argument("--seeds", nargs="+", type=int, metavar="S", help="default: 0 1 2")
     g.add_argument("--results", default=None, help="results directory (default results/PRESET, or results/grid)")
+    g.add_argument("--claims", action="store_true",
+                   help="check the paper's claims against every stored result in --results; train nothing "
+                        "(bench/claims.py)")
     g = p.add_argument_group("resuming and splitting")
     g.add_argument("--retry-failed", action="store_true", help="re-run runs recorded as failed")
     g.add_argument("--report-only", action="store_true", help="print the tables from stored results; train nothing")
@@ -116,6 +124,9 @@ def build_parser():
     g.add_argument("--sig-alpha", type=float, default=0.05,
                    help="significance level after Holm (%(default)s; --alpha is the mixing Beta(α, α) of run.py)")
     g.add_argument("--bootstrap", type=int, default=10000, help="paired bootstrap resamples (%(default)s)")
+    g.add_argument("--figure-steps", type=int, default=200,
+                   help="figure4: plot the first N training iterations (%(default)s); its CSVs and PNGs go to "
+                        "--out, else the results directory")
     run_cli.add_train_args(p)
     return p
 
@@ -139,8 +150,8 @@ def parse(argv=None):
             setattr(args, k, v)
     if args.results is None:
         args.results = f"results/{args.preset or 'grid'}"
-    if not 0 < args.sig_alpha < 1 or args.bootstrap < 1:
-        p.error("--sig-alpha must be in (0, 1) and --bootstrap >= 1")
+    if not 0 < args.sig_alpha < 1 or args.bootstrap < 1 or args.figure_steps < 1:
+        p.error("--sig-alpha must be in (0, 1), and --bootstrap and --figure-steps >= 1")
     return p, args
 
 
@@ -181,7 +192,8 @@ def report(runs, spec, experiment, args, got=None):
     """The status lines and tables from whatever results the grid has (and --out files)."""
     got = got or collect(runs)
     records = [(run.cfg, res) for run, res in got["ok"]]
-    opts = ReportOptions(alpha=args.sig_alpha, n_resamples=args.bootstrap)
+    opts = ReportOptions(alpha=args.sig_alpha, n_resamples=args.bootstrap, out_dir=args.out or args.results,
+                         figure_steps=args.figure_steps)
     tables = experiment.tables(records, spec, opts) if records else []
     if got["failed"]:
         tables.append(failures_table(got["failed"]))
@@ -209,6 +221,14 @@ def main(argv=None):
     from bench.runner import barrier, dist_close, dist_init, grid_stamp, rank_device, run_share
 
     p, args = parse(argv)
+    if args.claims:
+        from bench.claims import claims_report
+
+        try:
+            print(claims_report(args.results, alpha=args.sig_alpha, fmt=args.format, out=args.out))
+        except ValueError as e:
+            p.exit(2, f"{p.prog}: error: {e}\n")
+        return 0
     try:
         shard = parse_shard(args.shard)
         experiment, spec, runs = make_plan(args)

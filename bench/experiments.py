@@ -10,9 +10,9 @@ methods, say). records are (cfg, result) pairs with status "ok"; failed and miss
 by bench.compare itself. Resume, sharding, torchrun and --report-only work for any experiment, because
 they only see the list of configs.
 
-Only "table2" is defined here. To add the paper's other experiments (Table 1: n_draws; Tables 4-5:
-noise; Table 6: AMPLIFY layers; Figure 4: loss curves and wall time), write the two functions and
-register them:
+"table2" is defined here; the paper's other experiments (table1, table4, table5, table6, figure4 and
+reference-bug) are in bench/paper.py, imported at the bottom so that they register. To add one, write the
+two functions and register them:
 
     register(Experiment("noise", "Tables 4-5: word deletion / swap at 5-20%", noise_configs, noise_tables))
 
@@ -38,6 +38,8 @@ class GridSpec:
 class ReportOptions:
     alpha: float = 0.05
     n_resamples: int = 10000  # paired bootstrap
+    out_dir: str | None = None  # where an experiment writes files other than tables (figure4's CSVs and PNGs)
+    figure_steps: int = 200  # figure4: the first iterations plotted
 
 
 @dataclass(frozen=True)
@@ -77,3 +79,6 @@ def table2_tables(records, spec, opts):
 
 register(Experiment("table2", "datasets x methods x seeds: accuracy, significance and cost tables (paper Table 2)",
                     table2_configs, table2_tables))
+
+
+import bench.paper  # noqa: E402,F401  (registers the paper's other experiments; it imports this module)

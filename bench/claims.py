@@ -1,0 +1,303 @@
+"""
+python -m bench.compare --claims: the paper's claims, one line each, checked against the stored results.
+
+    python -m bench.compare --claims --results results/paper
+    python -m bench.compare --claims --results results/reduced --sig-alpha 0.01 --format csv
+
+The claims (Yang & Xiang 2024, as docs/method.md lists them), AMPLIFY against each other method found:
+  1. accuracy    AMPLIFY beats no mixup (none)
+  2. accuracy    AMPLIFY beats each baseline (embedmix, sentmix, tmix; manifold when it has runs)
+  3. time        AMPLIFY's training step costs less than each baseline's
+  4. robustness  with noisy training texts AMPLIFY loses less accuracy than none and each baseline
+  5. stability   AMPLIFY's accuracy varies less across seeds than none's and each baseline's
+
+Which runs. Every result file of the directory, whatever experiment wrote it, with status "ok" and a name
+that matches its stored config (bench/grid.py). Claims are about the methods as the paper defines them, so
+only runs with every method option at its default count (α default, the same label permutation, and for
+AMPLIFY n = 5 draws in every block); table1's, table6's and reference-bug's variants are left out. A "unit"
+is one dataset under one setting, a setting being every other config field (model, recipe, limits, device
+type): AMPLIFY and X are compared within a unit, never across. Claims 1, 2, 3 and 5 use clean runs; claim 4
+compares each noisy run with the same seed's clean run of its unit.
+
+The tests are over seeds, because a claim about a method is a claim about what another training run would
+give; per-example tests (bootstrap, McNemar) speak to these trained models only and are in the tables.
+Within a unit:
+  1, 2  Welch's t on the per-seed test accuracies (the paper's test). Effect: Δ = mean(AMPLIFY) - mean(X).
+  3     Welch's t on the log of each run's mean step time. Effect: the ratio of geometric means, as a %.
+  4     per seed, r = the mean over the unit's noisy settings of (noisy accuracy - clean accuracy); Welch's t
+        on r. Effect: mean r(AMPLIFY) - mean r(X), positive when AMPLIFY loses less.
+  5     Brown-Forsythe (bench.stats.variance_ratio_test). Effect: var(AMPLIFY) / var(X). It needs 3 seeds in
+        one method, and even then has almost no power: this line will rarely be anything but "not enough".
+Across units: Stouffer's method on the signed two-sided p-values (z = ±Φ⁻¹(1 - p/2), Z = Σz / √k), every
+unit weighted equally; units are independent runs, so their z are independent. The printed effect is the
+mean of the units' effects (geometric for ratios). Holm-Bonferroni over every line that has a p.
+
+Verdict, at α (--sig-alpha): "supported" when the Holm-adjusted p ≤ α and both the combined test and the
+measured effect point the way the paper claims; "contradicted" when p ≤ α and both point the other way;
+otherwise "not enough evidence", with the reason when there is no test at all (no runs, one seed).
+Not enough evidence is not evidence of no difference.
+"""
+
+import json
+import math
+import warnings
+from pathlib import Path
+
+import numpy as np
+from scipy import stats as sps
+
+from amplify.results import read_json
+from bench.grid import identity, run_key
+from bench.stats import DegenerateInputWarning, holm, variance_ratio_test, welch_t
+from bench.tables import Table, pval, render_all, write_tables
+
+BASELINES = ("embedmix", "sentmix", "tmix", "manifold")
+TABLE2_BASELINES = ("embedmix", "sentmix", "tmix")  # lines printed (as "no runs") even without results
+NOT_SETTING = ("method", "seed", "dataset", "noise", "noise_p", "alpha", "label_perm", "n_draws", "amplify_layers")
+
+
+# -----------------------------------------------------------------------------
+# reading the directory
+
+
+def default_options(cfg):
+    """The method as the paper defines it: no table1/table6/reference-bug variant."""
+    if cfg.get("alpha") is not None or cfg.get("label_perm", "same") != "same":
+        return False
+    return cfg["method"] != "amplify" or (cfg.get("n_draws") == 5 and cfg.get("amplify_layers") is None)
+
+
+def load(results_dir):
+    """{(setting, dataset): {level: {method: {seed: result}}}} and counts of what was left out and why.
+    level: None for clean data, else (noise kind, p)."""
+    results_dir = Path(results_dir)
+    if not results_dir.is_dir():
+        raise ValueError(f"--claims reads stored results, but {results_dir} is not a directory; pass --results DIR "
+                         "(the directory a bench.compare run wrote into)")
+    units, counts = {}, {"files": 0, "used": 0, "not ok": 0, "unreadable or stale": 0, "variants": 0,
+                         "duplicates": 0}
+    for path in sorted(results_dir.glob("*.json")):
+        counts["files"] += 1
+        res = read_json(path)
+        cfg = res.get("config") if isinstance(res, dict) else None
+        try:
+            ok_name = isinstance(cfg, dict) and path.stem.endswith(run_key(cfg, res.get("device")))
+        except (ValueError, TypeError):
+            ok_name = False
+        if not ok_name:
+            counts["unreadable or stale"] += 1
+            continue
+        if res.get("status") != "ok":
+            counts["not ok"] += 1
+            continue
+        if not default_options(cfg):
+            counts["variants"] += 1
+            continue
+        ident = identity(cfg, res.get("device"))
+        setting = json.dumps({k: v for k, v in ident.items() if k not in NOT_SETTING}, sort_keys=True)
+        level = (cfg["noise"], float(cfg["noise_p"])) if cfg.get("noise") and cfg.get("noise_p", 0) > 0 else None
+        seeds = units.setdefault((setting, cfg["dataset"]), {}).setdefault(level, {}).setdefault(cfg["method"], {})
+        if cfg["seed"] in seeds:  # e.g. a baseline run with another n_draws: the same computation, counted once
+            counts["duplicates"] += 1
+            continue
+        seeds[cfg["seed"]] = res
+        counts["used"] += 1
+    return units, counts
+
+
+# -----------------------------------------------------------------------------
+# tests
+
+
+def _quiet(fn, *args):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DegenerateInputWarning)  # nan is the answer, and the line says why
+        return fn(*args)
+
+
+def stouffer(signed):
+    """[(p, direction)] -> (combined two-sided p, combined direction). direction: +1 the claimed way, -1 not."""
+    z = [d * sps.norm.isf(min(max(p, 1e-300), 1.0) / 2) for p, d in signed]
+    big_z = sum(z) / math.sqrt(len(z))
+    return float(2 * sps.norm.sf(abs(big_z))), float(np.sign(big_z))
+
+
+def accuracy_unit(clean, a, b):
+    accs = [[r["test_acc"] for _, r in sorted(clean[m].items())] for m in (a, b)]
+    return float(np.mean(accs[0]) - np.mean(accs[1])), _quiet(welch_t, *accs).p, accs
+
+
+def time_unit(clean, a, b):
+    logs = [[math.log(r["mean_step_s"]) for _, r in sorted(clean[m].items())] for m in (a, b)]
+    return float(np.mean(logs[0]) - np.mean(logs[1])), _quiet(welch_t, *logs).p, logs
+
+
+def variance_unit(clean, a, b):
+    accs = [[r["test_acc"] for _, r in sorted(clean[m].items())] for m in (a, b)]
+    ratio, p = _quiet(variance_ratio_test, *accs)
+    log_ratio = math.nan if math.isnan(ratio) else -math.inf if ratio == 0 else math.log(ratio)  # log(inf) = inf
+    return log_ratio, p, accs
+
+
+def robustness_unit(levels, a, b):
+    """None when the unit has no noisy setting that both methods ran (with the clean runs of the same seeds)."""
+    noisy = [lv for lv in levels if lv is not None and all(m in levels[lv] for m in (a, b))]
+    if None not in levels or not noisy or not all(m in levels[None] for m in (a, b)):
+        return None
+    r = []
+    for m in (a, b):
+        seeds = [s for s in levels[None][m] if all(s in levels[lv][m] for lv in noisy)]
+        r.append([np.mean([levels[lv][m][s]["test_acc"] - levels[None][m][s]["test_acc"] for lv in noisy])
+                  for s in sorted(seeds)])
+    if not all(r):
+        return None
+    return float(np.mean(r[0]) - np.mean(r[1])), _quiet(welch_t, *r).p, r
+
+
+KINDS = {  # claim kind -> (unit function, which data, claimed direction of the effect, test name)
+    "accuracy": (accuracy_unit, "clean", +1, "Welch over seeds"),
+    "time": (time_unit, "clean", -1, "Welch over seeds, log step time"),
+    "robustness": (robustness_unit, "levels", +1, "Welch over seeds, drop from clean"),
+    "stability": (variance_unit, "clean", -1, "Brown–Forsythe over seeds"),
+}
+
+
+def check(units, kind, a, b):
+    """One claim line (before Holm): the effect, the combined p, and what it rests on."""
+    fn, data, claimed, test = KINDS[kind]
+    per_unit = []
+    for (setting, dataset), levels in units.items():
+        if data == "clean":
+            clean = levels.get(None, {})
+            if a not in clean or b not in clean:
+                continue
+            out = fn(clean, a, b)
+        else:
+            out = fn(levels, a, b)
+        if out is not None:
+            per_unit.append((setting, dataset, *out))
+    line = {"kind": kind, "a": a, "b": b, "test": test, "units": len(per_unit), "p": math.nan, "direction": 0.0,
+            "effect": math.nan, "reason": ""}
+    if not per_unit:
+        what = "noisy-data runs (table4/table5) of both" if kind == "robustness" else "runs of both"
+        line["reason"] = f"no runs: no unit with {what} {a} and {b}"
+        return line
+    effects = [e for _, _, e, _, _ in per_unit if math.isfinite(e)]  # a 0 or inf variance ratio: direction only
+    line["effect"] = float(np.mean(effects)) if effects else math.nan
+    line["datasets"] = len({d for _, d, *_ in per_unit})
+    line["settings"] = len({s for s, *_ in per_unit})
+    sizes = [len(x) for *_, groups in per_unit for x in groups]
+    line["seeds_min"], line["seeds_max"] = min(sizes), max(sizes)
+    tested = [(p, claimed * np.sign(e) if not math.isnan(e) else 0.0) for _, _, e, p, _ in per_unit
+              if not math.isnan(p)]
+    if not tested:
+        need = "3 seeds in one method" if kind == "stability" else "2 seeds per method"
+        line["reason"] = f"no test possible: the test needs at least {need} in a unit"
+        return line
+    line["p"], line["direction"] = stouffer(tested)
+    line["units_tested"] = len(tested)
+    return line
+
+
+def verdict(line, alpha):
+    if line["reason"]:
+        return f"not enough evidence ({line['reason']})"
+    effect_dir = 0.0 if math.isnan(line["effect"]) else np.sign(line["effect"]) * KINDS[line["kind"]][2]
+    if line["p_holm"] <= alpha and line["direction"] > 0 and effect_dir > 0:
+        return "supported"
+    if line["p_holm"] <= alpha and line["direction"] < 0 and effect_dir < 0:
+        return "contradicted"
+    if line["p_holm"] <= alpha:
+        return "not enough evidence (the combined test and the mean effect point different ways)"
+    return "not enough evidence"
+
+
+CLAIM_TEXT = {
+    "accuracy": "AMPLIFY is more accurate than {b}",
+    "time": "AMPLIFY's training step costs less than {b}'s",
+    "robustness": "AMPLIFY loses less accuracy to noisy training text than {b}",
+    "stability": "AMPLIFY's accuracy varies less across seeds than {b}'s",
+}
+
+
+def effect_text(line):
+    e, kind = line["effect"], line["kind"]
+    if math.isnan(e):
+        return "n/a"
+    if kind == "accuracy":
+        return f"Δ {100 * e:+.2f} pts"
+    if kind == "robustness":
+        return f"drop Δ {100 * e:+.2f} pts"
+    if kind == "time":
+        return f"step time {100 * (math.exp(e) - 1):+.1f}%"
+    return f"variance ×{math.exp(e):.2f}"
+
+
+def claim_lines(units, methods_found):
+    bases = [m for m in BASELINES if m in methods_found or m in TABLE2_BASELINES]
+    lines = [check(units, "accuracy", "amplify", "none")]
+    lines += [check(units, "accuracy", "amplify", b) for b in bases]
+    lines += [check(units, "time", "amplify", b) for b in bases]
+    lines += [check(units, "robustness", "amplify", b) for b in ("none", *bases)]
+    lines += [check(units, "stability", "amplify", b) for b in ("none", *bases)]
+    return lines
+
+
+def claims_table(units, alpha):
+    found = {m for levels in units.values() for runs in levels.values() for m in runs}
+    lines = claim_lines(units, found)
+    adjusted = holm([ln["p"] for ln in lines])
+    rows, recs = [], []
+    for ln, q in zip(lines, adjusted, strict=True):
+        ln["p_holm"] = float(q)
+        v = verdict(ln, alpha)
+        seeds = "–" if "seeds_min" not in ln else (
+            str(ln["seeds_min"]) if ln["seeds_min"] == ln["seeds_max"] else f"{ln['seeds_min']}–{ln['seeds_max']}")
+        where = "–" if "datasets" not in ln else str(ln["datasets"]) + (
+            f" ({ln['units']} units in {ln['settings']} settings)" if ln["settings"] > 1 else "")
+        text = CLAIM_TEXT[ln["kind"]].format(b=ln["b"])
+        rows.append([text, effect_text(ln), ln["test"], pval(ln["p"]), pval(ln["p_holm"]), seeds, where, v])
+        recs.append({"claim": text, "kind": ln["kind"], "a": ln["a"], "b": ln["b"], "effect": ln["effect"],
+                     "effect_text": effect_text(ln), "test": ln["test"], "p": ln["p"], "p_holm": ln["p_holm"],
+                     "seeds_min": ln.get("seeds_min"), "seeds_max": ln.get("seeds_max"),
+                     "datasets": ln.get("datasets"), "units": ln["units"], "alpha": alpha, "verdict": v})
+    k = int(np.sum(~np.isnan(adjusted)))
+    notes = [f"Family: the {k} lines with a p-value, Holm–Bonferroni over all {k}. p: Stouffer's combination over "
+             "units (one dataset in one setting) of a two-sided test per unit; seeds: per method and unit.",
+             "Effects: accuracy Δ = AMPLIFY − X in points, mean over units; step time: AMPLIFY / X − 1 (geometric); "
+             "drop Δ: AMPLIFY's change from clean minus X's (positive: AMPLIFY loses less); variance: "
+             "var(AMPLIFY) / var(X) over seeds (geometric mean over units).",
+             f"Verdict at α={alpha}: supported / contradicted only when the Holm-adjusted p ≤ α and the test and "
+             "the effect both point the claimed / the opposite way; otherwise not enough evidence, which is not "
+             "evidence of no difference. Seed-level tests with 2-3 seeds have little power, Brown–Forsythe least.",
+             "Timings come from the runs' own timers; runs of different methods may have met different machine "
+             "loads (a shared machine, other jobs), which the time test cannot tell from the method."]
+    return Table("claims", "The paper's claims, checked", ["claim", "measured effect", "test", "p", "p Holm",
+                                                             "seeds", "datasets", f"verdict (α={alpha})"],
+                 rows, recs, notes, align="llllrrrl")
+
+
+def settings_lines(units):
+    settings = sorted({s for s, _ in units})
+    dicts = [json.loads(s) for s in settings]
+    varying = sorted(k for k in dicts[0] if len({json.dumps(d.get(k)) for d in dicts}) > 1) if dicts else []
+    shown = varying or ["model", "epochs", "lr", "train_limit", "eval_limit", "max_steps", "device"]
+    out = []
+    for i, d in enumerate(dicts, 1):
+        ds = sorted({dd for s, dd in units if s == settings[i - 1]})
+        out.append(f"setting {i}: " + ", ".join(f"{k}={d.get(k)}" for k in shown) + f"; datasets: {', '.join(ds)}")
+    return out
+
+
+def claims_report(results_dir, alpha=0.05, fmt="markdown", out=None):
+    """The printed report: what was read, then the claims table. Writes claims.csv etc. to `out` if given."""
+    units, counts = load(results_dir)
+    status = [f"{counts['files']} result files in {results_dir}: {counts['used']} runs used; left out: "
+              f"{counts['variants']} method variants (table1/table6/reference-bug), {counts['not ok']} failed, "
+              f"{counts['unreadable or stale']} unreadable or stale, {counts['duplicates']} duplicates.",
+              *settings_lines(units)]
+    tables = [claims_table(units, alpha)]
+    if out:
+        write_tables(tables, out, preamble=status)
+    prefix = {"markdown": "", "latex": "% ", "csv": "# "}[fmt]
+    return "\n".join(prefix + s for s in status) + "\n\n" + render_all(tables, fmt)

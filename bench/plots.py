@@ -1,0 +1,263 @@
+"""
+Figure 4 of the paper (training loss over the first iterations, and wall time, per method) and the idea of
+its Figure 3 (a heatmap of method-vs-method p-values), from a table2 grid's result files.
+
+    python -m bench.compare --experiment figure4 --preset reduced --figure-steps 200
+    -> OUT/figure4_loss.csv      step, loss (mean over seeds) and cumulative training time per method
+       OUT/figure4_pvalues.csv   every pair of methods on every dataset: Δ, the three tests, Holm
+       OUT/figure4_loss.png      per dataset: loss vs iteration | cumulative training time vs iteration
+       OUT/figure4_pvalues.png   per dataset: method x method, colour = Holm-adjusted bootstrap p
+OUT is --out, else the results directory. The PNGs need matplotlib, an optional extra
+(`pip install -r requirements-plots.txt`); without it the CSVs are written and the report says how to
+get the PNGs. matplotlib is used through its object API (Figure + the Agg canvas), never pyplot, so
+nothing depends on a display or on pyplot's global state.
+
+What the curves are. train() stores the loss of every optimiser step (train_loss_steps); the curve of a
+method is the mean over its seeds, step by step, over the first --figure-steps steps the runs share,
+drawn faintly, with a trailing moving average on top (mixup losses jump with λ from step to step).
+Wall time: train() times each epoch (training steps only, evaluation excluded), not each step, so the
+cumulative time at step i is the time of the epochs before plus i's share of its epoch at that epoch's
+mean step time: exact at epoch ends, linear in between. With --max-steps the cosine schedule is
+compressed into those steps, so the curve is then not the start of a full-length run.
+
+The heatmap's family: every pair of methods on every dataset shown, Holm over all of them. The colour is
+the paired bootstrap over test examples (seed-averaged correctness; it works with any number of seeds);
+the CSV and the table also carry Welch over seeds and McNemar, as bench/significance.py computes them.
+"""
+
+import os
+import tempfile
+from itertools import combinations
+from pathlib import Path
+
+import numpy as np
+
+from bench.significance import TESTS, Side, compare_pair
+from bench.stats import compare_family
+from bench.tables import Table, group, num, pval, render, signed_pts, write_text_atomic
+
+INSTALL = "pip install -r requirements-plots.txt (matplotlib) for the PNGs"
+
+
+def figure_class():
+    """matplotlib's Figure with the Agg canvas, or None when matplotlib is not installed."""
+    try:
+        from matplotlib.figure import Figure
+    except ImportError:
+        return None
+    return Figure
+
+
+def save_png(fig, path):
+    """Atomic, like every other file the bench writes: a temp file in the same directory, then os.replace."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.close(fd)
+    try:
+        fig.savefig(tmp, format="png", dpi=120)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _csv(records):
+    """Tidy records as CSV, through the tables' own CSV writer (nan as an empty cell)."""
+    return render(Table("data", "data", list(records[0]), [], records), "csv") if records else ""
+
+
+# -----------------------------------------------------------------------------
+# the curves
+
+
+def cumulative_time(res):
+    """Seconds of training at the end of each step (length = steps), from the per-epoch timers."""
+    out, done, t = [], 0, 0.0
+    for ep in res.get("epochs", []):
+        n = ep["steps"] - done
+        out += list(t + ep["train_time_s"] * np.arange(1, n + 1) / max(n, 1))
+        done, t = ep["steps"], t + ep["train_time_s"]
+    return np.array(out)
+
+
+def curves(records, methods, datasets, steps):
+    """{(dataset, method): {"loss", "time", "seeds"}} over the first min(steps, shortest run) steps."""
+    cells = group(records)
+    out = {}
+    for d in datasets:
+        for m in methods:
+            runs = cells.get((m, d))
+            if not runs:
+                continue
+            n = min([steps] + [min(len(r["train_loss_steps"]), len(cumulative_time(r))) for _, r in runs])
+            if n < 1:
+                continue
+            loss = np.mean([r["train_loss_steps"][:n] for _, r in runs], axis=0)
+            time = np.mean([cumulative_time(r)[:n] for _, r in runs], axis=0)
+            out[(d, m)] = {"loss": loss, "time": time, "seeds": len(runs)}
+    return out
+
+
+def smooth(y, window):
+    """Trailing moving average (the first points average what there is so far)."""
+    c = np.cumsum(np.insert(np.asarray(y, float), 0, 0.0))
+    i = np.arange(1, len(y) + 1)
+    lo = np.maximum(0, i - window)
+    return (c[i] - c[lo]) / (i - lo)
+
+
+def loss_table(cv, steps):
+    rows, recs = [], []
+    for (d, m), c in cv.items():
+        n = len(c["loss"])
+        k = max(1, n // 10)
+        rec = {"dataset": d, "method": m, "seeds": c["seeds"], "steps": n,
+               "loss_first_10pct": float(c["loss"][:k].mean()), "loss_last_10pct": float(c["loss"][-k:].mean()),
+               "train_s_at_last_step": float(c["time"][-1]),
+               "ms_per_step": 1000 * float(c["time"][-1]) / n}
+        recs.append(rec)
+        rows.append([d, m, str(c["seeds"]), str(n), num(rec["loss_first_10pct"], ".3f"),
+                     num(rec["loss_last_10pct"], ".3f"), num(rec["train_s_at_last_step"], ".1f"),
+                     num(rec["ms_per_step"], ".0f")])
+    notes = [f"Loss: mean over seeds of each step's training loss (the mixed loss for mixup methods), over the first "
+             f"{steps} steps or fewer when the runs are shorter; first/last 10%: its mean over the first and last "
+             "tenth of those steps. Mixup losses are not comparable in level with none's (the targets are mixed); "
+             "compare shapes.",
+             "Training time: cumulative, from per-epoch timers (exact at epoch ends, linear in between), training "
+             "steps only; measured as the machine was loaded at the time, so compare within one table only."]
+    return Table("figure4-loss", "Figure 4: training loss over the first iterations, and training time",
+                 ["dataset", "method", "seeds", "steps", "loss, first 10%", "loss, last 10%", "train s", "ms/step"],
+                 rows, recs, notes, align="llrrrrrr")
+
+
+def loss_csv(cv):
+    recs = [{"dataset": d, "method": m, "step": i + 1, "loss": float(c["loss"][i]), "cumulative_train_s":
+             float(c["time"][i]), "seeds": c["seeds"]} for (d, m), c in cv.items() for i in range(len(c["loss"]))]
+    return _csv(recs)
+
+
+def plot_loss(Figure, cv, methods, datasets):
+    ds = [d for d in datasets if any((d, m) in cv for m in methods)]
+    fig = Figure(figsize=(11, 3.6 * len(ds)), layout="constrained")
+    axes = fig.subplots(len(ds), 2, squeeze=False)
+    for (ax_loss, ax_time), d in zip(axes, ds, strict=True):
+        for i, m in enumerate(methods):
+            c = cv.get((d, m))
+            if c is None:
+                continue
+            x = np.arange(1, len(c["loss"]) + 1)
+            color = f"C{i}"
+            ax_loss.plot(x, c["loss"], color=color, alpha=0.25, linewidth=0.8)
+            ax_loss.plot(x, smooth(c["loss"], max(1, len(x) // 20)), color=color, linewidth=1.8,
+                         label=f"{m} ({c['seeds']} seed{'s' if c['seeds'] > 1 else ''})")
+            ax_time.plot(x, c["time"], color=color, linewidth=1.8, label=m)
+        ax_loss.set(xlabel="training iteration (optimiser step)", ylabel="training loss (mean over seeds)",
+                    title=f"{d}: training loss")
+        ax_time.set(xlabel="training iteration (optimiser step)", ylabel="cumulative training time (s)",
+                    title=f"{d}: wall time, training steps only")
+        ax_loss.legend(fontsize=8)
+        ax_time.legend(fontsize=8)
+        ax_loss.grid(alpha=0.3)
+        ax_time.grid(alpha=0.3)
+    fig.suptitle("Training loss and training time per method (faint: per step; bold: moving average)")
+    return fig
+
+
+# -----------------------------------------------------------------------------
+# the p-value heatmap
+
+
+def pvalue_pairs(records, methods, datasets, alpha, n_resamples):
+    """Every pair of methods on every dataset, the three tests each, Holm over the figure per test."""
+    cells = group(records)
+    found, problems = [], []
+    for d in datasets:
+        for a, b in combinations([m for m in methods if (m, d) in cells], 2):
+            try:
+                found.append(compare_pair(Side.of(cells[(a, d)]), Side.of(cells[(b, d)]), (a, b, d), n_resamples))
+            except ValueError as e:
+                problems.append(f"{d}, {a} vs {b}: not tested: {e}")
+    adjusted = {t: compare_family([tests[t] for tests, _ in found], alpha) for t in TESTS}
+    recs = []
+    for i, (_, ex) in enumerate(found):
+        c = {t: adjusted[t][i] for t in TESTS}
+        recs.append({"dataset": c["welch"].dataset, "a": c["welch"].method_a, "b": c["welch"].method_b,
+                     "delta": ex["delta"], "n_seeds_a": ex["n_seeds_a"], "n_seeds_b": ex["n_seeds_b"],
+                     **{f"{t}_p": c[t].p for t in TESTS}, **{f"{t}_p_holm": c[t].p_holm for t in TESTS}})
+    return recs, problems
+
+
+def pvalue_table(recs, problems, alpha, n_resamples):
+    rows = [[r["dataset"], f"{r['a']} vs {r['b']}", signed_pts(r["delta"]), pval(r["welch_p_holm"]),
+             pval(r["bootstrap_p_holm"]), pval(r["mcnemar_p_holm"])] for r in recs]
+    notes = [f"Every pair of methods on every dataset: {len(recs)} comparisons, Holm over all of them separately for "
+             f"each test (α={alpha}). Δ: A − B in points. The heatmap's colour is the bootstrap column "
+             f"({n_resamples} paired resamples of test examples, seed-averaged correctness).", *problems]
+    return Table("figure4-pvalues", "Figure 3 idea: Holm-adjusted p-values of every method against every other",
+                 ["dataset", "A vs B", "Δ pts", "Welch Holm", "boot Holm", "McNemar Holm"], rows, recs, notes,
+                 align="llrrrr")
+
+
+def plot_pvalues(Figure, recs, methods, datasets, alpha):
+    from matplotlib.colors import LogNorm
+
+    ds = [d for d in datasets if any(r["dataset"] == d for r in recs)]
+    k = len(methods)
+    fig = Figure(figsize=(1.0 + 4.6 * len(ds), 1.2 + 0.75 * k), layout="constrained")
+    axes = fig.subplots(1, len(ds), squeeze=False)[0]
+    norm = LogNorm(vmin=1e-4, vmax=1.0)
+    image = None
+    for ax, d in zip(axes, ds, strict=True):
+        grid = np.full((k, k), np.nan)
+        text = {}
+        for r in (r for r in recs if r["dataset"] == d):
+            i, j = methods.index(r["a"]), methods.index(r["b"])
+            p = r["bootstrap_p_holm"]
+            for x, y, sign in ((i, j, 1), (j, i, -1)):  # symmetric; Δ is row minus column
+                grid[x, y] = max(p, 1e-4)
+                text[(x, y)] = f"{pval(p)}\n{signed_pts(sign * r['delta'])}"
+        image = ax.imshow(np.ma.masked_invalid(grid), cmap="viridis", norm=norm)
+        for (x, y), t in text.items():
+            ax.text(y, x, t, ha="center", va="center", fontsize=7,
+                    color="white" if grid[x, y] < 0.01 else "black",
+                    fontweight="bold" if grid[x, y] <= alpha else "normal")
+        ax.set_xticks(range(k), methods, rotation=30, ha="right")
+        ax.set_yticks(range(k), methods)
+        ax.set(xlabel="method B (column)", ylabel="method A (row)", title=f"{d}: Holm-adjusted bootstrap p")
+    if image is not None:
+        fig.colorbar(image, ax=list(axes), label="Holm-adjusted p (paired bootstrap; log scale)")
+    fig.suptitle(f"Method vs method on test accuracy: cell text = p and Δ = A − B in points (bold: p ≤ {alpha})")
+    return fig
+
+
+# -----------------------------------------------------------------------------
+# the experiment's report
+
+
+def figure4(records, spec, opts):
+    """The tables, and (when opts.out_dir is set) the CSV and PNG files; the notes say what was written."""
+    methods, datasets, steps = list(spec.methods), list(spec.datasets), opts.figure_steps
+    cv = curves(records, methods, datasets, steps)
+    recs, problems = pvalue_pairs(records, methods, datasets, opts.alpha, opts.n_resamples)
+    tables = [loss_table(cv, steps), pvalue_table(recs, problems, opts.alpha, opts.n_resamples)]
+    if not opts.out_dir:
+        return tables
+    out = Path(opts.out_dir)
+    written = [out / "figure4_loss.csv", out / "figure4_pvalues.csv"]
+    write_text_atomic(written[0], loss_csv(cv))
+    write_text_atomic(written[1], _csv(recs))
+    Figure = figure_class()
+    if Figure is None:
+        note = f"Wrote {', '.join(map(str, written))}. matplotlib is not installed: no PNGs; {INSTALL}."
+    else:
+        pngs = []
+        if cv:
+            pngs.append(out / "figure4_loss.png")
+            save_png(plot_loss(Figure, cv, methods, datasets), pngs[-1])
+        if recs:
+            pngs.append(out / "figure4_pvalues.png")
+            save_png(plot_pvalues(Figure, recs, methods, datasets, opts.alpha), pngs[-1])
+        note = f"Wrote {', '.join(map(str, written + pngs))}."
+    tables[0].notes.append(note)
+    return tables
