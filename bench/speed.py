@@ -1,0 +1,536 @@
+"""
+How long one training step takes: every mixup method, and Hugging Face's BERT beside ours.
+
+    python -m bench.speed --model minilm-l6 --batch-size 32 --seq-len 64
+    python -m bench.speed --model bert-base-uncased --random-init --device cuda
+
+One step = what a training loop does per batch: the forward pass (with the method's mixing), the loss,
+`zero_grad`, the backward pass and the optimiser update. For our model that is exactly
+`amplify.train.train_step` with our `AdamW`, so the number measured is the number a run pays. The
+reference ("hf") is `transformers.BertForSequenceClassification` with `attn_implementation="sdpa"` and
+`torch.optim.AdamW` (fused on CUDA, torch's default implementation on CPU), holding a copy of OUR
+state dict (so: the same weights, checked by comparing eval-mode logits), fed the same batch, with the
+same loss and the same decay/no-decay parameter groups. Dtype is the training loop's: bf16 autocast
+on CUDA, fp32 on CPU, for both. Dropout stays on (training mode) for both.
+
+Measurement (read this before trusting a ratio):
+  - the batch is random token ids at full length (no padding) unless `--pad-frac p`, which makes the
+    last round(p·T) positions of every row padding. Both models compute over all T positions anyway
+    (neither removes padding), so padding only changes the attention mask, not the work.
+  - `--warmup` untimed rounds, then `--steps` timed rounds. A round is one step of every variant,
+    round-robin, starting one variant later each round: [hf, none, embedmix, ...], [none, embedmix,
+    ..., hf], ... A 2-core shared machine drifts by several per cent over a minute; interleaving makes
+    the drift hit every variant alike, which measuring variants one after another would not.
+  - time.perf_counter around each step, with torch.cuda.synchronize before and after on CUDA (the GPU
+    runs asynchronously; without the sync we would time the kernel launches, not the kernels).
+  - we report the median step time and the interquartile range (q1..q3) per variant: a few slow steps
+    (another process, a page fault) move the mean but not the median. "ratio vs HF" and "ratio vs
+    none" are ratios of medians (< 1 = faster); the JSON also holds the median of the per-round
+    paired ratios, which cancels drift between rounds entirely.
+  - each method draws λ and partners from its own `seeded_generators(--seed)`: the same draws every
+    run. Dropout uses torch's global RNG (seeded once).
+  - peak memory = the step's peak above what was resident before it (activations, gradients,
+    optimiser temporaries; not the weights and optimiser state, listed separately as "resident").
+    CUDA: torch.cuda.max_memory_allocated, reset before every step. CPU: there is no allocator
+    counter, and the process RSS is useless here (glibc keeps freed memory, so after warm-up a step
+    allocates no new pages); instead one extra, untimed step per variant runs under torch.profiler with
+    profile_memory=True and we add up its allocation and free records in time order. That counts
+    tensor memory made by torch's allocator, the same thing the CUDA counter counts.
+  - tokens/s counts all B·T positions (padding included: they are computed). MFU (CUDA, or wherever
+    --peak-tflops is given) = tokens/s × (6N + 12·L·d·T) FLOPs per token (Kaplan et al. 2020; the
+    PaLM paper's appendix B) / the device's dense bf16 peak. N excludes the word-embedding table
+    (a lookup, not a matmul). Both models do the same FLOPs, so one formula serves both.
+
+Targets (reported, not asserted): on CPU our `none` step no slower than HF's (aim 0.8×); every
+method ≤ 1.05× the step time of `none`.
+
+Results: a table on stdout and a JSON (`--out`, default bench/results/speed-{device}-{model}-b{B}-t{T}
+.json) with every step time, the summary, device, dtype, threads, versions and git commit.
+"""
+
+import argparse
+import math
+import os
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from tabulate import tabulate
+from tqdm.auto import tqdm
+
+from amplify.methods import METHODS, make_method, seeded_generators
+from amplify.optim import AdamW, param_groups
+from amplify.results import REPO, environment, write_json_atomic
+from amplify.train import autocast_for, resolve_device, train_step
+from model.bert import BertConfig, BertForSequenceClassification, tiny_config
+from model.loading import load_safetensors_into
+from model.registry import MODELS, ModelNotFound, model_dir, resolve_bert_base
+
+# Dense (no sparsity) bf16 tensor-core peaks from NVIDIA's data sheets, in TFLOP/s. Matched against
+# torch.cuda.get_device_name() in this order (the first entry whose words all appear wins).
+PEAK_BF16_TFLOPS = (
+    (("h100", "pcie"), 756.0),
+    (("h100", "nvl"), 835.0),
+    (("h100",), 989.0),  # SXM5 (reported as "NVIDIA H100 80GB HBM3")
+    (("h200",), 989.0),
+    (("a100",), 312.0),
+)
+
+
+def lookup_peak_tflops(device_name):
+    name = device_name.lower()
+    for words, tflops in PEAK_BF16_TFLOPS:
+        if all(w in name for w in words):
+            return tflops
+    return None
+
+
+# ----------------------------------------------------------------------------------------------------
+# the models and the batch
+
+
+def build_ours(name, weights=None, random_init=False, num_labels=2):
+    """Our classifier. Pretrained weights unless `random_init` (same shape, N(0, 0.02) init).
+
+    bert-base-uncased with --random-init never downloads: its config.json is used when the files are
+    on this machine, else BertConfig()'s defaults, which are bert-base-uncased's shape.
+    """
+    if name == "tiny":
+        return BertForSequenceClassification(tiny_config(), num_labels), {"name": name, "dir": None}
+    if name == "bert-base-uncased" and random_init:
+        try:
+            d = resolve_bert_base(weights, download=False)
+        except ModelNotFound:
+            d = None
+    else:
+        d = model_dir(name, weights)  # bert-base-uncased: found, or downloaded, or a clear error
+    cfg = BertConfig.from_json(d / "config.json") if d is not None else BertConfig()
+    model = BertForSequenceClassification(cfg, num_labels)
+    if not random_init:
+        load_safetensors_into(model, d / "model.safetensors")
+    return model, {"name": name, "dir": None if d is None else str(d)}
+
+
+def import_transformers():
+    """transformers is the optional reference: None when it is not installed."""
+    try:
+        import transformers
+    except ImportError:
+        return None
+    return transformers
+
+
+def build_hf(transformers, ours):
+    """Hugging Face's BertForSequenceClassification (SDPA attention) holding a copy of our weights."""
+    c = ours.config
+    hf_cfg = transformers.BertConfig(**vars(c), num_labels=ours.num_labels)
+    hf = transformers.BertForSequenceClassification._from_config(hf_cfg, attn_implementation="sdpa")
+    missing, unexpected = hf.load_state_dict(ours.state_dict(), strict=False)
+    buffers = {n for n, _ in hf.named_buffers()}  # position_ids / token_type_ids: constant buffers
+    if unexpected or set(missing) - buffers:
+        raise RuntimeError(f"state dicts differ: missing {sorted(set(missing) - buffers)}, unexpected {unexpected}")
+    return hf
+
+
+def random_batch(cfg, batch_size, seq_len, num_labels, pad_frac=0.0, seed=0):
+    """Random token ids (never the special ids below 1000), one segment; the last round(p·T) positions
+    of every row padding (`pad_frac` p, at least one real token kept)."""
+    g = torch.Generator().manual_seed(seed)
+    low = min(1000, cfg.vocab_size - 1)  # bert's vocab: [PAD]=0, [unused*], [CLS]=101, [SEP]=102, ...
+    ids = torch.randint(low, cfg.vocab_size, (batch_size, seq_len), generator=g)
+    mask = torch.ones(batch_size, seq_len, dtype=torch.long)
+    n_pad = min(round(pad_frac * seq_len), seq_len - 1)
+    if n_pad:
+        mask[:, seq_len - n_pad:] = 0
+        ids[:, seq_len - n_pad:] = cfg.pad_token_id
+    return {
+        "input_ids": ids,
+        "attention_mask": mask,
+        "token_type_ids": torch.zeros_like(ids),
+        "labels": torch.randint(0, num_labels, (batch_size,), generator=g),
+    }
+
+
+@torch.no_grad()
+def parity(ours, hf, batch):
+    """Max |logit difference| in eval mode (no dropout): proof the two hold the same weights."""
+    ours.eval(), hf.eval()
+    a = ours(batch["input_ids"], batch["attention_mask"], batch["token_type_ids"])
+    b = hf(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"],
+           token_type_ids=batch["token_type_ids"]).logits
+    ours.train(), hf.train()
+    return (a.float() - b.float()).abs().max().item()
+
+
+# ----------------------------------------------------------------------------------------------------
+# the variants: one callable per row of the table, each doing one full training step
+
+
+@dataclass
+class Variant:
+    name: str
+    step: object  # () -> loss tensor
+    model: torch.nn.Module
+    optimizer: torch.optim.Optimizer
+    times: list = field(default_factory=list)  # wall seconds, timed rounds only
+    cpu_times: list = field(default_factory=list)  # process CPU seconds, same steps
+    peaks: list = field(default_factory=list)  # MiB above resident, CUDA only
+    loss: object = None
+    resident_mb: float = 0.0  # weights + gradients + optimiser state, filled in after the timed rounds
+
+
+def tensor_mb(model, optimizer):
+    n = sum(p.numel() * p.element_size() * 2 for p in model.parameters())  # weights + grads
+    for s in optimizer.state.values():
+        n += sum(t.numel() * t.element_size() for t in s.values() if torch.is_tensor(t))
+    return n / 2**20
+
+
+def make_hf_step(hf, optimizer, batch, amp):
+    def step():
+        # The same sequence as train_step's `none`: forward, float loss, zero_grad, backward, update.
+        with amp():
+            logits = hf(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"],
+                        token_type_ids=batch["token_type_ids"]).logits
+        loss = F.cross_entropy(logits.float(), batch["labels"])
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        return loss.detach()
+
+    return step
+
+
+def make_our_step(model, method, optimizer, batch, seed, device, amp):
+    rng, gen = seeded_generators(seed)
+
+    def step():
+        return train_step(model, method, batch, optimizer, rng, gen, device, amp)
+
+    return step
+
+
+# ----------------------------------------------------------------------------------------------------
+# timing and memory
+
+
+def sync(device):
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def timed_step(v, device):
+    """Run one step of `v`; returns (wall seconds, CPU seconds of the process, peak MiB above resident
+    or None). The CPU time counts every thread's work (OpenMP spin-waiting included) but not the time
+    spent waiting for a core: on a shared machine it is the steadier of the two, on CUDA it is only
+    the host's share and we do not report it."""
+    peak = None
+    sync(device)
+    if device.type == "cuda":
+        base = torch.cuda.memory_allocated(device)
+        torch.cuda.reset_peak_memory_stats(device)
+    c0, t0 = time.process_time(), time.perf_counter()
+    v.loss = v.step()
+    sync(device)
+    dt, dc = time.perf_counter() - t0, time.process_time() - c0
+    if device.type == "cuda":
+        peak = (torch.cuda.max_memory_allocated(device) - base) / 2**20
+    return dt, dc, peak
+
+
+class _QuietStderr:
+    """Silence C-level stderr (fd 2): this torch build's profiler prints two log lines per use.
+    Python exceptions still propagate; only C++ log output inside the block is lost."""
+
+    def __enter__(self):
+        sys.stderr.flush()
+        self.saved = os.dup(2)
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, 2)
+        os.close(devnull)
+
+    def __exit__(self, *exc):
+        os.dup2(self.saved, 2)
+        os.close(self.saved)
+
+
+def cpu_step_peak_mb(step):
+    """Peak tensor memory of one (untimed) step above what was live before it, from the profiler's
+    allocation records; None when this torch's profiler does not expose them."""
+    from torch.profiler import ProfilerActivity, profile
+
+    try:
+        with _QuietStderr(), profile(activities=[ProfilerActivity.CPU], profile_memory=True) as prof:
+            step()
+        records = sorted(
+            (e.start_ns(), e.nbytes()) for e in prof.profiler.kineto_results.events() if e.name() == "[memory]"
+        )
+    except (AttributeError, RuntimeError):  # a private API: degrade to "n/a", never fail the benchmark
+        return None
+    live = peak = 0
+    for _, nbytes in records:
+        live += nbytes
+        peak = max(peak, live)
+    return peak / 2**20
+
+
+def measure(variants, steps, warmup, device, progress=True):
+    """`warmup` + `steps` interleaved rounds; fills each variant's `times` (and `peaks` on CUDA)."""
+    n = len(variants)
+    for r in tqdm(range(warmup + steps), desc="rounds", disable=not progress, leave=False):
+        for v in variants[r % n:] + variants[: r % n]:  # rotate the order every round
+            dt, dc, peak = timed_step(v, device)
+            if r >= warmup:
+                v.times.append(dt)
+                v.cpu_times.append(dc)
+                if peak is not None:
+                    v.peaks.append(peak)
+
+
+# ----------------------------------------------------------------------------------------------------
+# summary, table, JSON
+
+
+def quartiles(x):
+    q1, med, q3 = np.percentile(np.asarray(x, dtype=float), [25, 50, 75])
+    return float(q1), float(med), float(q3)
+
+
+def summarize(variants, batch_size, seq_len, flops_per_token, peak_tflops, cpu_time=False):
+    by_name = {v.name: v for v in variants}
+    rows = {}
+    for v in variants:
+        q1, med, q3 = quartiles(v.times)
+        tok_s = batch_size * seq_len / med
+        row = {
+            "ms_median": med * 1e3, "ms_q1": q1 * 1e3, "ms_q3": q3 * 1e3, "ms_iqr": (q3 - q1) * 1e3,
+            "ms_min": min(v.times) * 1e3, "steps": len(v.times), "times_ms": [t * 1e3 for t in v.times],
+            "tokens_per_s": tok_s, "samples_per_s": batch_size / med,
+            "peak_mem_mb": max(v.peaks) if v.peaks else None, "resident_mb": v.resident_mb,
+            "last_loss": float(v.loss),
+            "mfu": tok_s * flops_per_token / (peak_tflops * 1e12) if peak_tflops else None,
+        }
+        for ref in ("hf", "none"):
+            if ref in by_name:
+                r_times = by_name[ref].times
+                rq1, rmed, rq3 = quartiles([a / b for a, b in zip(v.times, r_times, strict=True)])
+                row[f"ratio_vs_{ref}"] = med / quartiles(r_times)[1]
+                row[f"paired_ratio_vs_{ref}"] = {"median": rmed, "q1": rq1, "q3": rq3}
+            else:
+                row[f"ratio_vs_{ref}"] = row[f"paired_ratio_vs_{ref}"] = None
+        if cpu_time:
+            row["cpu_ms_median"] = quartiles(v.cpu_times)[1] * 1e3
+            row["cpu_times_ms"] = [t * 1e3 for t in v.cpu_times]
+            for ref in ("hf", "none"):
+                row[f"cpu_ratio_vs_{ref}"] = (
+                    row["cpu_ms_median"] / (quartiles(by_name[ref].cpu_times)[1] * 1e3) if ref in by_name else None
+                )
+        rows[v.name] = row
+    return rows
+
+
+def target_lines(rows, key="ratio_vs"):
+    """The two targets, in words: ours vs HF, and the costliest method vs none."""
+    lines = []
+    if "none" in rows and "hf" in rows:
+        lines.append(f"ours (none) vs HF: {rows['none'][f'{key}_hf']:.3f}x  (target <= 1.0, aim 0.8)")
+    mixers = {k: r[f"{key}_none"] for k, r in rows.items() if k not in ("none", "hf") and r[f"{key}_none"]}
+    if mixers:
+        worst = max(mixers, key=mixers.get)
+        lines.append(f"costliest method vs none: {worst} {mixers[worst]:.3f}x  (target <= 1.05)")
+    return lines
+
+
+def fmt(x, spec):
+    return "n/a" if x is None or (isinstance(x, float) and not math.isfinite(x)) else format(x, spec)
+
+
+def table(rows, show_mfu):
+    head = ["variant", "ms/step (median)", "IQR", "tokens/s", "samples/s", "peak mem (MiB)", "ratio vs HF",
+            "ratio vs none"] + (["MFU"] if show_mfu else [])
+    body = []
+    for name, r in rows.items():
+        line = [name, fmt(r["ms_median"], ".1f"), fmt(r["ms_iqr"], ".1f"), fmt(r["tokens_per_s"], ",.0f"),
+                fmt(r["samples_per_s"], ",.1f"), fmt(r["peak_mem_mb"], ",.0f"), fmt(r["ratio_vs_hf"], ".3f"),
+                fmt(r["ratio_vs_none"], ".3f")]
+        if show_mfu:
+            line.append("n/a" if r["mfu"] is None else f"{100 * r['mfu']:.1f}%")
+        body.append(line)
+    return tabulate(body, headers=head, tablefmt="github", disable_numparse=True)
+
+
+def device_slug(device):
+    if device.type != "cuda":
+        return device.type
+    name = torch.cuda.get_device_name(device).lower().replace("nvidia", "")
+    return "-".join("".join(c if c.isalnum() else " " for c in name).split()) or "cuda"
+
+
+# ----------------------------------------------------------------------------------------------------
+# the command
+
+
+def parse_args(argv=None):
+    p = argparse.ArgumentParser(
+        prog="python -m bench.speed",
+        description="Time one training step (forward, backward, optimiser) of every mixup method, and of "
+        "Hugging Face's BertForSequenceClassification + torch.optim.AdamW on the same weights and batch.",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    p.add_argument("--model", default="minilm-l6", choices=MODELS)
+    p.add_argument("--weights", default=None, help="directory with config.json and model.safetensors")
+    p.add_argument("--random-init", action="store_true", help="random weights of the model's shape (timing needs "
+                   "no pretrained weights; bert-base-uncased then needs no download)")
+    p.add_argument("--batch-size", type=int, default=32)
+    p.add_argument("--seq-len", type=int, default=128, help="tokens per example (full length)")
+    p.add_argument("--pad-frac", type=float, default=0.0, help="share of every row that is padding")
+    p.add_argument("--methods", default=",".join(METHODS), help="comma-separated mixup methods to time")
+    p.add_argument("--no-hf", action="store_true", help="skip the Hugging Face reference")
+    p.add_argument("--steps", type=int, default=30, help="timed rounds (one step of every variant each)")
+    p.add_argument("--warmup", type=int, default=3, help="untimed rounds first")
+    p.add_argument("--threads", type=int, default=len(os.sched_getaffinity(0)), help="torch intra-op threads")
+    p.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:1 ...")
+    p.add_argument("--peak-tflops", type=float, default=None,
+                   help="device's dense bf16 peak for MFU (default: looked up by GPU name)")
+    p.add_argument("--compile", action="store_true",
+                   help="torch.compile our model (not HF's). Measured on a 2-core CPU (MiniLM, b32, t64): no gain, "
+                   "~1.09x eager. TMix and Manifold recompile once per drawn layer: give it --warmup rounds")
+    p.add_argument("--num-labels", type=int, default=2)
+    p.add_argument("--lr", type=float, default=2e-5, help="for both optimisers (the paper's)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--out", default=None, help="JSON path (default bench/results/speed-{device}-{model}-b{B}-t{T}"
+                   ".json)")
+    p.add_argument("--no-progress", action="store_true")
+    argv = sys.argv[1:] if argv is None else list(argv)
+    a = p.parse_args(argv)
+    a.argv = argv
+    a.methods = [m for m in a.methods.split(",") if m]
+    bad = [m for m in a.methods if m not in METHODS]
+    if bad or not a.methods:
+        p.error(f"--methods: unknown {bad}; choose from {', '.join(METHODS)}")
+    for name in ("batch_size", "seq_len", "steps", "threads", "num_labels"):
+        if getattr(a, name) < 1:
+            p.error(f"--{name.replace('_', '-')} must be >= 1")
+    if a.warmup < 0 or not 0 <= a.pad_frac < 1:
+        p.error("--warmup must be >= 0 and 0 <= --pad-frac < 1")
+    return a
+
+
+def run(a):
+    torch.set_num_threads(a.threads)
+    device = resolve_device(a.device)
+    amp = autocast_for(device)
+    torch.manual_seed(a.seed)
+    log = print
+
+    ours, info = build_ours(a.model, a.weights, a.random_init, a.num_labels)
+    cfg = ours.config
+    if a.seq_len > cfg.max_position_embeddings:
+        raise SystemExit(f"--seq-len {a.seq_len} exceeds the model's {cfg.max_position_embeddings} positions")
+    batch_cpu = random_batch(cfg, a.batch_size, a.seq_len, a.num_labels, a.pad_frac, a.seed)
+    batch = {k: v.to(device) for k, v in batch_cpu.items()}
+
+    transformers = None if a.no_hf else import_transformers()
+    hf_note = "skipped (--no-hf)" if a.no_hf else ("transformers not installed" if transformers is None else None)
+    hf = build_hf(transformers, ours) if transformers is not None else None
+    ours.to(device).train()
+    max_diff = None
+    if hf is not None:
+        hf.to(device).train()
+        max_diff = parity(ours, hf, batch)
+
+    flops_per_token = ours.flops_per_token(a.seq_len)
+    runner = torch.compile(ours) if a.compile else ours
+
+    variants = []
+    if hf is not None:
+        opt = torch.optim.AdamW(param_groups(hf, 0.01), lr=a.lr, eps=1e-8, weight_decay=0.01,
+                                fused=device.type == "cuda" or None)
+        variants.append(Variant("hf", make_hf_step(hf, opt, batch, amp), hf, opt))
+    # One model and one optimiser for all our methods: each step moves the weights a little (lr 2e-5),
+    # which changes no timing, and it halves the memory held.
+    opt = AdamW(param_groups(ours, 0.01), lr=a.lr, eps=1e-8, weight_decay=0.01)
+    for name in a.methods:
+        method = make_method(name, cfg.num_hidden_layers)
+        variants.append(Variant(name, make_our_step(runner, method, opt, batch, a.seed, device, amp), ours, opt))
+
+    if device.type == "cuda":
+        gpu = torch.cuda.get_device_name(device)
+        peak_tflops = a.peak_tflops or lookup_peak_tflops(gpu)
+        if peak_tflops is None:
+            log(f"MFU: unknown peak for {gpu!r}; pass --peak-tflops (its dense bf16 TFLOP/s). MFU is n/a.")
+    else:
+        gpu, peak_tflops = None, a.peak_tflops
+
+    log(f"{a.model} ({ours.num_params() / 1e6:.1f}M params{', random init' if a.random_init else ''}) | "
+        f"batch {a.batch_size} x {a.seq_len} tokens (pad {a.pad_frac:.0%}) | {device} {gpu or ''} | "
+        f"{'bf16 autocast' if device.type == 'cuda' else 'fp32'} | {a.threads} threads | "
+        f"{a.warmup} warm-up + {a.steps} timed rounds of {[v.name for v in variants]}"
+        + (" | torch.compile" if a.compile else ""))
+    if hf is None:
+        log(f"HF reference: {hf_note}; ratios vs HF are n/a")
+    else:
+        log(f"HF reference: transformers {transformers.__version__}, same weights (eval logits max |diff| "
+            f"{max_diff:.2e})")
+
+    load_before = os.getloadavg()[0]
+    if device.type == "cpu" and a.threads > 1 and load_before >= a.threads:  # (this process counts ~1 of it)
+        log(f"note: load average {load_before:.1f} on {os.cpu_count()} cores: other processes share them. Then "
+            f"{a.threads} OpenMP threads wait on each other at every op; --threads 1 may be much faster.")
+    t0 = time.perf_counter()
+    measure(variants, a.steps, a.warmup, device, progress=not a.no_progress)
+    wall = time.perf_counter() - t0
+    load_after = os.getloadavg()[0]
+    if device.type == "cpu":
+        cpu_step_peak_mb(variants[0].step)  # the profiler's first use allocates for itself: not a step's
+    for v in variants:
+        v.resident_mb = tensor_mb(v.model, v.optimizer)
+        if device.type == "cpu":
+            peak = cpu_step_peak_mb(v.step)
+            v.peaks = [] if peak is None else [peak]
+    bad = [v.name for v in variants if not torch.isfinite(v.loss).all()]
+    if bad:
+        raise SystemExit(f"non-finite loss in {bad}: the timing of a diverged step means nothing")
+
+    rows = summarize(variants, a.batch_size, a.seq_len, flops_per_token, peak_tflops, device.type == "cpu")
+    show_mfu = device.type == "cuda" or peak_tflops is not None  # n/a on a GPU of unknown peak
+    log(table(rows, show_mfu))
+    for line in target_lines(rows):
+        log("wall time: " + line)
+    if device.type == "cpu":
+        for line in target_lines(rows, key="cpu_ratio_vs"):
+            log("CPU time:  " + line)
+
+    env = environment()
+    env["transformers"] = None if transformers is None else transformers.__version__
+    result = {
+        "schema": 1, "benchmark": "speed", "command": " ".join(["python -m bench.speed", *a.argv]),
+        "device": str(device), "device_name": gpu or "cpu",
+        "dtype": "bf16-autocast" if device.type == "cuda" else "fp32", "threads": torch.get_num_threads(),
+        "model": {**info, "config": vars(cfg), "n_params": ours.num_params(),
+                  "n_params_non_embedding": ours.num_params(non_embedding=True), "pretrained": not a.random_init},
+        "batch_size": a.batch_size, "seq_len": a.seq_len, "pad_frac": a.pad_frac,
+        "real_tokens_frac": float(batch_cpu["attention_mask"].float().mean()),
+        "methods": a.methods, "steps": a.steps, "warmup": a.warmup, "compile": a.compile, "lr": a.lr,
+        "seed": a.seed, "flops_per_token": flops_per_token, "peak_tflops": peak_tflops,
+        "hf": {"included": hf is not None, "note": hf_note, "parity_max_abs_diff": max_diff,
+               "optimizer": "torch.optim.AdamW " + ("fused" if device.type == "cuda" else "default")},
+        "wall_s": wall, "load_avg_1min": {"before": load_before, "after": load_after}, "variants": rows, "env": env,
+    }
+    out = Path(a.out) if a.out else REPO / "bench" / "results" / (
+        f"speed-{device_slug(device)}-{a.model}-b{a.batch_size}-t{a.seq_len}.json")
+    write_json_atomic(out, result)
+    log(f"wrote {out}")
+    return result
+
+
+def main(argv=None):
+    return run(parse_args(argv))
+
+
+if __name__ == "__main__":
+    main()

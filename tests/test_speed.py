@@ -1,0 +1,88 @@
+"""bench.speed end to end on the tiny model: the JSON it writes, with and without the HF reference.
+
+No timing is asserted (a shared 2-core machine makes any bound flaky); only that every number that
+should be a positive finite measurement is one.
+"""
+
+import json
+import math
+import sys
+
+import pytest
+import torch
+
+from bench import speed
+
+KEYS = {"schema", "benchmark", "command", "device", "device_name", "dtype", "threads", "model", "batch_size",
+        "seq_len", "pad_frac", "methods", "steps", "warmup", "flops_per_token", "peak_tflops", "hf", "wall_s",
+        "variants", "env"}
+ROW_KEYS = {"ms_median", "ms_q1", "ms_q3", "ms_iqr", "times_ms", "tokens_per_s", "samples_per_s", "peak_mem_mb",
+            "resident_mb", "ratio_vs_hf", "ratio_vs_none", "mfu", "last_loss", "cpu_ms_median"}
+
+
+@pytest.fixture
+def one_thread():
+    """run() sets torch's thread count for the whole process: put it back for the other tests."""
+    before = torch.get_num_threads()
+    yield "1"
+    torch.set_num_threads(before)
+
+
+def run_speed(tmp_path, threads, *extra):
+    out = tmp_path / "speed.json"
+    args = ["--model", "tiny", "--batch-size", "4", "--seq-len", "16", "--steps", "2", "--warmup", "1",
+            "--methods", "none,amplify", "--threads", threads, "--no-progress", "--out", str(out), *extra]
+    result = speed.main(args)
+    on_disk = json.loads(out.read_text())
+    assert on_disk["variants"].keys() == result["variants"].keys()
+    return on_disk
+
+
+def positive(x):
+    return isinstance(x, (int, float)) and math.isfinite(x) and x > 0
+
+
+def check_rows(res, names):
+    assert KEYS <= res.keys()
+    assert list(res["variants"]) == names
+    assert res["device"] == "cpu" and res["dtype"] == "fp32" and res["threads"] == 1
+    assert res["env"]["torch"] == torch.__version__ and "git_commit" in res["env"]
+    assert positive(res["flops_per_token"]) and res["model"]["n_params"] > 0
+    for name, row in res["variants"].items():
+        assert ROW_KEYS <= row.keys(), name
+        assert len(row["times_ms"]) == res["steps"]
+        for k in ("ms_median", "tokens_per_s", "samples_per_s", "resident_mb", "cpu_ms_median"):
+            assert positive(row[k]), (name, k, row[k])
+        assert row["ms_q1"] <= row["ms_median"] <= row["ms_q3"]
+        assert row["peak_mem_mb"] is None or positive(row["peak_mem_mb"])
+        assert math.isfinite(row["last_loss"])
+        assert row["mfu"] is None  # CPU without --peak-tflops
+    assert res["variants"]["none"]["ratio_vs_none"] == 1.0
+    return res
+
+
+def test_speed_with_hf_reference(tmp_path, one_thread):
+    pytest.importorskip("transformers")
+    res = check_rows(run_speed(tmp_path, one_thread), ["hf", "none", "amplify"])
+    assert res["hf"]["included"] and res["hf"]["parity_max_abs_diff"] < 1e-5  # the same weights
+    assert res["variants"]["hf"]["ratio_vs_hf"] == 1.0
+    assert positive(res["variants"]["amplify"]["ratio_vs_hf"])
+    assert res["env"]["transformers"]
+
+
+def test_speed_without_hf(tmp_path, one_thread, monkeypatch):
+    monkeypatch.setitem(sys.modules, "transformers", None)  # `import transformers` now raises ImportError
+    res = check_rows(run_speed(tmp_path, one_thread, "--pad-frac", "0.25"), ["none", "amplify"])
+    assert not res["hf"]["included"] and res["hf"]["note"] == "transformers not installed"
+    assert all(row["ratio_vs_hf"] is None for row in res["variants"].values())
+    assert res["real_tokens_frac"] == 0.75
+
+
+def test_peak_lookup_and_args():
+    assert speed.lookup_peak_tflops("NVIDIA H100 80GB HBM3") == 989.0
+    assert speed.lookup_peak_tflops("NVIDIA H100 PCIe") == 756.0
+    assert speed.lookup_peak_tflops("NVIDIA H200") == 989.0
+    assert speed.lookup_peak_tflops("NVIDIA A100-SXM4-40GB") == 312.0
+    assert speed.lookup_peak_tflops("NVIDIA GeForce RTX 4090") is None
+    with pytest.raises(SystemExit):
+        speed.parse_args(["--methods", "none,cutmix"])
