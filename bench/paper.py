@@ -48,6 +48,7 @@ NOISE_LEVELS = (0.0, 0.05, 0.10, 0.15, 0.20)  # data/noise.py PAPER_LEVELS, plus
 PAPER_BLOCKS = (4, 8, 12)  # paper Table 6, of 12 blocks
 MODEL_DEPTH = {"bert-base-uncased": 12, "minilm-l6": 6}  # "tiny": model.bert.tiny_config()
 RELEASED = " (released pairing)"
+NOISE_WORDS = {"delete": "deletion", "swap": "swaps"}
 
 
 # -----------------------------------------------------------------------------
@@ -209,10 +210,11 @@ def robustness_table(records, methods, datasets, levels, name, kind):
                              "mean_change": mean, "std_change": std})
             if any(c != "–" for c in cells[2:]):
                 rows.append(cells)
-    notes = [f"Test accuracy with {kind} noise minus the same seed's clean run, in points: mean ± std over seeds "
-             "(number of seeds). Negative: the noise hurt. Descriptive only; `--claims` tests whether AMPLIFY "
-             "loses less than the others."]
-    return Table(name, f"Robustness: change from clean accuracy under word {kind}", ["dataset", "method", *levels[1:]],
+    notes = [f"Test accuracy with word {NOISE_WORDS[kind]} minus the same seed's clean run, in points: mean ± std "
+             "over seeds (number of seeds). Negative: the noise hurt. Descriptive only; `--claims` tests whether "
+             "AMPLIFY loses less than the others."]
+    return Table(name, f"Robustness: change from the clean accuracy with random word {NOISE_WORDS[kind]}",
+                 ["dataset", "method", *levels[1:]],
                  rows, recs, notes, align="ll" + "r" * (len(levels) - 1))
 
 
@@ -227,7 +229,8 @@ def noise_tables(kind, number):
             if mine:
                 out.append(drop_mean_column(relabel(
                     accuracy_table(mine, spec.methods, levels, column=level_label), f"table{number}-{d}",
-                    f"Table {number}: test accuracy on {d} with random word {kind} in the training texts")))
+                    f"Table {number}: test accuracy on {d} with random word {NOISE_WORDS[kind]} in the "
+                    "training texts (rows: method; columns: share of words affected)")))
         setting = lambda c: f"{c.dataset} {level_label(c)}"
         noisy = [f"{d} {lv}" for d in spec.datasets for lv in levels[1:]]
         out.append(versus_table(records, family(spec.methods), noisy, lambda c: c.method, setting,

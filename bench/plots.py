@@ -138,6 +138,8 @@ def loss_csv(cv):
 
 
 def plot_loss(Figure, cv, methods, datasets):
+    from matplotlib.ticker import MaxNLocator
+
     ds = [d for d in datasets if any((d, m) in cv for m in methods)]
     fig = Figure(figsize=(11, 3.6 * len(ds)), layout="constrained")
     axes = fig.subplots(len(ds), 2, squeeze=False)
@@ -156,6 +158,8 @@ def plot_loss(Figure, cv, methods, datasets):
                     title=f"{d}: training loss")
         ax_time.set(xlabel="training iteration (optimiser step)", ylabel="cumulative training time (s)",
                     title=f"{d}: wall time, training steps only")
+        for ax in (ax_loss, ax_time):
+            ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax_loss.legend(fontsize=8)
         ax_time.legend(fontsize=8)
         ax_loss.grid(alpha=0.3)
@@ -216,7 +220,7 @@ def plot_pvalues(Figure, recs, methods, datasets, alpha):
             p = r["bootstrap_p_holm"]
             for x, y, sign in ((i, j, 1), (j, i, -1)):  # symmetric; Δ is row minus column
                 grid[x, y] = max(p, 1e-4)
-                text[(x, y)] = f"{pval(p)}\n{signed_pts(sign * r['delta'])}"
+                text[(x, y)] = f"{pval(p)}\n{signed_pts(sign * r['delta'] + 0.0)}"  # + 0.0: no "-0.00"
         image = ax.imshow(np.ma.masked_invalid(grid), cmap="viridis", norm=norm)
         for (x, y), t in text.items():
             ax.text(y, x, t, ha="center", va="center", fontsize=7,
@@ -227,7 +231,8 @@ def plot_pvalues(Figure, recs, methods, datasets, alpha):
         ax.set(xlabel="method B (column)", ylabel="method A (row)", title=f"{d}: Holm-adjusted bootstrap p")
     if image is not None:
         fig.colorbar(image, ax=list(axes), label="Holm-adjusted p (paired bootstrap; log scale)")
-    fig.suptitle(f"Method vs method on test accuracy: cell text = p and Δ = A − B in points (bold: p ≤ {alpha})")
+    fig.suptitle(f"Method vs method on test accuracy\ncell: Holm-adjusted p, and Δ = row − column in points "
+                 f"(bold: p ≤ {alpha})", fontsize=10)
     return fig
 
 

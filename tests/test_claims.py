@@ -1,0 +1,164 @@
+"""--claims (bench/claims.py) on result files written by hand: every verdict (supported, contradicted, not enough
+evidence, no runs, no test possible), what is read and what is left out, and the combination of units."""
+
+import json
+import math
+from dataclasses import asdict
+
+import numpy as np
+import pytest
+from scipy import stats as sps
+
+from amplify.train import TrainConfig
+from bench import claims, compare
+from bench.grid import Run
+from bench.stats import holm
+
+
+def write(results, method, dataset, seed, acc, step_s=0.1, status="ok", **kw):
+    cfg = TrainConfig(model="tiny", method=method, dataset=dataset, seed=seed, epochs=1, **kw)
+    run = Run.of(cfg, results)
+    run.path.parent.mkdir(parents=True, exist_ok=True)
+    run.path.write_text(json.dumps({"status": status, "config": asdict(cfg), "device": "cpu", "test_acc": acc,
+                                    "mean_step_s": step_s}))
+    return run.path
+
+
+JITTER = (-0.01, 0.0, 0.01)  # per seed: a spread, so that Welch has a variance to work with
+# per method: clean accuracy, step time, accuracy lost under noise
+METHOD = {"none": (0.80, 0.100, 0.20), "amplify": (0.90, 0.100, 0.05), "tmix": (0.96, 0.120, 0.05),
+          "sentmix": (0.90, 0.080, 0.05)}
+
+
+@pytest.fixture
+def results(tmp_path):
+    """3 datasets x 3 seeds: amplify beats none, tmix beats amplify, sentmix ties it; no embedmix at all.
+    tmix is slower than amplify and sentmix faster. Noisy runs (delete 10%) for none and amplify on one dataset."""
+    r = tmp_path / "r"
+    for d in ("trec-coarse", "sst-2", "mrpc"):
+        for m, (acc, step, _) in METHOD.items():
+            for s, j in enumerate(JITTER):
+                shift = j if m != "sentmix" else -j  # sentmix: the same mean as amplify
+                write(r, m, d, s, acc + shift, step * (1 + j))
+    for m in ("none", "amplify"):
+        for s, j in enumerate(JITTER):
+            write(r, m, "trec-coarse", s, METHOD[m][0] - METHOD[m][2] + 2 * j, noise="delete", noise_p=0.1)
+    return r
+
+
+def by_claim(out):
+    """{claim text: [cells]} from the markdown claims table."""
+    block = out.split("### The paper's claims, checked")[1].split("\n\n")[1]
+    rows = [[c.strip() for c in line.strip("|").split("|")] for line in block.splitlines()[2:]]
+    return {r[0]: r[1:] for r in rows}
+
+
+def test_every_verdict(results, capsys):
+    assert compare.main(["--claims", "--results", str(results)]) == 0
+    out = capsys.readouterr().out
+    rows = by_claim(out)
+    assert "42 result files" in out and "42 runs used" in out
+    assert rows["AMPLIFY is more accurate than none"][0] == "Δ +10.00 pts"
+    assert rows["AMPLIFY is more accurate than none"][-1] == "supported"
+    assert rows["AMPLIFY is more accurate than none"][4:6] == ["3", "3"]  # seeds, datasets
+    assert rows["AMPLIFY is more accurate than tmix"][-1] == "contradicted"
+    assert rows["AMPLIFY is more accurate than sentmix"][-1] == "not enough evidence"
+    assert rows["AMPLIFY is more accurate than embedmix"][-1] == (
+        "not enough evidence (no runs: no unit with runs of both amplify and embedmix)")
+    assert "AMPLIFY is more accurate than manifold" not in rows  # listed only when it has runs
+    assert rows["AMPLIFY's training step costs less than tmix's"][0] == "step time -16.7%"
+    assert rows["AMPLIFY's training step costs less than tmix's"][-1] == "supported"
+    assert rows["AMPLIFY's training step costs less than sentmix's"][-1] == "contradicted"
+    robust = rows["AMPLIFY loses less accuracy to noisy training text than none"]
+    assert robust[0] == "drop Δ +15.00 pts" and robust[4:6] == ["3", "1"]
+    assert rows["AMPLIFY loses less accuracy to noisy training text than tmix"][-1].startswith(
+        "not enough evidence (no runs: no unit with noisy-data runs")
+    stab = rows["AMPLIFY's accuracy varies less across seeds than none's"]
+    assert stab[0] == "variance ×1.00" and stab[-1] == "not enough evidence"  # equal spreads
+
+
+def test_p_values_are_stouffer_of_welch_then_holm(results):
+    units, _ = claims.load(results)
+    line = claims.check(units, "accuracy", "amplify", "none")
+    a = [METHOD["amplify"][0] + j for j in JITTER]
+    b = [METHOD["none"][0] + j for j in JITTER]
+    p_unit = sps.ttest_ind(a, b, equal_var=False).pvalue  # the same in all 3 datasets
+    z = sps.norm.isf(p_unit / 2)
+    assert line["p"] == pytest.approx(2 * sps.norm.sf(3 * z / math.sqrt(3)))
+    assert line["units"] == 3 and line["datasets"] == 3 and line["settings"] == 1
+    table = claims.claims_table(units, alpha=0.05)
+    ps = np.array([r["p"] for r in table.records])
+    tested = ~np.isnan(ps)
+    assert tested.sum() == 9 and "the 9 lines with a p-value" in table.notes[0]  # no-run lines are not counted
+    smallest = np.nanargmin(ps)
+    assert table.records[smallest]["p_holm"] == pytest.approx(9 * ps[smallest])
+    np.testing.assert_allclose([r["p_holm"] for r in table.records], holm(ps))
+
+
+def test_stouffer_matches_scipy_on_one_sided_p_values():
+    signed = [(0.04, 1.0), (0.30, -1.0), (0.01, 1.0)]
+    p, direction = claims.stouffer(signed)
+    one_sided = [q / 2 if d > 0 else 1 - q / 2 for q, d in signed]
+    ref = sps.combine_pvalues(one_sided, method="stouffer").pvalue  # H1: the claimed direction
+    assert p == pytest.approx(2 * min(ref, 1 - ref)) and direction == 1.0
+
+
+def test_one_seed_and_stability_with_few_seeds_say_why_there_is_no_test(tmp_path, capsys):
+    for m, acc in (("none", 0.8), ("amplify", 0.9)):
+        write(tmp_path, m, "trec-coarse", 0, acc)
+    out = claims.claims_report(tmp_path)
+    rows = by_claim(out)
+    assert rows["AMPLIFY is more accurate than none"][0] == "Δ +10.00 pts"
+    assert rows["AMPLIFY is more accurate than none"][-1] == (
+        "not enough evidence (no test possible: the test needs at least 2 seeds per method in a unit)")
+    for m, acc in (("none", 0.82), ("amplify", 0.91)):
+        write(tmp_path, m, "trec-coarse", 1, acc)
+    rows = by_claim(claims.claims_report(tmp_path))
+    assert rows["AMPLIFY's accuracy varies less across seeds than none's"][-1] == (
+        "not enough evidence (no test possible: the test needs at least 3 seeds in one method in a unit)")
+    assert rows["AMPLIFY's accuracy varies less across seeds than none's"][0] == "variance ×0.25"
+
+
+def test_stability_can_be_supported_with_enough_seeds(tmp_path):
+    rng = np.random.default_rng(0)
+    for s in range(12):
+        write(tmp_path, "none", "trec-coarse", s, 0.8 + rng.normal(0, 0.05))
+        write(tmp_path, "amplify", "trec-coarse", s, 0.8 + rng.normal(0, 0.002))
+    units, _ = claims.load(tmp_path)
+    table = claims.claims_table(units, alpha=0.05)
+    rec = next(r for r in table.records if r["kind"] == "stability" and r["b"] == "none")
+    assert rec["verdict"] == "supported" and rec["effect"] < math.log(0.01)
+
+
+def test_what_is_read_and_what_is_left_out(results, capsys):
+    write(results, "amplify", "trec-coarse", 0, 0.5, n_draws=3)  # a table1 variant
+    write(results, "tmix", "trec-coarse", 0, 0.5, label_perm="independent")  # a reference-bug variant
+    write(results, "none", "trec-fine", 0, 0.5, status="failed")
+    stale = write(results, "none", "sst-5", 0, 0.5)
+    stale.rename(stale.with_name("sst-5-none-s0-000000000000.json"))
+    (results / "notes.json").write_text("[1, 2]")
+    units, counts = claims.load(results)
+    assert counts == {"files": 47, "used": 42, "not ok": 1, "unreadable or stale": 2, "variants": 2,
+                      "duplicates": 0}
+    assert len(units) == 3
+    # a second setting (another lr) is a unit of its own, never compared across
+    for m in ("none", "amplify"):
+        for s, j in enumerate(JITTER):
+            write(results, m, "trec-coarse", s, METHOD[m][0] + j, lr=1e-3)
+    assert compare.main(["--claims", "--results", str(results), "--out", str(results.parent / "tables")]) == 0
+    out = capsys.readouterr().out
+    assert "setting 1: lr=" in out and "setting 2: lr=" in out
+    assert by_claim(out)["AMPLIFY is more accurate than none"][5] == "3 (4 units in 2 settings)"
+    assert (results.parent / "tables" / "claims.csv").is_file()
+
+
+def test_claims_on_a_missing_directory_is_an_error(tmp_path, capsys):
+    with pytest.raises(SystemExit) as e:
+        compare.main(["--claims", "--results", str(tmp_path / "nope")])
+    assert e.value.code == 2 and "is not a directory" in capsys.readouterr().err
+
+
+def test_empty_directory_gives_no_runs_everywhere(tmp_path):
+    out = claims.claims_report(tmp_path)
+    rows = by_claim(out)
+    assert rows and all(r[-1].startswith("not enough evidence (no runs") for r in rows.values())
