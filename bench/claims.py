@@ -36,6 +36,13 @@ Verdict, at α (--sig-alpha): "supported" when the Holm-adjusted p ≤ α and bo
 measured effect point the way the paper claims; "contradicted" when p ≤ α and both point the other way;
 otherwise "not enough evidence", with the reason when there is no test at all (no runs, one seed).
 Not enough evidence is not evidence of no difference.
+
+References: Yang & Xiang 2024, "AMPLIFY: Attention-based Mixup for Performance Improvement and Label
+Smoothing in Transformer", PeerJ Computer Science (the claims); Stouffer, Suchman, DeVinney, Star &
+Williams 1949, "The American Soldier", vol. 1, and Whitlock 2005, "Combining probability from independent
+tests", J. Evolutionary Biology 18 (the z combination; unlike Fisher's method on two-sided p-values it keeps
+the direction of each unit's effect, so opposite effects cancel); Holm 1979 and Brown & Forsythe 1974 as in
+bench/stats.py.
 """
 
 import json
@@ -179,7 +186,7 @@ def check(units, kind, a, b):
     line = {"kind": kind, "a": a, "b": b, "test": test, "units": len(per_unit), "p": math.nan, "direction": 0.0,
             "effect": math.nan, "reason": ""}
     if not per_unit:
-        what = "noisy-data runs (table4/table5) of both" if kind == "robustness" else "runs of both"
+        what = "noisy-data runs (table4/5) of both" if kind == "robustness" else "both"
         line["reason"] = f"no runs: no unit with {what} {a} and {b}"
         return line
     effects = [e for _, _, e, _, _ in per_unit if math.isfinite(e)]  # a 0 or inf variance ratio: direction only
@@ -274,7 +281,7 @@ def claims_table(units, alpha):
              "loads (a shared machine, other jobs), which the time test cannot tell from the method."]
     return Table("claims", "The paper's claims, checked", ["claim", "measured effect", "test", "p", "p Holm",
                                                              "seeds", "datasets", f"verdict (α={alpha})"],
-                 rows, recs, notes, align="llllrrrl")
+                 rows, recs, notes, align="lllrrrrl")
 
 
 def settings_lines(units):

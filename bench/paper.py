@@ -29,6 +29,9 @@ Holm-corrected over every comparison the table makes, with a verdict in words. T
           method loses to the noise is the robustness table, and whether AMPLIFY loses less is --claims'.
   table6: every block, AMPLIFY's default.
   reference-bug: each baseline as described; amplify against each baseline under both pairings.
+
+Reference: Yang & Xiang 2024, "AMPLIFY: Attention-based Mixup for Performance Improvement and Label Smoothing
+in Transformer", PeerJ Computer Science (arXiv 2309.12689), Tables 1, 4, 5, 6 and Figures 3, 4.
 """
 
 import json
@@ -39,7 +42,7 @@ from pathlib import Path
 from amplify.methods import scale_layer
 from bench.experiments import Experiment, register
 from bench.grid import grid_configs
-from bench.significance import TEST_NAMES, TESTS, Side, compare_pair
+from bench.significance import TEST_NAMES, TESTS, Side, compare_pair, family
 from bench.stats import compare_family, mean_std
 from bench.tables import Table, accuracy_table, group, pct, pval, signed_pts
 
@@ -174,8 +177,12 @@ def table1_tables(records, spec, opts):
 # Tables 4 and 5: noisy training texts
 
 
+def level_name(noise, p):
+    return f"{round(100 * p)}%" if noise and p > 0 else "0% (clean)"
+
+
 def level_label(cfg):
-    return f"{round(100 * cfg.noise_p)}%" if cfg.noise and cfg.noise_p > 0 else "0% (clean)"
+    return level_name(cfg.noise, cfg.noise_p)
 
 
 def noise_configs(kind):
@@ -220,9 +227,7 @@ def robustness_table(records, methods, datasets, levels, name, kind):
 
 def noise_tables(kind, number):
     def tables(records, spec, opts):
-        from bench.significance import family
-
-        levels = [level_label(replace(spec.base, noise=kind if p > 0 else None, noise_p=p)) for p in NOISE_LEVELS]
+        levels = [level_name(kind, p) for p in NOISE_LEVELS]
         out = []
         for d in spec.datasets:
             mine = [(c, r) for c, r in records if c.dataset == d]

@@ -64,7 +64,7 @@ def test_every_verdict(results, capsys):
     assert rows["AMPLIFY is more accurate than tmix"][-1] == "contradicted"
     assert rows["AMPLIFY is more accurate than sentmix"][-1] == "not enough evidence"
     assert rows["AMPLIFY is more accurate than embedmix"][-1] == (
-        "not enough evidence (no runs: no unit with runs of both amplify and embedmix)")
+        "not enough evidence (no runs: no unit with both amplify and embedmix)")
     assert "AMPLIFY is more accurate than manifold" not in rows  # listed only when it has runs
     assert rows["AMPLIFY's training step costs less than tmix's"][0] == "step time -16.7%"
     assert rows["AMPLIFY's training step costs less than tmix's"][-1] == "supported"

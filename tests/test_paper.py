@@ -244,4 +244,4 @@ def test_figure4_end_to_end_then_claims_on_the_same_directory(data_dir, tmp_path
     assert compare.main(["--claims", "--results", str(tmp_path / "r")]) == 0
     out = capsys.readouterr().out
     assert "4 result files" in out and "4 runs used" in out and "AMPLIFY is more accurate than none" in out
-    assert "not enough evidence (no runs: no unit with runs of both amplify and tmix)" in out
+    assert "not enough evidence (no runs: no unit with both amplify and tmix)" in out
