@@ -7,7 +7,8 @@ its Figure 3 (a heatmap of method-vs-method p-values), from a table2 grid's resu
        OUT/figure4_pvalues.csv   every pair of methods on every dataset: Δ, the three tests, Holm
        OUT/figure4_loss.png      per dataset: loss vs iteration | cumulative training time vs iteration
        OUT/figure4_pvalues.png   per dataset: method x method, colour = Holm-adjusted bootstrap p
-OUT is --out, else the results directory. The PNGs need matplotlib, an optional extra
+OUT is --out, else the results directory (with --out, bench.compare also writes the two printed tables there as
+figure4-summary.csv and figure4-pairs.csv). The PNGs need matplotlib, an optional extra
 (`pip install -r requirements-plots.txt`); without it the CSVs are written and the report says how to
 get the PNGs. matplotlib is used through its object API (Figure + the Agg canvas), never pyplot, so
 nothing depends on a display or on pyplot's global state.
@@ -126,7 +127,7 @@ def loss_table(cv, steps):
              "compare shapes.",
              "Training time: cumulative, from per-epoch timers (exact at epoch ends, linear in between), training "
              "steps only; measured as the machine was loaded at the time, so compare within one table only."]
-    return Table("figure4-loss", "Figure 4: training loss over the first iterations, and training time",
+    return Table("figure4-summary", "Figure 4: training loss over the first iterations, and training time",
                  ["dataset", "method", "seeds", "steps", "loss, first 10%", "loss, last 10%", "train s", "ms/step"],
                  rows, recs, notes, align="llrrrrrr")
 
@@ -198,7 +199,7 @@ def pvalue_table(recs, problems, alpha, n_resamples):
     notes = [f"Every pair of methods on every dataset: {len(recs)} comparisons, Holm over all of them separately for "
              f"each test (α={alpha}). Δ: A − B in points. The heatmap's colour is the bootstrap column "
              f"({n_resamples} paired resamples of test examples, seed-averaged correctness).", *problems]
-    return Table("figure4-pvalues", "Figure 3 idea: Holm-adjusted p-values of every method against every other",
+    return Table("figure4-pairs", "Figure 3 idea: Holm-adjusted p-values of every method against every other",
                  ["dataset", "A vs B", "Δ pts", "Welch Holm", "boot Holm", "McNemar Holm"], rows, recs, notes,
                  align="llrrrr")
 
