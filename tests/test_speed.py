@@ -17,7 +17,8 @@ KEYS = {"schema", "benchmark", "command", "device", "device_name", "dtype", "thr
         "seq_len", "pad_frac", "methods", "steps", "warmup", "flops_per_token", "peak_tflops", "hf", "wall_s",
         "variants", "env"}
 ROW_KEYS = {"ms_median", "ms_q1", "ms_q3", "ms_iqr", "times_ms", "tokens_per_s", "samples_per_s", "peak_mem_mb",
-            "resident_mb", "ratio_vs_hf", "ratio_vs_none", "mfu", "last_loss", "cpu_ms_median"}
+            "resident_mb", "ratio_vs_hf", "ratio_vs_none", "ratio_vs_none_iqr", "ratio_of_medians_vs_none",
+            "cpu_ratio_vs_none", "mfu", "last_loss", "cpu_ms_median"}
 
 
 @pytest.fixture
@@ -58,6 +59,8 @@ def check_rows(res, names):
         assert math.isfinite(row["last_loss"])
         assert row["mfu"] is None  # CPU without --peak-tflops
     assert res["variants"]["none"]["ratio_vs_none"] == 1.0
+    assert positive(res["variants"]["amplify"]["ratio_vs_none"])
+    assert positive(res["variants"]["amplify"]["ratio_of_medians_vs_none"])
     return res
 
 
