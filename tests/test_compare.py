@@ -226,7 +226,7 @@ def test_ensemble_vote_ties_go_to_the_lowest_seed():
 
 def test_explicit_flags_beat_the_preset():
     _, args = compare.parse(["--preset", "quick", "--epochs", "1", "--datasets", "sst-5"])
-    assert args.epochs == 1 and args.lr == 5e-5 and args.model == "minilm-l6"
+    assert args.epochs == 1 and args.lr == 1e-4 and args.model == "minilm-l6" and args.train_limit == 1000
     assert args.datasets == ["sst-5"] and args.methods == ["none", "amplify"] and args.seeds == [0, 1]
     assert args.results == "results/quick"
     _, args = compare.parse(["--preset", "quick", "--lr", "2e-5"])  # a flag equal to the default still wins
