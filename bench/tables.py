@@ -26,14 +26,13 @@ lengths differ between datasets, so pooling step times across datasets first wou
 import csv
 import io
 import math
-import os
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 from tabulate import tabulate
 
+from amplify.results import write_text_atomic
 from bench.stats import mean_std
 
 FORMATS = ("markdown", "latex", "csv")
@@ -138,22 +137,6 @@ def render_all(tables, fmt="markdown"):
     if fmt == "csv":  # several CSV tables in one stream: a comment line names each
         return "\n".join(f"# {t.title}\n{_csv(t)}" for t in tables)
     return "\n".join(render(t, fmt) for t in tables)
-
-
-def write_text_atomic(path, text):
-    """Same dance as amplify.results.write_json_atomic: temp file, fsync, os.replace."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def write_tables(tables, out_dir, preamble=()):
