@@ -33,9 +33,10 @@ from pathlib import Path
 
 import numpy as np
 
+from amplify.results import write_text_atomic
 from bench.significance import TESTS, Side, compare_pair
 from bench.stats import compare_family
-from bench.tables import Table, group, num, pval, render, signed_pts, write_text_atomic
+from bench.tables import Table, group, num, pval, render, signed_pts
 
 INSTALL = "pip install -r requirements-plots.txt (matplotlib) for the PNGs"
 
@@ -50,13 +51,17 @@ def figure_class():
 
 
 def save_png(fig, path):
-    """Atomic, like every other file the bench writes: a temp file in the same directory, then os.replace."""
+    """Atomic, like every other file the bench writes (amplify.results.write_text_atomic): a temp file in the same
+    directory, the mode open() would give (mkstemp makes 0600), then os.replace."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     os.close(fd)
     try:
         fig.savefig(tmp, format="png", dpi=120)
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
