@@ -42,8 +42,8 @@ from pathlib import Path
 from amplify.methods import scale_layer
 from bench.experiments import Experiment, register
 from bench.grid import grid_configs
-from bench.significance import TEST_NAMES, TESTS, Side, compare_pair, family
-from bench.stats import compare_family, mean_std
+from bench.significance import TEST_NAMES, TESTS, family, run_family, verdict_of
+from bench.stats import mean_std
 from bench.tables import Table, accuracy_table, group, pct, pval, signed_pts
 
 N_DRAWS = (1, 3, 5, 7, 9, 20)  # paper Table 1
@@ -99,31 +99,15 @@ def versus_table(records, pairs, columns, row, column, *, name, title, alpha, n_
     """bench/significance.py's three tests for each (A, B) of `pairs` in each of `columns`, rows and columns being
     labels that `row(cfg)` and `column(cfg)` give; Holm over the whole table, separately per test."""
     cells = group(records, row, column)
-    found, problems = [], []
-    for col in columns:
-        for a, b in pairs:
-            if (a, col) not in cells or (b, col) not in cells:
-                continue
-            try:
-                tests, extras = compare_pair(Side.of(cells[(a, col)]), Side.of(cells[(b, col)]), (a, b, col),
-                                             n_resamples)
-            except ValueError as e:
-                problems.append(f"{col}, {a} vs {b}: not tested: {e}")
-                continue
-            found.append((tests, extras))
-    adjusted = {t: compare_family([tests[t] for tests, _ in found], alpha) for t in TESTS}
+    found, adjusted, problems = run_family(cells, [(a, b, col) for col in columns for a, b in pairs], alpha,
+                                            n_resamples)
     rows, recs, survivors = [], [], []
     for i, (_, ex) in enumerate(found):
         c = {t: adjusted[t][i] for t in TESTS}
         w = c["welch"]
-        sig = [t for t in TESTS if c[t].significant]
-        if sig:  # the direction each surviving test points to: Δ over seeds, or McNemar's ensembles
-            better = {w.method_a if (c[t].effect if t == "mcnemar" else ex["delta"]) > 0 else w.method_b for t in sig}
-            who = f"{better.pop()} better" if len(better) == 1 else "directions disagree"
-            verdict = f"significant ({', '.join(TEST_NAMES[t] for t in sig)}): {who}"
+        verdict, who, sig = verdict_of(c, ex)
+        if sig:
             survivors.append(f"{w.dataset}: {w.method_a} vs {w.method_b} ({who})")
-        else:
-            verdict = "not significant"
         one_seed = min(ex["n_seeds_a"], ex["n_seeds_b"]) < 2
         rows.append([w.dataset, f"{w.method_a} vs {w.method_b}", signed_pts(ex["delta"]),
                      f"{min(ex['n_seeds_a'], ex['n_seeds_b'])}", "n/a (1 seed)" if one_seed else pval(w.p),

@@ -124,38 +124,48 @@ def compare_pair(a, b, names, n_resamples=10000):
     return rows, extras
 
 
+def run_family(cells, wanted, alpha, n_resamples):
+    """The three tests for each (A, B, column) of `wanted` whose two cells exist, then Holm over the family,
+    separately per test. Returns (found: [(tests, extras)], adjusted: {test: [Comparison]}, problems)."""
+    found, problems = [], []
+    for a, b, col in wanted:
+        if (a, col) not in cells or (b, col) not in cells:
+            continue
+        try:
+            found.append(compare_pair(Side.of(cells[(a, col)]), Side.of(cells[(b, col)]), (a, b, col), n_resamples))
+        except ValueError as e:
+            problems.append(f"{col}, {a} vs {b}: not tested: {e}")
+    adjusted = {t: compare_family([tests[t] for tests, _ in found], alpha) for t in TESTS}
+    return found, adjusted, problems
+
+
+def verdict_of(c, extras):
+    """(verdict in words, who is better or None, the tests that survive Holm) for one comparison. The direction
+    each surviving test points to: Δ over seeds, or McNemar's seed ensembles."""
+    w = c["welch"]
+    sig = [t for t in TESTS if c[t].significant]
+    if not sig:
+        return "not significant", None, sig
+    better = {w.method_a if (c[t].effect if t == "mcnemar" else extras["delta"]) > 0 else w.method_b for t in sig}
+    who = f"{better.pop()} better" if len(better) == 1 else "directions disagree"
+    return f"significant ({', '.join(TEST_NAMES[t] for t in sig)}): {who}", who, sig
+
+
 def significance_table(records, methods, datasets, alpha=0.05, n_resamples=10000, baseline="none",
                        focus="amplify"):
     """Every comparison of the family with its three tests, Holm-adjusted, and a verdict in words."""
     cells = group(records)
-    found, problems = [], []
-    for d in datasets:
-        for ma, mb in family(methods, baseline, focus):
-            if (ma, d) not in cells or (mb, d) not in cells:
-                continue
-            try:
-                tests, extras = compare_pair(Side.of(cells[(ma, d)]), Side.of(cells[(mb, d)]), (ma, mb, d),
-                                             n_resamples)
-            except ValueError as e:
-                problems.append(f"{d}, {ma} vs {mb}: not tested: {e}")
-                continue
-            found.append((tests, extras))
-    adjusted = {t: compare_family([tests[t] for tests, _ in found], alpha) for t in TESTS}
+    wanted = [(ma, mb, d) for d in datasets for ma, mb in family(methods, baseline, focus)]
+    found, adjusted, problems = run_family(cells, wanted, alpha, n_resamples)
 
     rows, recs, survivors = [], [], []
     for i, (_, extras) in enumerate(found):
         c = {t: adjusted[t][i] for t in TESTS}
         w = c["welch"]
-        sig = [t for t in TESTS if c[t].significant]
+        verdict, who, sig = verdict_of(c, extras)
         if sig:
-            signs = {t: np.sign(c[t].effect if t == "mcnemar" else extras["delta"]) for t in sig}
-            better = {w.method_a if s > 0 else w.method_b for s in signs.values()}
-            who = f"{better.pop()} better" if len(better) == 1 else "directions disagree"
             which = ", ".join(TEST_NAMES[t] for t in sig)
-            verdict = f"significant ({which}): {who}"
             survivors.append(f"{w.dataset}: {w.method_a} vs {w.method_b} ({who}; {which})")
-        else:
-            verdict = "not significant"
         welch_p = "n/a (1 seed)" if min(extras["n_seeds_a"], extras["n_seeds_b"]) < 2 else pval(w.p)
         rows.append([w.dataset, f"{w.method_a} vs {w.method_b}", signed_pts(extras["delta"]),
                      welch_p, pval(w.p_holm), pval(c["bootstrap"].p), pval(c["bootstrap"].p_holm),
