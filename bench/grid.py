@@ -18,7 +18,11 @@ digits of sha256 over the canonical JSON (sorted keys, no spaces) of the run's T
   - the code itself is NOT in the key. A result file stores the git commit that produced it, and the
     report warns when one table mixes commits; after changing the training code, start a new
     results directory (or delete the old one) yourself.
-A config field added to TrainConfig later changes every key: old files are then ignored, never misread.
+  - fields left at TrainConfig's default are left out too. So a field added to TrainConfig later, with a
+    default that keeps the old behaviour, changes no existing key: a grid that runs for days across code
+    changes keeps its finished runs. This stays safe when a default changes: a stored file is used only
+    if the key recomputed from its stored config under today's defaults is the wanted one (below), and a
+    value that is no longer the default is then part of that key.
 
 On resume a file is used only if its stored config has the wanted key too (a hand-edited or colliding
 file is "stale": reported, re-run and overwritten). Files in the directory that belong to other
@@ -46,8 +50,9 @@ import torch
 from amplify.results import read_json
 from amplify.train import TrainConfig
 
-KEY_VERSION = 1  # bump when the rule below changes: every key changes with it
+KEY_VERSION = 2  # bump when the rule below changes: every key changes with it
 NOT_IN_KEY = ("data_dir", "cache_dir", "log_every")
+DEFAULTS = asdict(TrainConfig())
 
 
 def device_type(device):
@@ -68,6 +73,7 @@ def identity(config, device=None):
     for name in NOT_IN_KEY:
         d.pop(name, None)
     d["device"] = device_type(device or d.get("device", "auto"))
+    d = {k: v for k, v in d.items() if k not in DEFAULTS or k == "device" or v != DEFAULTS[k]}
     d["_key_version"] = KEY_VERSION
     return d
 

@@ -40,6 +40,20 @@ def test_key_ignores_locations_and_chatter_but_not_what_is_computed():
         assert run_key(replace(base, **{name: value})) != run_key(base), name
 
 
+def test_a_new_field_at_its_default_changes_no_key(monkeypatch):
+    import bench.grid as grid
+
+    base = cfg(lr=1e-4)
+    before = run_key(base)
+    stored = asdict(base)  # a result written before the field existed has no such key
+    monkeypatch.setitem(grid.DEFAULTS, "new_option", False)  # TrainConfig grew `new_option: bool = False`
+    assert run_key({**stored, "new_option": False}) == before == run_key(stored)
+    assert run_key({**stored, "new_option": True}) != before
+    # a default that changes later: a stored value that is no longer the default enters the key
+    monkeypatch.setitem(grid.DEFAULTS, "lr", 1e-4)
+    assert run_key(stored) != before
+
+
 def test_key_uses_the_device_type():
     base = cfg(device="cpu")
     assert run_key(base) == run_key(base, device="cpu")
@@ -176,7 +190,10 @@ def test_killed_grid_resumes_without_losing_or_duplicating(data_dir, tmp_path):
     log = open(tmp_path / "log.txt", "w")  # noqa: SIM115 -- closed at the end; a pipe could fill up and block
 
     # 1. SIGKILL once the first run is written: the run in flight dies with the grid (no orphan keeps training)
-    proc = subprocess.Popen(cmd, cwd=REPO, stdout=log, stderr=subprocess.STDOUT)
+    # The test relies on the default SIGINT disposition in the grid; a pytest started with SIGINT ignored
+    # (`nohup ... &` from a script) would pass the ignored signal on to its children, so reset it here.
+    default_sigint = dict(preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    proc = subprocess.Popen(cmd, cwd=REPO, stdout=log, stderr=subprocess.STDOUT, **default_sigint)
     wait_for(lambda: len(snapshot(results)) >= 1, proc, what="the first result")
     kids = children(proc.pid)
     proc.send_signal(signal.SIGKILL)
@@ -190,7 +207,8 @@ def test_killed_grid_resumes_without_losing_or_duplicating(data_dir, tmp_path):
 
     # 2. Ctrl-C (SIGINT to the process group) once one more run is written: a clean stop, exit 130
     if len(done) <= 2:
-        proc = subprocess.Popen(cmd, cwd=REPO, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        proc = subprocess.Popen(cmd, cwd=REPO, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+                                **default_sigint)
         wait_for(lambda: len(snapshot(results)) > len(done), proc, what="one more result")
         os.killpg(proc.pid, signal.SIGINT)
         assert proc.wait(timeout=60) == 130
