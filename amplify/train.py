@@ -17,6 +17,7 @@ the step: losses stay on the device and are read every `log_every` steps.
 
 import math
 import resource
+import sys
 import time
 from dataclasses import asdict, dataclass, field
 
@@ -227,7 +228,7 @@ def train(cfg, out=None, progress=True):
             model.train()
             buf = torch.zeros(len(batcher), device=device)  # losses stay on the device: no sync per step
             n = 0
-            bar = tqdm(batcher.epoch(epoch), total=len(batcher), disable=not progress, leave=False,
+            bar = tqdm(batcher.epoch(epoch), total=len(batcher), disable=None if progress else True, leave=False,
                        desc=f"{cfg.method} {cfg.dataset} s{cfg.seed} ep{epoch + 1}/{cfg.epochs}")
             t0 = time.perf_counter()
             for batch in bar:
@@ -260,7 +261,7 @@ def train(cfg, out=None, progress=True):
             result["epochs"].append(row)
             if progress:
                 tqdm.write(f"epoch {epoch + 1:2d} | loss {row['train_loss']:.4f} | dev {dev['acc']:.4f} | "
-                           f"test {test['acc']:.4f} | {epoch_time:.1f}s")
+                           f"test {test['acc']:.4f} | {epoch_time:.1f}s", file=sys.stderr)  # stdout: results
             if best is None or dev["acc"] > best[0]["dev_acc"]:
                 best, since_best = (row, test), 0
             else:
