@@ -85,25 +85,34 @@ def main(argv=None):
     add_train_args(p)
     args = p.parse_args(argv)
 
+    from amplify.results import check_writable, write_json_or_fallback
     from amplify.train import train
     from data import DataFormatError, DataMissingError
     from model.registry import ModelNotFound
 
     out = Path(args.out or f"results/runs/{args.dataset}-{args.method}-s{args.seed}.json")
     try:
+        check_writable(out)
+    except OSError as e:
+        p.exit(2, f"run.py: error: cannot write the result to {out}: {e.strerror or e}; choose another --out\n")
+    try:
         cfg = config_from_args(args, seed=args.seed, method=args.method, dataset=args.dataset).validate()
-        result = train(cfg, out=out, progress=not args.quiet)
+        result = train(cfg, out=None, progress=not args.quiet)
     except (ValueError, ModelNotFound, DataFormatError, DataMissingError) as e:
         p.exit(2, f"run.py: error: {e}\n")
     except KeyboardInterrupt:
         p.exit(130, "\nrun.py: interrupted; no result written\n")
+    written, error = write_json_or_fallback(out, result)
+    if error is not None:
+        print(f"run.py: could not write {out} ({error}); the result is saved in {written}", file=sys.stderr)
+        out = written
     if result["status"] != "ok":
         print(f"run failed: {result['error']} (result in {out})", file=sys.stderr)
         return 1
     print(f"{cfg.method} on {cfg.dataset} (seed {cfg.seed}): test accuracy {result['test_acc']:.4f}, "
           f"macro-F1 {result['test_f1']:.4f} at epoch {result['best_epoch']} (best dev {result['best_dev_acc']:.4f}); "
           f"{result['wall_time_s']:.0f}s, {result['mean_step_s'] * 1000:.0f} ms/step -> {out}")
-    return 0
+    return 0 if error is None else 1
 
 
 if __name__ == "__main__":

@@ -41,6 +41,33 @@ def write_json_atomic(path, obj):
     write_text_atomic(path, json.dumps(obj, indent=1, allow_nan=True) + "\n")
 
 
+def check_writable(path):
+    """Raise OSError naming `path` unless a result can be written there: its folder exists or can be made,
+    is writable, and `path` itself is not a folder. Called before training, so that a finished run is not
+    left with nowhere to go."""
+    path = Path(path)
+    if path.is_dir():
+        raise IsADirectoryError(f"{path} is a directory, not a file name")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".probe")
+    os.close(fd)
+    os.unlink(tmp)
+
+
+def write_json_or_fallback(path, obj):
+    """write_json_atomic(path, obj); if that fails (disk full, folder removed, permissions changed during a
+    long run), the same JSON goes to the temporary directory instead, so a finished run is never lost.
+    Returns (the path written, None) or (the fallback path, the error that stopped the first write)."""
+    try:
+        write_json_atomic(path, obj)
+        return Path(path), None
+    except OSError as e:
+        fd, fallback = tempfile.mkstemp(prefix=f"{Path(path).stem}.", suffix=".json")
+        os.close(fd)
+        write_json_atomic(fallback, obj)
+        return Path(fallback), e
+
+
 def read_json(path):
     """A result file, or None when it is missing or unreadable (a crash before os.replace leaves none)."""
     try:
