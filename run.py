@@ -25,6 +25,7 @@ def int_list(text):
 def add_train_args(p):
     """The options of one run (bench.compare reuses them for grids)."""
     from amplify.train import TrainConfig
+    from data.common import DATA_DIR_HELP
 
     d = TrainConfig()
     g = p.add_argument_group("model and recipe (defaults: the paper's)")
@@ -46,7 +47,7 @@ def add_train_args(p):
     g.add_argument("--label-perm", default=d.label_perm, choices=("same", "independent"),
                    help="'independent' = the baselines' released-code label pairing (default %(default)s)")
     g = p.add_argument_group("data")
-    g.add_argument("--data-dir", default=None, help="datasets root (else $AMPLIFY_DATA_DIR, else ~/.cache/amplify)")
+    g.add_argument("--data-dir", default=None, help=f"datasets root ({DATA_DIR_HELP})")
     g.add_argument("--cache-dir", default=None, help="token-id cache (default ~/.cache/amplify/tokens)")
     g.add_argument("--noise", default=None, choices=("delete", "swap", "swap-adjacent"),
                    help="corrupt training texts (data/noise.py defines each)")

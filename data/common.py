@@ -32,6 +32,7 @@ from pathlib import Path
 SPLIT_SEED = 20240101  # fixed dev-split seed (see above); never the training seed
 DEV_FRACTION = 0.10
 ENV_VAR = "AMPLIFY_DATA_DIR"
+DATA_DIR_HELP = "default: $AMPLIFY_DATA_DIR, else ~/.cache/amplify/data"  # every CLI says it the same way
 UTF8_BOM = b"\xef\xbb\xbf"
 
 

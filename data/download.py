@@ -33,7 +33,7 @@ from urllib.request import Request, urlopen
 
 from tqdm import tqdm
 
-from data.common import file_digest, resolve_data_dir
+from data.common import DATA_DIR_HELP, file_digest, resolve_data_dir
 from data.sources import DATASETS, IMDB_CANDIDATES, SOURCE_OF, SOURCES, known_version
 
 USER_AGENT = "amplify-bench-data/0.1 (+https://peerj.com/articles/cs-2011/)"
@@ -102,9 +102,11 @@ def fetch(url, dest, sha256=None, md5=None, timeout=60):
     if not url.startswith("https://"):
         raise DownloadError(f"refusing a non-https URL: {url}")
     dest = Path(dest)
+    created = [d for d in (dest.parent, *dest.parent.parents) if not d.exists()]  # deepest first
     dest.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=dest.name + ".", suffix=".part")
     h256, h5 = hashlib.sha256(), hashlib.md5()
+    saved = False
     try:
         with os.fdopen(fd, "wb") as out:
             with urlopen(Request(url, headers={"User-Agent": USER_AGENT}), timeout=timeout) as resp:
@@ -126,11 +128,18 @@ def fetch(url, dest, sha256=None, md5=None, timeout=60):
             if want is not None and got[algo] != want:
                 raise DownloadError(f"{algo} mismatch: expected {want}, got {got[algo]} (file not saved)")
         os.replace(tmp, dest)
+        saved = True
         return got
     except (OSError, http.client.HTTPException, ValueError) as e:  # URLError, HTTPError, timeouts are OSError
         raise DownloadError(f"{type(e).__name__}: {getattr(e, 'reason', None) or e}") from None
     finally:
         Path(tmp).unlink(missing_ok=True)
+        if not saved:  # a failed download leaves no empty folders behind (the ones it made, if still empty)
+            for d in created:
+                try:
+                    d.rmdir()
+                except OSError:
+                    break
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -196,8 +205,7 @@ def main(argv=None):
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("names", nargs="+", metavar="NAME", choices=(*DATASETS, "all"),
                     help=f"dataset(s) to fetch: {', '.join(DATASETS)}, or all")
-    ap.add_argument("--data-dir", default=None, help="where to put them (default: $AMPLIFY_DATA_DIR, "
-                                                     "else ~/.cache/amplify/data)")
+    ap.add_argument("--data-dir", default=None, help=f"where to put them; {DATA_DIR_HELP}")
     ap.add_argument("--force", action="store_true", help="download again even if the files are there")
     args = ap.parse_args(argv)
     names = DATASETS if "all" in args.names else args.names

@@ -55,6 +55,15 @@ def test_offline_gives_one_clear_message(tmp_path, monkeypatch, capsys):
     assert str(tmp_path / "trec" / "train_5500.label") in err and "9e4c8bdc" in err
     assert "Traceback" not in err
     assert not (tmp_path / "trec" / "train_5500.label").exists() and not leftovers(tmp_path)
+    assert not (tmp_path / "trec").exists()  # no empty folder left behind
+
+
+def test_offline_into_a_new_data_dir_leaves_nothing(tmp_path, monkeypatch, capsys):
+    serve(monkeypatch, {})
+    root = tmp_path / "new" / "data"
+    assert dl.main(["sst-2", "--data-dir", str(root)]) == 1
+    assert "offline" in capsys.readouterr().err
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_download_verifies_and_then_skips(tmp_path, monkeypatch, data_dir, capsys):
@@ -161,7 +170,9 @@ def test_download_help_runs_as_a_module():
 def test_stats_help(capsys):
     with pytest.raises(SystemExit) as e:
         stats.main(["--help"])
-    assert e.value.code == 0 and "--model-dir" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert e.value.code == 0 and "--model-dir" in out
+    assert "trunc@256     share of examples" in out  # the description is whole, not cut mid-sentence
 
 
 def test_stats_table(data_dir, minilm_dir, tmp_path, capsys):
