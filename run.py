@@ -57,6 +57,9 @@ def add_train_args(p):
     g.add_argument("--bucket", action="store_true", help="length-bucketed batches (faster)")
     g = p.add_argument_group("machinery")
     g.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:1 ...")
+    g.add_argument("--threads", type=int, default=None,
+                   help="CPU threads (default: $OMP_NUM_THREADS, else the cores not busy when the run starts; "
+                        "amplify/threads.py says why)")
     g.add_argument("--max-steps", type=int, default=None, help="stop after this many optimiser steps")
     g.add_argument("--random-init", action="store_true", help="skip pretrained weights (timing only)")
     return p
@@ -86,7 +89,10 @@ def main(argv=None):
     add_train_args(p)
     args = p.parse_args(argv)
 
+    import torch
+
     from amplify.results import check_writable, write_json_or_fallback
+    from amplify.threads import pick_threads
     from amplify.train import train
     from data import DataFormatError, DataMissingError
     from model.registry import ModelNotFound
@@ -97,6 +103,7 @@ def main(argv=None):
     except OSError as e:
         p.exit(2, f"run.py: error: cannot write the result to {out}: {e.strerror or e}; choose another --out\n")
     try:
+        torch.set_num_threads(pick_threads(args.threads))
         cfg = config_from_args(args, seed=args.seed, method=args.method, dataset=args.dataset).validate()
         result = train(cfg, out=None, progress=not args.quiet)
     except (ValueError, ModelNotFound, DataFormatError, DataMissingError) as e:

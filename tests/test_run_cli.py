@@ -58,3 +58,31 @@ def test_stdout_holds_only_the_result_line(data_dir, tmp_path, capsys):
     captured = capsys.readouterr()
     assert captured.out.count("\n") == 1 and "test accuracy" in captured.out
     assert "epoch  1 |" in captured.err
+
+
+def test_thread_count_precedence(monkeypatch):
+    from amplify import threads
+
+    monkeypatch.setattr(threads, "usable_cpus", lambda: 4)
+    monkeypatch.setattr(threads.os, "getloadavg", lambda: (1.2, 0.0, 0.0))
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    assert threads.pick_threads() == 3  # one core busy
+    assert threads.pick_threads(jobs=2) == 2 and threads.pick_threads(jobs=8) == 1
+    monkeypatch.setattr(threads.os, "getloadavg", lambda: (9.0, 0.0, 0.0))
+    assert threads.pick_threads() == 1  # never 0
+    monkeypatch.setenv("OMP_NUM_THREADS", "2")
+    assert threads.pick_threads() == 2
+    assert threads.pick_threads(requested=3) == 3
+    with pytest.raises(ValueError, match="--threads must be >= 1"):
+        threads.pick_threads(requested=0)
+
+
+def test_threads_option_sets_torch_threads(data_dir, tmp_path, monkeypatch):
+    import torch
+
+    before = torch.get_num_threads()
+    try:
+        assert run.main(tiny_args(data_dir, tmp_path, tmp_path / "r.json") + ["--quiet", "--threads", "1"]) == 0
+        assert json.loads((tmp_path / "r.json").read_text())["env"]["torch_threads"] == 1
+    finally:
+        torch.set_num_threads(before)
