@@ -27,7 +27,7 @@ from tqdm.auto import tqdm
 
 from amplify.methods import make_method, seeded_generators
 from amplify.optim import AdamW, cosine_with_warmup, param_groups, set_lr, warmup_steps
-from amplify.results import environment, write_json_atomic
+from amplify.results import environment, pack_log_probs, write_json_atomic
 from data import load_dataset
 from data.batching import Batcher, encode
 from data.noise import KINDS as NOISE_KINDS
@@ -150,8 +150,9 @@ def macro_f1(y_true, y_pred):
 
 @torch.inference_mode()
 def evaluate(model, encoded, cfg, device, amp):
-    """Accuracy, macro-F1 and per-example predictions (in dataset order). Never mixes."""
+    """Accuracy, macro-F1, per-example predictions and log-probabilities (in dataset order). Never mixes."""
     model.eval()
+    log_probs = None  # (N, C) float32, allocated at the first batch (C = the model's number of classes)
     preds = np.empty(len(encoded), dtype=np.int64)
     labels = np.empty(len(encoded), dtype=np.int64)
     # sorted by length (bucket, no shuffle): little padding; predictions go back by example index
@@ -160,9 +161,13 @@ def evaluate(model, encoded, cfg, device, amp):
         with amp():
             logits = model(b["input_ids"], b["attention_mask"], b["token_type_ids"])
         idx = batch["index"].numpy()
+        if log_probs is None:
+            log_probs = np.empty((len(encoded), logits.shape[-1]), dtype=np.float32)
+        log_probs[idx] = logits.float().log_softmax(-1).cpu().numpy()
         preds[idx] = logits.argmax(-1).cpu().numpy()
         labels[idx] = batch["labels"].numpy()
-    return {"acc": float(np.mean(preds == labels)), "f1": macro_f1(labels, preds), "preds": preds, "labels": labels}
+    return {"acc": float(np.mean(preds == labels)), "f1": macro_f1(labels, preds), "preds": preds, "labels": labels,
+            "log_probs": log_probs}
 
 
 def train_step(model, method, batch, optimizer, rng, gen, device, amp, max_grad_norm=None):
@@ -271,7 +276,7 @@ def train(cfg, out=None, progress=True):
         row, test = best
         result.update(status="ok", best_epoch=row["epoch"], best_dev_acc=row["dev_acc"], test_acc=row["test_acc"],
                       test_f1=row["test_f1"], test_predictions=test["preds"].tolist(),
-                      test_labels=test["labels"].tolist())
+                      test_labels=test["labels"].tolist(), test_probs=pack_log_probs(test["log_probs"]))
     except NonFiniteLoss as e:
         result.update(status="failed", error=str(e))
     result.update(train_loss_steps=losses, steps=step, train_time_s=train_time,

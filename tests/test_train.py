@@ -8,6 +8,7 @@ import torch
 
 import amplify.train as T
 import run
+from amplify.results import pack_log_probs, read_probs
 from amplify.train import TrainConfig, train
 
 
@@ -35,6 +36,23 @@ def test_run_py_end_to_end_writes_a_valid_result(data_dir, tmp_path, capsys):
     for key in ("wall_time_s", "mean_step_s", "peak_memory_mb", "samples_per_s"):
         assert r[key] > 0
     assert r["env"]["torch"] == torch.__version__ and "test accuracy" in capsys.readouterr().out
+    probs = read_probs(r)  # the best-dev epoch's test probabilities, stored as float16 log-softmax
+    assert probs.shape == (64, 6) and np.allclose(probs.sum(1), 1.0)
+    assert (probs[np.arange(64), preds] >= probs.max(1) - 1e-3).all()  # the predicted class is the top one
+
+
+def test_stored_probabilities_round_trip_within_float16():
+    rng = np.random.default_rng(0)
+    logits = rng.normal(0, 4, (50, 7)).astype(np.float32)
+    logits[:5, 0] += 40  # confident rows: p(other classes) ~ 1e-18, far below float16's range as p
+    log_probs = torch.tensor(logits).log_softmax(-1).numpy()
+    packed = json.loads(json.dumps(pack_log_probs(log_probs)))  # survives JSON
+    assert packed["shape"] == [50, 7] and len(packed["data"]) == 4 * -(-50 * 7 * 2 // 3)  # base64 of 2 B each
+    back = read_probs({"test_probs": packed}, log=True)
+    np.testing.assert_allclose(back, log_probs, rtol=2e-3, atol=2e-3)
+    assert np.isfinite(back).all() and back[:5, 1:].max() < -30  # tiny probabilities keep their log
+    np.testing.assert_allclose(read_probs({"test_probs": packed}), np.exp(log_probs), rtol=2e-3, atol=1e-6)
+    assert read_probs({"test_acc": 0.5}) is None  # results written before probabilities were stored
 
 
 @pytest.mark.parametrize("method", ["none", "embedmix", "sentmix", "tmix", "manifold", "amplify"])
@@ -53,7 +71,8 @@ def test_early_stopping_selects_by_dev_only(data_dir, tmp_path, monkeypatch):
     def fake_evaluate(model, encoded, cfg, device, amp):
         it = dev if fake_evaluate.next_is_dev else test
         fake_evaluate.next_is_dev = not fake_evaluate.next_is_dev
-        return {"acc": next(it), "f1": 0.0, "preds": np.zeros(1, int), "labels": np.zeros(1, int)}
+        return {"acc": next(it), "f1": 0.0, "preds": np.zeros(1, int), "labels": np.zeros(1, int),
+                "log_probs": np.zeros((1, 6), np.float32)}
 
     fake_evaluate.next_is_dev = True
     monkeypatch.setattr(T, "evaluate", fake_evaluate)
