@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 
 DATASETS = ("trec-coarse", "trec-fine", "sst-2", "sst-5", "mrpc", "imdb", "yelp-5")
-METHODS = ("none", "embedmix", "sentmix", "tmix", "manifold", "amplify")
+METHODS = ("none", "embedmix", "sentmix", "tmix", "manifold", "amplify", "mixup-transformer", "ssmix", "labelsmooth")
 MODELS = ("minilm-l6", "bert-base-uncased", "tiny")
 
 
@@ -46,6 +46,12 @@ def add_train_args(p):
     g.add_argument("--amplify-layers", type=int_list, default=None, metavar="K,K", help="AMPLIFY blocks (all)")
     g.add_argument("--label-perm", default=d.label_perm, choices=("same", "independent"),
                    help="'independent' = the baselines' released-code label pairing (default %(default)s)")
+    g.add_argument("--mix-epochs", type=int_list, default=None, metavar="E,E",
+                   help="mix only in these epochs, 1-based (Mixup-Transformer's dynamic mixup; default all)")
+    g.add_argument("--ssmix-clean-loss", action="store_true",
+                   help="ssmix: loss = ½(clean CE + mixed loss), as the reference code (default: mixed loss only)")
+    g.add_argument("--label-smoothing", type=float, default=None, metavar="EPS",
+                   help="labelsmooth: ε (default E[1-λ] of AMPLIFY's λ = 0.0384)")
     g = p.add_argument_group("data")
     g.add_argument("--data-dir", default=None, help=f"datasets root ({DATA_DIR_HELP})")
     g.add_argument("--cache-dir", default=None, help="token-id cache (default ~/.cache/amplify/tokens)")

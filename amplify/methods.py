@@ -13,6 +13,13 @@ for which (site, layer) it acts on. One forward pass per step, for every method.
     manifold   after a layer ∈ {embeddings, 1..L}        Verma et al. 2019
     amplify    after the attention sub-layer of EVERY    Yang & Xiang 2024
                block, one λ and perm shared by all
+    mixup-transformer  the last block's [CLS] state,     Sun et al. 2020
+               before the pooler; optionally only in
+               chosen epochs ("dynamic" mixup)
+    ssmix      token ids: the example's least salient    Yoon et al. 2021
+               span <- the partner's most salient span
+               (one extra forward + backward per step)
+    labelsmooth  no mixing; CE with label smoothing ε    the control AMPLIFY's paper never ran
 
 λ for the baselines: l ~ Beta(0.2, 0.2), λ = max(l, 1-l) (paper eq. 9). For AMPLIFY: the largest of
 n = 5 draws from Beta(0.1, 0.1) (paper eq. 5). The loss mixes the two labels with the SAME perm:
@@ -24,11 +31,15 @@ Masks: EmbedMix and Manifold Mixup give the mixed sequence the union of both pad
 is real if it is real in either sequence); TMix, SentenceMix and AMPLIFY keep each example's own.
 Evaluation never mixes (the model ignores `mix` outside training mode).
 
+Every mixing method can be switched on for chosen epochs only (`mix_epochs`, 1-based; Mixup-
+Transformer's "dynamic" schedule); in the other epochs a step is plain cross-entropy.
+
 Decision (shallower models): TMix's blocks {7, 9, 12} of 12 become round-half-up(k·L/12),
 deduplicated, e.g. {4, 5, 6} for MiniLM's 6 blocks. Table 6's single AMPLIFY block (4, 8 or 12)
 scales the same way.
 """
 
+import functools
 from dataclasses import dataclass
 
 import numpy as np
@@ -45,6 +56,8 @@ class Plan:
     label_perm: torch.Tensor  # (B,) the partners whose labels enter the loss (== perm by default)
     layers: frozenset  # the layers (1-based blocks; 0 = embeddings) this step mixes at
     lam_value: float  # λ as a Python number, for logs
+    ratio: torch.Tensor | None = None  # SSMix: (B,) share of each example's tokens kept (its label weight)
+    clean_loss: torch.Tensor | None = None  # SSMix with clean_loss: CE of the unmixed batch (graph kept)
 
 
 def scale_layer(k, n_layers, of=12):
@@ -68,12 +81,24 @@ class Method:
     union = False  # whether the mixed sequence's mask is the union of both masks
     alpha = 0.2
 
-    def __init__(self, n_layers, alpha=None, label_perm="same"):
+    def __init__(self, n_layers, alpha=None, label_perm="same", mix_epochs=None):
         if label_perm not in ("same", "independent"):
             raise ValueError(f"label_perm must be 'same' or 'independent', got {label_perm!r}")
+        if mix_epochs is not None and (not self.sites or any(e < 1 for e in mix_epochs)):
+            raise ValueError(f"mix_epochs (1-based epoch numbers) applies to mixing methods only; got "
+                             f"{list(mix_epochs)} for {self.name}")
         self.n_layers = n_layers
         self.alpha = self.alpha if alpha is None else alpha
         self.label_perm = label_perm
+        self.mix_epochs = None if mix_epochs is None else frozenset(mix_epochs)  # None: every epoch
+        self.epoch = 1
+
+    def start_epoch(self, epoch):
+        """The training loop says which epoch (1-based) begins, for the `mix_epochs` schedule."""
+        self.epoch = epoch
+
+    def mixing_now(self):
+        return bool(self.sites) and (self.mix_epochs is None or self.epoch in self.mix_epochs)
 
     def draw_lam(self, rng):
         l = rng.beta(self.alpha, self.alpha)
@@ -84,7 +109,7 @@ class Method:
 
     def plan(self, batch_size, rng, gen, device):
         """Draw λ, perm and layers for one step. rng: numpy Generator, gen: CPU torch.Generator."""
-        if not self.sites:
+        if not self.mixing_now():
             lam, layers = 1.0, frozenset()
         else:
             lam, layers = float(self.draw_lam(rng)), self.draw_layers(rng)
@@ -98,6 +123,10 @@ class Method:
             lam_value=lam,
         )
 
+    def prepare(self, model, batch, plan, amp):
+        """Called before the step's forward pass; returns the batch to train on. Only SSMix changes it."""
+        return batch
+
     def mixer(self, plan):
         """The callable the model invokes at every insertion point."""
         sites, union = self.sites, self.union
@@ -110,14 +139,17 @@ class Method:
         return mix
 
     def loss(self, logits, labels, plan):
-        if not self.sites:
+        if not plan.layers:  # `none`, or a mixing method in an epoch outside mix_epochs
             return F.cross_entropy(logits, labels)
         return plan.lam * F.cross_entropy(logits, labels) + (1 - plan.lam) * F.cross_entropy(
             logits, labels[plan.label_perm]
         )
 
     def describe(self):
-        return {"method": self.name, "sites": list(self.sites), "alpha": self.alpha, "label_perm": self.label_perm}
+        d = {"method": self.name, "sites": list(self.sites), "alpha": self.alpha, "label_perm": self.label_perm}
+        if self.mix_epochs is not None:
+            d["mix_epochs"] = sorted(self.mix_epochs)
+        return d
 
 
 class EmbedMix(Method):
@@ -185,15 +217,205 @@ class Amplify(Method):
         return {**super().describe(), "n_draws": self.n_draws, "layers": sorted(self.blocks)}
 
 
-METHODS = {m.name: m for m in (Method, EmbedMix, SentMix, TMix, Manifold, Amplify)}
+class MixupTransformer(Method):
+    """Mixup-Transformer (Sun et al., COLING 2020): mixes the representation that feeds the classifier.
+
+    Here: the last block's [CLS] hidden state, before the pooler (the pooler reads only that row, so
+    this is the same as mixing the whole last-block output). SentenceMix mixes after the pooler:
+    tanh(W·(λa + (1-λ)b) + c) here, against λ·tanh(W·a + c) + (1-λ)·tanh(W·b + c) there. The paper's
+    "dynamic" mixup (on in some epochs only) is `mix_epochs`. Needs pooling="pooler": with a mean over
+    tokens the [CLS] row would be one token among many.
+    """
+
+    name, sites = "mixup-transformer", ("block",)
+
+    def draw_layers(self, rng):
+        return frozenset({self.n_layers})
+
+    def mixer(self, plan):
+        last = self.n_layers
+
+        def mix(at, layer, h, mask):
+            if at != "block" or layer != last or last not in plan.layers:
+                return h, mask
+            cls = mix_pair(h[:, :1], plan)  # (B, 1, d): the [CLS] row only
+            return torch.cat([cls, h[:, 1:]], dim=1), mask
+
+        return mix
 
 
-def make_method(name, n_layers, alpha=None, label_perm="same", n_draws=5, amplify_layers=None):
+def content_segments(mask, types):
+    """(offset, length) of each example's text segments, (B,) tensors each, for the layout
+    [CLS] a [SEP] (b [SEP]) with token types 0 for [CLS] a [SEP] and 1 for b [SEP] (model/tokenizer.py).
+    A single sentence's second segment has length 0. [CLS] and [SEP] are never inside a segment."""
+    real = mask.bool()
+    n0 = (real & (types == 0)).sum(1)
+    n1 = (real & (types == 1)).sum(1)
+    return [(torch.ones_like(n0), (n0 - 2).clamp(min=0)), (n0, (n1 - 1).clamp(min=0))]
+
+
+def window_sums(sal, n):
+    """sal (B, T), n (B,): out[i, s] = sal[i, s : s + n[i]].sum() (windows past the end are cut short)."""
+    B, T = sal.shape
+    cs = F.pad(sal.double().cumsum(1), (1, 0))  # (B, T+1), cs[:, k] = sum of the first k
+    end = (torch.arange(T, device=sal.device) + n[:, None]).clamp(max=T)  # (B, T)
+    return cs.gather(1, end) - cs[:, :T]
+
+
+def span_mix(ids, mask, types, saliency, perm, lam):
+    """SSMix's token mixing. In each segment of example i (length L) a span of n = round((1-λ)·L) tokens
+    (at most the partner's segment length) is replaced: the example's least salient span of n tokens gets
+    the partner's (perm[i]) most salient span of n tokens of the same segment. Saliency of a span = the sum
+    of its tokens' saliency. Returns (mixed ids (B, T), r (B,) = 1 - replaced / (L_a + L_b), and the spans
+    [(start in the example, start in the partner, n)] per segment, for inspection)."""
+    B, T = ids.shape
+    pos = torch.arange(T, device=ids.device)[None, :]  # (1, T)
+    segs = content_segments(mask, types)
+    partner_ids, partner_sal = ids[perm], saliency[perm]
+    out, replaced, total, spans = ids.clone(), torch.zeros_like(segs[0][1]), torch.zeros_like(segs[0][1]), []
+    for off, L in segs:
+        off_p, L_p = off[perm], L[perm]
+        n = torch.minimum(torch.floor((1.0 - lam) * L.double() + 0.5).long(), L_p)  # (B,)
+        ok = (pos >= off[:, None]) & (pos + n[:, None] <= (off + L)[:, None])
+        s = window_sums(saliency, n).masked_fill(~ok, float("inf")).argmin(1)  # least salient, own
+        ok_p = (pos >= off_p[:, None]) & (pos + n[:, None] <= (off_p + L_p)[:, None])
+        t = window_sums(partner_sal, n).masked_fill(~ok_p, float("-inf")).argmax(1)  # most salient, partner
+        inside = (pos >= s[:, None]) & (pos < (s + n)[:, None])  # (B, T)
+        src = (pos - s[:, None] + t[:, None]).clamp(0, T - 1)
+        out = torch.where(inside, partner_ids.gather(1, src), out)
+        replaced, total = replaced + n, total + L
+        spans.append((s, t, n))
+    ratio = 1.0 - replaced.double() / total.clamp(min=1).double()
+    return out, ratio.float(), spans
+
+
+def token_saliency(model, batch, amp, keep_graph=False):
+    """SSMix's saliency: ||d CE(unmixed batch) / d(embedding output)||_2 per token, (B, T), from one
+    forward and one backward that reaches the embeddings only (no parameter gradients are made).
+    Returns (saliency, the CE loss). keep_graph keeps the graph, for adding the clean loss to the step."""
+    captured = {}
+
+    def capture(at, layer, h, mask):
+        if at == "embeddings":
+            captured["h"] = h  # (B, T, d) the embedding output, as in the reference code
+        return h, mask
+
+    with amp():
+        logits = model(batch["input_ids"], batch["attention_mask"], batch["token_type_ids"], mix=capture)
+    loss = F.cross_entropy(logits.float(), batch["labels"])
+    (grad,) = torch.autograd.grad(loss, captured["h"], retain_graph=keep_graph)
+    return grad.float().norm(dim=-1), loss
+
+
+class SSMix(Method):
+    """SSMix (Yoon et al., ACL 2021): saliency-guided span mixing on token ids, before the embeddings.
+
+    Each step: (1) a forward + backward on the unmixed batch gives each token's saliency (token_saliency);
+    (2) span_mix replaces the example's least salient span by its partner's most salient span of the same
+    length, n = round((1-λ)·L) per segment, with the baselines' λ, so λ = 1 mixes nothing; (3) the mixed
+    ids go through the model's ordinary path; loss = mean over examples of r·CE(y) + (1-r)·CE(y[perm]), r =
+    the share of the example's tokens kept. Masks and token types are the example's own (lengths do not
+    change). Not a single-pass method: it costs an extra forward and a partial backward per step, except on
+steps whose λ is so close to 1 that no example of the batch replaces a token (round((1-λ)·L) = 0 for the
+longest L), which skip the saliency pass: on short texts such as TREC that is about half the steps.
+
+    Differences from the reference code (clovaai/ssmix): one `perm` per step, like every method here (the
+    reference splits the batch in halves and mixes both ways); the span length follows λ (the reference
+    uses a fixed share of the length, e.g. 10%, and always at least one token); span saliency is the sum
+    of token L2 norms (the reference averages per-token RMS values over the window, normalised per
+    example: the same ranking); spans are capped by the partner's segment length (the reference skips
+    the example instead). Loss: by default the mixed loss alone, as for every method here, so that the
+    comparison is of the mixing; clean_loss=True is the reference's mean of the clean and the mixed loss,
+    ½·(CE(unmixed) + mixed loss), reusing the saliency pass's forward (its graph is kept and backpropagated).
+    """
+
+    name, sites = "ssmix", ("tokens",)  # "tokens": before the embeddings, done in prepare(); no model site
+
+    def __init__(self, n_layers, clean_loss=False, **kw):
+        super().__init__(n_layers, **kw)
+        self.clean_loss = clean_loss
+
+    def draw_layers(self, rng):
+        return frozenset({0})
+
+    def prepare(self, model, batch, plan, amp):
+        if not plan.layers:
+            return batch
+        longest = batch["input_ids"].shape[1] - 2  # no segment is longer: a bound known on the host, no sync
+        if not self.clean_loss and int((1.0 - plan.lam_value) * longest + 0.5) == 0:
+            return batch  # λ so close to 1 that no example replaces a token: skip the saliency pass (r = 1)
+        saliency, clean = token_saliency(model, batch, amp, keep_graph=self.clean_loss)
+        ids, plan.ratio, _ = span_mix(batch["input_ids"], batch["attention_mask"], batch["token_type_ids"],
+                                      saliency, plan.perm, plan.lam_value)
+        plan.clean_loss = clean if self.clean_loss else None
+        return {**batch, "input_ids": ids}
+
+    def loss(self, logits, labels, plan):
+        if plan.ratio is None:  # an epoch outside mix_epochs
+            return F.cross_entropy(logits, labels)
+        r = plan.ratio
+        mixed = (r * F.cross_entropy(logits, labels, reduction="none")
+                 + (1 - r) * F.cross_entropy(logits, labels[plan.label_perm], reduction="none")).mean()
+        return mixed if plan.clean_loss is None else 0.5 * (plan.clean_loss + mixed)
+
+    def describe(self):
+        return {**super().describe(), "clean_loss": self.clean_loss}
+
+
+@functools.lru_cache
+def amplify_mean_one_minus_lam(n_draws=5, alpha=0.1):
+    """E[1 - λ] for AMPLIFY's λ = max of n_draws Beta(α, α) draws, by numerical integration.
+
+    For λ in [0, 1], E[λ] = ∫0^1 P(λ > x) dx, so E[1 - λ] = ∫0^1 P(λ <= x) dx = ∫0^1 F(x)^n dx, F the
+    Beta(α, α) CDF (the max of n independent draws is <= x when all are). n = 5, α = 0.1: 0.0384249
+    (scipy.integrate.quad, error estimate < 1e-13; a Monte Carlo of 4,000,000 λ gives 0.03853 ± 0.00007).
+    """
+    from scipy import integrate, stats
+
+    F = stats.beta(alpha, alpha).cdf
+    value, _ = integrate.quad(lambda x: F(x) ** n_draws, 0.0, 1.0, limit=200, epsabs=1e-13)
+    return value
+
+
+class LabelSmooth(Method):
+    """The control: no mixing, cross-entropy with label smoothing ε (target (1-ε)·onehot + ε/C).
+
+    Default ε = E[1 - λ] of AMPLIFY's λ (0.0384), the average label mass AMPLIFY moves off the true class.
+    AMPLIFY moves it to the partner's class, this spreads it over all classes: the control asks how much
+    of AMPLIFY's effect a soft label alone gives.
+    """
+
+    name = "labelsmooth"
+
+    def __init__(self, n_layers, label_smoothing=None, **kw):
+        super().__init__(n_layers, **kw)
+        eps = amplify_mean_one_minus_lam() if label_smoothing is None else float(label_smoothing)
+        if not 0.0 <= eps < 1.0:
+            raise ValueError(f"label smoothing must be in [0, 1), got {eps}")
+        self.label_smoothing = eps
+
+    def loss(self, logits, labels, plan):
+        return F.cross_entropy(logits, labels, label_smoothing=self.label_smoothing)
+
+    def describe(self):
+        return {**super().describe(), "label_smoothing": self.label_smoothing}
+
+
+METHODS = {m.name: m for m in (Method, EmbedMix, SentMix, TMix, Manifold, Amplify, MixupTransformer, SSMix,
+                               LabelSmooth)}
+
+
+def make_method(name, n_layers, alpha=None, label_perm="same", n_draws=5, amplify_layers=None, mix_epochs=None,
+                ssmix_clean_loss=False, label_smoothing=None):
     if name not in METHODS:
         raise ValueError(f"unknown method {name!r}; choose from {', '.join(METHODS)}")
-    kw = dict(alpha=alpha, label_perm=label_perm)
+    kw = dict(alpha=alpha, label_perm=label_perm, mix_epochs=mix_epochs)
     if name == "amplify":
         kw.update(n_draws=n_draws, layers=amplify_layers)
+    if name == "ssmix":
+        kw.update(clean_loss=ssmix_clean_loss)
+    if name == "labelsmooth":
+        kw.update(label_smoothing=label_smoothing)
     return METHODS[name](n_layers, **kw)
 
 

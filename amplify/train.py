@@ -56,6 +56,9 @@ class TrainConfig:
     n_draws: int = 5  # AMPLIFY: λ = max of n draws (paper Table 1)
     amplify_layers: list[int] | None = None  # AMPLIFY blocks (1-based); None = every block
     label_perm: str = "same"  # "independent" = the baselines' released-code label pairing
+    mix_epochs: list[int] | None = None  # mix only in these epochs (1-based; Mixup-Transformer's "dynamic"); None = all
+    ssmix_clean_loss: bool = False  # SSMix: ½(clean CE + mixed loss), as the reference code; default mixed only
+    label_smoothing: float | None = None  # labelsmooth's ε; None = E[1-λ] of AMPLIFY's λ (0.0384)
     pooling: str = "pooler"  # or "mean" (masked mean of the last hidden states)
     # data
     noise: str | None = None  # "delete", "swap" (random pair) or "swap-adjacent": corrupt training texts
@@ -85,6 +88,16 @@ class TrainConfig:
             bad.append(f"--noise must be one of {NOISE_KINDS} with 0 <= p < 1 (got {self.noise}, {self.noise_p})")
         if self.alpha is not None and self.alpha <= 0:
             bad.append(f"--alpha must be > 0 (got {self.alpha})")
+        eps = self.label_smoothing
+        if eps is not None and (self.method != "labelsmooth" or not 0 <= eps < 1):
+            bad.append(f"--label-smoothing is labelsmooth's ε, in [0, 1) (got {eps} for {self.method})")
+        if self.ssmix_clean_loss and self.method != "ssmix":
+            bad.append(f"--ssmix-clean-loss applies to --method ssmix only (got {self.method})")
+        epochs = self.mix_epochs
+        if epochs is not None and (self.method in ("none", "labelsmooth") or min(epochs, default=0) < 1):
+            bad.append(f"--mix-epochs takes 1-based epochs of a mixing method (got {self.mix_epochs}, {self.method})")
+        if self.method == "mixup-transformer" and self.pooling != "pooler":
+            bad.append("mixup-transformer mixes the [CLS] state that feeds the pooler: use --pooling pooler")
         if bad:
             raise ValueError("; ".join(bad))
         return self
@@ -173,6 +186,7 @@ def evaluate(model, encoded, cfg, device, amp):
 def train_step(model, method, batch, optimizer, rng, gen, device, amp, max_grad_norm=None):
     """One optimiser step of `method`: draw λ/perm, one mixed forward pass, the mixed loss, update."""
     plan = method.plan(batch["labels"].shape[0], rng, gen, device)
+    batch = method.prepare(model, batch, plan, amp)  # SSMix: saliency pass and token mixing; others: as is
     with amp():
         logits = model(batch["input_ids"], batch["attention_mask"], batch["token_type_ids"], mix=method.mixer(plan))
     loss = method.loss(logits.float(), batch["labels"], plan)
@@ -214,7 +228,8 @@ def train(cfg, out=None, progress=True):
     data = prepare_data(cfg, ds, tokenizer)
     model.to(device)
     method = make_method(cfg.method, model.config.num_hidden_layers, alpha=cfg.alpha, label_perm=cfg.label_perm,
-                         n_draws=cfg.n_draws, amplify_layers=cfg.amplify_layers)
+                         n_draws=cfg.n_draws, amplify_layers=cfg.amplify_layers, mix_epochs=cfg.mix_epochs,
+                         ssmix_clean_loss=cfg.ssmix_clean_loss, label_smoothing=cfg.label_smoothing)
     optimizer = AdamW(param_groups(model, cfg.weight_decay), lr=cfg.lr, eps=cfg.eps, weight_decay=cfg.weight_decay)
     batcher = Batcher(data.train, batch_size=cfg.batch_size, shuffle=True, seed=cfg.seed, bucket=cfg.bucket)
     total = len(batcher) * cfg.epochs if cfg.max_steps is None else min(cfg.max_steps, len(batcher) * cfg.epochs)
@@ -231,6 +246,7 @@ def train(cfg, out=None, progress=True):
     try:
         for epoch in range(cfg.epochs):
             model.train()
+            method.start_epoch(epoch + 1)
             buf = torch.zeros(len(batcher), device=device)  # losses stay on the device: no sync per step
             n = 0
             bar = tqdm(batcher.epoch(epoch), total=len(batcher), disable=None if progress else True, leave=False,

@@ -5,7 +5,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from amplify.methods import METHODS, Plan, make_method, scale_layer, seeded_generators
+from amplify.methods import METHODS, Plan, amplify_mean_one_minus_lam, make_method, scale_layer, seeded_generators
 from model.bert import BertForSequenceClassification, no_mix, tiny_config
 
 L = 3
@@ -45,6 +45,9 @@ def hand_forward(model, ids, mask, types, plan, site, union):
         if site == "block" and layer.index in plan.layers:
             h = mix(h)
             mask = torch.maximum(mask, mask[perm]) if union else mask
+        if site == "cls" and layer.index == L:  # Mixup-Transformer: the last block's [CLS] row only
+            h = h.clone()
+            h[:, 0] = lam * h[:, 0] + (1 - lam) * h[perm, 0]
     x = bert.pooler(h)
     if site == "pooled":
         x = mix(x)
@@ -59,6 +62,7 @@ CASES = [  # method, plan layers, site in the hand computation, union mask
     ("manifold", {2}, "block", True),
     ("amplify", {1, 2, 3}, "attention", False),
     ("amplify", {2}, "attention", False),
+    ("mixup-transformer", {L}, "cls", False),
 ]
 
 
@@ -73,12 +77,40 @@ def test_mixed_forward_equals_hand_computation(setup, name, layers, site, union)
     assert not torch.allclose(ours, model(ids, mask, types), atol=1e-4)  # it really mixed
 
 
+def test_mixup_transformer_mixes_before_the_pooler_unlike_sentmix(setup):
+    model, ids, mask, types, _ = setup
+    seen = {}
+
+    def recording(mixer, name):  # keeps the vector the classifier receives
+        def mix(at, layer, h, m):
+            h, m = mixer(at, layer, h, m)
+            if at == "pooled":
+                seen[name] = h
+            return h, m
+        return mix
+
+    model(ids, mask, types, mix=recording(make_method("mixup-transformer", L).mixer(fixed_plan(0.7, {L})), "mt"))
+    model(ids, mask, types, mix=recording(make_method("sentmix", L).mixer(fixed_plan(0.7, {0})), "sm"))
+    pooler = model.bert.pooler
+    with torch.no_grad():
+        h = model.bert(ids, mask, types, pool=False)[0]  # (B, T, d) unmixed last block
+        torch.testing.assert_close(seen["mt"], pooler(0.7 * h + 0.3 * h[[2, 0, 3, 1]]), atol=1e-6, rtol=0)
+        torch.testing.assert_close(seen["sm"], 0.7 * pooler(h) + 0.3 * pooler(h)[[2, 0, 3, 1]], atol=1e-6, rtol=0)
+    assert (seen["mt"] - seen["sm"]).abs().max() > 1e-3
+
+
+NO_CPU = lambda: torch.autocast("cpu", enabled=False)
+
+
 @pytest.mark.parametrize("name", list(METHODS))
 def test_lambda_one_is_the_unmixed_forward(setup, name):
-    model, ids, mask, types, _ = setup
+    model, ids, mask, types, labels = setup
     method = make_method(name, L)
-    plan = fixed_plan(1.0, {0} if name in ("embedmix", "sentmix") else {1, 2, 3})
+    plan = fixed_plan(1.0, {0} if name in ("embedmix", "sentmix", "ssmix") else {1, 2, 3})
     plain = model(ids, mask, types)
+    batch = method.prepare(model, dict(input_ids=ids, attention_mask=mask, token_type_ids=types, labels=labels),
+                           plan, NO_CPU)
+    assert torch.equal(batch["input_ids"], ids)  # SSMix at λ = 1 replaces no token
     mixed = model(ids, mask, types, mix=method.mixer(plan))
     if method.union:  # λ=1 keeps the features, but the union mask lets padding be attended to
         plan = fixed_plan(1.0, plan.layers, perm=(0, 1, 2, 3))
@@ -102,10 +134,21 @@ def test_loss_formula_and_gradients_flow(setup, name):
     method = make_method(name, L)
     rng, gen = seeded_generators(0)
     plan = method.plan(4, rng, gen, torch.device("cpu"))
-    logits = model(ids, mask, types, mix=method.mixer(plan))
+    if name == "ssmix":
+        plan.lam_value = 0.6  # a λ that replaces tokens in these short rows
+    batch = method.prepare(model, dict(input_ids=ids, attention_mask=mask, token_type_ids=types, labels=labels),
+                           plan, NO_CPU)
+    logits = model(batch["input_ids"], mask, types, mix=method.mixer(plan))
     loss = method.loss(logits, labels, plan)
     lam = plan.lam_value
-    expected = lam * F.cross_entropy(logits, labels) + (1 - lam) * F.cross_entropy(logits, labels[plan.perm])
+    ce = lambda y: F.cross_entropy(logits, y, reduction="none")
+    if name == "labelsmooth":
+        expected = F.cross_entropy(logits, labels, label_smoothing=method.label_smoothing)
+    elif name == "ssmix":  # per-example label weights: the share of tokens kept
+        assert plan.ratio.shape == (4,) and (plan.ratio < 1).any()
+        expected = (plan.ratio * ce(labels) + (1 - plan.ratio) * ce(labels[plan.perm])).mean()
+    else:
+        expected = lam * F.cross_entropy(logits, labels) + (1 - lam) * F.cross_entropy(logits, labels[plan.perm])
     torch.testing.assert_close(loss, expected)
     loss.backward()
     for pname, p in model.named_parameters():
@@ -150,3 +193,47 @@ def test_label_perm_independent_is_a_fresh_permutation():
     assert any(not torch.equal(p.perm, p.label_perm) for p in plans)
     same = make_method("embedmix", 6).plan(16, rng, gen, torch.device("cpu"))
     assert same.perm is same.label_perm or torch.equal(same.perm, same.label_perm)
+
+
+def test_label_smoothing_default_is_amplifys_mean_one_minus_lambda():
+    eps = amplify_mean_one_minus_lam()
+    assert eps == pytest.approx(0.0384249, abs=1e-7)  # ∫0^1 F(x)^5 dx, F the Beta(0.1, 0.1) CDF
+    lam = np.random.default_rng(0).beta(0.1, 0.1, size=(400_000, 5)).max(1)  # Monte Carlo cross-check
+    se = (1 - lam).std() / np.sqrt(len(lam))
+    assert abs((1 - lam).mean() - eps) < 4 * se
+    assert make_method("labelsmooth", L).label_smoothing == eps
+    assert make_method("labelsmooth", L, label_smoothing=0.1).describe()["label_smoothing"] == 0.1
+    with pytest.raises(ValueError, match=r"\[0, 1\)"):
+        make_method("labelsmooth", L, label_smoothing=1.0)
+
+
+@pytest.mark.parametrize("eps", [0.0, 0.0384, 0.2])
+def test_label_smoothing_loss_is_torchs_and_the_hand_formula(eps):
+    logits = torch.randn(6, 4, generator=torch.Generator().manual_seed(1), requires_grad=True)
+    labels = torch.tensor([0, 3, 1, 1, 2, 0])
+    method = make_method("labelsmooth", L, label_smoothing=eps)
+    plan = method.plan(6, *seeded_generators(0), torch.device("cpu"))
+    assert not plan.layers and plan.lam_value == 1.0  # it mixes nothing
+    loss = method.loss(logits, labels, plan)
+    torch.testing.assert_close(loss, F.cross_entropy(logits, labels, label_smoothing=eps))
+    logp = logits.log_softmax(-1)  # target (1-ε)·onehot + ε/C
+    hand = -((1 - eps) * logp[torch.arange(6), labels] + eps * logp.mean(-1)).mean()
+    torch.testing.assert_close(loss, hand)
+
+
+def test_mix_epochs_switch_mixing_on_and_off():
+    m = make_method("mixup-transformer", L, mix_epochs=[2])
+    rng, gen = seeded_generators(0)
+    m.start_epoch(1)
+    off = m.plan(4, rng, gen, torch.device("cpu"))
+    assert off.lam_value == 1.0 and not off.layers
+    h = torch.randn(4, 5, 8)
+    assert m.mixer(off)("block", L, h, None)[0] is h
+    logits, labels = torch.randn(4, 3), torch.tensor([0, 1, 2, 0])
+    torch.testing.assert_close(m.loss(logits, labels, off), F.cross_entropy(logits, labels))
+    m.start_epoch(2)
+    on = m.plan(4, rng, gen, torch.device("cpu"))
+    assert on.layers == {L} and on.lam_value < 1.0
+    assert m.describe()["mix_epochs"] == [2] and "mix_epochs" not in make_method("tmix", L).describe()
+    with pytest.raises(ValueError, match="mixing methods only"):
+        make_method("labelsmooth", L, mix_epochs=[1])

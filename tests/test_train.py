@@ -55,7 +55,7 @@ def test_stored_probabilities_round_trip_within_float16():
     assert read_probs({"test_acc": 0.5}) is None  # results written before probabilities were stored
 
 
-@pytest.mark.parametrize("method", ["none", "embedmix", "sentmix", "tmix", "manifold", "amplify"])
+@pytest.mark.parametrize("method", run.METHODS)
 def test_same_seed_same_numbers_on_cpu(data_dir, tmp_path, method):
     a = train(tiny_cfg(data_dir, tmp_path, method=method, epochs=1, max_steps=4), progress=False)
     b = train(tiny_cfg(data_dir, tmp_path, method=method, epochs=1, max_steps=4), progress=False)
@@ -95,6 +95,12 @@ def test_nan_loss_fails_the_run_clearly(data_dir, tmp_path, monkeypatch):
     (["--dataset", "cola"], "invalid choice: 'cola'"),
     (["--model", "gpt2"], "invalid choice: 'gpt2'"),
     (["--noise", "swap", "--noise-p", "1.5"], "--noise must be"),
+    (["--method", "amplify", "--label-smoothing", "0.1"], "--label-smoothing is labelsmooth's"),
+    (["--method", "labelsmooth", "--label-smoothing", "1"], "in [0, 1)"),
+    (["--method", "tmix", "--ssmix-clean-loss"], "--ssmix-clean-loss applies to --method ssmix only"),
+    (["--method", "none", "--mix-epochs", "1"], "--mix-epochs takes 1-based epochs of a mixing method"),
+    (["--method", "tmix", "--mix-epochs", "0,1"], "--mix-epochs takes 1-based epochs"),
+    (["--method", "mixup-transformer", "--pooling", "mean"], "use --pooling pooler"),
 ])
 def test_bad_arguments_fail_in_one_line(argv, message, capsys):
     with pytest.raises(SystemExit) as e:
@@ -116,5 +122,16 @@ def test_help_lists_methods_and_datasets(capsys):
     with pytest.raises(SystemExit):
         run.main(["--help"])
     out = capsys.readouterr().out
-    for name in ("amplify", "tmix", "manifold", "trec-fine", "yelp-5", "--noise", "--amplify-layers"):
+    for name in ("amplify", "tmix", "manifold", "mixup-transformer", "ssmix", "labelsmooth", "trec-fine", "yelp-5",
+                 "--noise", "--amplify-layers", "--mix-epochs", "--ssmix-clean-loss", "--label-smoothing"):
         assert name in out
+
+
+def test_mix_epochs_and_options_reach_the_run(data_dir, tmp_path):
+    r = train(tiny_cfg(data_dir, tmp_path, method="mixup-transformer", mix_epochs=[2]), progress=False)
+    assert r["status"] == "ok" and r["method"]["mix_epochs"] == [2] and r["config"]["mix_epochs"] == [2]
+    r = train(tiny_cfg(data_dir, tmp_path, method="ssmix", ssmix_clean_loss=True, epochs=1, max_steps=3),
+              progress=False)
+    assert r["status"] == "ok" and r["method"]["clean_loss"] is True
+    r = train(tiny_cfg(data_dir, tmp_path, method="labelsmooth", epochs=1, max_steps=2), progress=False)
+    assert r["method"]["label_smoothing"] == pytest.approx(0.0384249, abs=1e-7)
