@@ -9,7 +9,7 @@ import pytest
 import torch
 from torch import nn
 
-from amplify.optim import AdamW, cosine_with_warmup, param_groups, set_lr, warmup_steps
+from amplify.optim import AdamW, compile_available, cosine_with_warmup, param_groups, set_lr, warmup_steps
 
 VOCAB, DIM, CLASSES = 50, 16, 4
 
@@ -46,13 +46,13 @@ def _max_diff(a, b):
     return max((pa - pb).abs().max().item() for pa, pb in zip(a.parameters(), b.parameters(), strict=True))
 
 
-def _pair(lr, wd, foreach):
+def _pair(lr, wd, foreach, compile=False):
     torch.manual_seed(0)
     ours = TinyNet()
     ref = copy.deepcopy(ours)
     return (
         ours,
-        AdamW(param_groups(ours, wd), lr=lr),
+        AdamW(param_groups(ours, wd), lr=lr, compile=compile),
         ref,
         torch.optim.AdamW(param_groups(ref, wd), lr=lr, foreach=foreach),
     )
@@ -74,6 +74,33 @@ def test_matches_torch_adamw(foreach):
         _train_step(ref, ref_opt, ids, y)
     assert _max_diff(ours, ref) < 1e-6
     assert _max_diff(ours, start) > 0.1  # the test is not vacuous: the weights did move
+
+
+@pytest.mark.skipif(not compile_available(torch.device("cpu")), reason="torch.compile needs a C++ compiler")
+def test_compiled_update_matches_torch_adamw():
+    # The compiled path (what a MiniLM or BERT run uses) against torch, with a changing lr (a new lr or
+    # step count must not bake into the compiled code) and params whose grad is None on some steps.
+    ours, opt, ref, ref_opt = _pair(lr=1e-2, wd=0.1, foreach=None, compile=True)
+    start = copy.deepcopy(ours)
+    gen = torch.Generator().manual_seed(7)
+    for i in range(100):
+        lr = cosine_with_warmup(i, 100, 10, base_lr=1e-2)
+        set_lr(opt, lr)
+        set_lr(ref_opt, lr)
+        ids, y = _batch(gen)
+        use_extra = i % 3 == 0
+        _train_step(ours, opt, ids, y, use_extra)
+        _train_step(ref, ref_opt, ids, y, use_extra)
+    assert opt._compiled is not None and opt.compile_failed is None  # it really ran compiled
+    assert _max_diff(ours, ref) < 1e-6
+    assert _max_diff(ours, start) > 0.1
+
+
+def test_auto_compiles_only_big_buckets():
+    ours, opt, _, _ = _pair(lr=1e-2, wd=0.1, foreach=None, compile=None)  # TinyNet: far below the threshold
+    gen = torch.Generator().manual_seed(8)
+    _train_step(ours, opt, *_batch(gen))
+    assert opt._compiled is None and opt.compile_failed is None
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
