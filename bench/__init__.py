@@ -1,0 +1,14 @@
+"""
+The benchmark harness, in rooms by concern. Imports flow one way, and nothing outside bench/ imports it:
+
+    compare.py      python -m bench.compare: the grid's command line (presets, --report-only, --claims)
+      -> experiments/   the paper's experiments by name (table2, table1, table4/5, table6, figure4, reference-bug)
+      -> report/        tables, significance tables, figures and --claims, from stored results
+      -> grid/          the runs of a grid and their result files (plan.py); training them (runner.py)
+      -> stats/         pure statistics on arrays (a leaf: numpy and scipy only)
+    speed/          separate speed benchmarks (python -m bench.speed, bench.load_speed, bench.data_speed)
+
+compare.py may import every room but speed/; experiments/ imports report/, grid/plan.py and stats/; report/
+imports stats/ and grid/plan.py; grid/ and stats/ import no other room; speed/ imports none.
+load_speed.py and data_speed.py are the old commands' names, kept as shims into speed/.
+"""

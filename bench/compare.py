@@ -6,7 +6,7 @@ python -m bench.compare: run a grid of fine-tuning runs (resumable), then print 
     python -m bench.compare --preset quick --report-only --format latex --out paper/tables
     torchrun --nproc_per_node=4 -m bench.compare --preset paper   # one GPU per rank
     python -m bench.compare --preset paper --shard 3/8            # job 3 of an 8-job array, same results dir
-    python -m bench.compare --experiment table4 --preset reduced  # the paper's other experiments: bench/paper.py
+    python -m bench.compare --experiment table4 --preset reduced  # the paper's other experiments: bench/experiments/
     python -m bench.compare --claims --results results/paper      # the paper's claims vs stored results
 
 The grid is --datasets x --methods x --seeds (default: the paper's Table 2, 7 datasets x none, embedmix,
@@ -14,21 +14,21 @@ sentmix, tmix, amplify x 3 seeds) over one base config, which takes every option
 fills in the grid and options; a flag given on the command line wins over the preset.
 
 Each run writes the run.py result JSON, atomically, to RESULTS/{dataset}-{method}-s{seed}-{key}.json,
-key = a hash of the run's full config (bench/grid.py says which fields and why). Started again, the
+key = a hash of the run's full config (bench/grid/plan.py says which fields and why). Started again, the
 grid skips finished runs, re-runs unfinished ones (a killed run leaves no file) and never reuses a file
 made with another config. Failed runs are recorded and reported, and skipped until --retry-failed.
-Each run trains in a child process (bench/runner.py says why).
+Each run trains in a child process (bench/grid/runner.py says why).
 
 Then it prints (Markdown by default; --format latex or csv; --out DIR also writes them to files):
   1. accuracy: mean ± std test accuracy per method x dataset, Δ vs none, the best per column in bold
-     (bench/tables.py);
+     (bench/report/tables.py);
   2. significance: each method vs none and amplify vs each other method, by Welch's t over seeds, a
      paired bootstrap and McNemar over test examples, Holm-corrected, with Hedges' g and a verdict in
-     words (bench/significance.py);
-  3. cost: step time, samples/s, peak memory and overhead vs none per method (bench/tables.py);
+     words (bench/report/significance.py);
+  3. cost: step time, samples/s, peak memory and overhead vs none per method (bench/report/tables.py);
 and the failed runs, if any.
 
-torchrun: the ranks split the pending runs (bench/grid.py), each trains on its own GPU if there are
+torchrun: the ranks split the pending runs (bench/grid/plan.py), each trains on its own GPU if there are
 GPUs, and rank 0 prints the tables after a final barrier. --shard i/N splits a grid between independent
 jobs writing into one results directory; the job that completes the grid prints the tables, the others
 say how far it got (or run --report-only at the end).
@@ -43,8 +43,8 @@ from pathlib import Path
 
 import run as run_cli
 from bench.experiments import EXPERIMENTS, GridSpec, ReportOptions
-from bench.grid import collect, foreign_files, parse_shard, plan, shard_of, to_do
-from bench.tables import FORMATS, failures_table, provenance_notes, render_all, write_tables
+from bench.grid.plan import collect, foreign_files, parse_shard, plan, shard_of, to_do
+from bench.report.tables import FORMATS, failures_table, provenance_notes, render_all, write_tables
 
 TABLE2_DATASETS = ("mrpc", "sst-2", "sst-5", "trec-coarse", "trec-fine", "imdb", "yelp-5")  # paper Table 2 order
 TABLE2_METHODS = ("none", "embedmix", "sentmix", "tmix", "amplify")
@@ -112,7 +112,7 @@ def build_parser():
     g.add_argument("--results", default=None, help="results directory (default results/PRESET, or results/grid)")
     g.add_argument("--claims", action="store_true",
                    help="check the paper's claims against every stored result in --results; train nothing "
-                        "(bench/claims.py)")
+                        "(bench/report/claims.py)")
     g = p.add_argument_group("resuming and splitting")
     g.add_argument("--retry-failed", action="store_true", help="re-run runs recorded as failed")
     g.add_argument("--report-only", action="store_true", help="print the tables from stored results; train nothing")
@@ -222,11 +222,11 @@ def dry_run(runs, shard, retry_failed):
 
 
 def main(argv=None):
-    from bench.runner import barrier, dist_close, dist_init, grid_stamp, rank_device, run_share
+    from bench.grid.runner import barrier, dist_close, dist_init, grid_stamp, rank_device, run_share
 
     p, args = parse(argv)
     if args.claims:
-        from bench.claims import claims_report
+        from bench.report.claims import claims_report
 
         try:
             print(claims_report(args.results, alpha=args.sig_alpha, fmt=args.format, out=args.out))
@@ -248,7 +248,7 @@ def main(argv=None):
 
     info = dist_init()
     try:
-        barrier(info)  # everyone reads the directory before anyone writes to it (bench/grid.py)
+        barrier(info)  # everyone reads the directory before anyone writes to it (bench/grid/plan.py)
         pending = to_do(shard_of(runs, shard), args.retry_failed)
         share = [run for run, _ in pending][info.rank::info.world]
         if info.rank == 0:

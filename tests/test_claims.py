@@ -1,4 +1,4 @@
-"""--claims (bench/claims.py) on result files written by hand: every verdict (supported, contradicted, not enough
+"""--claims (bench/report/claims.py) on result files written by hand: every verdict (supported, contradicted, not enough
 evidence, no runs, no test possible), what is read and what is left out, and the combination of units."""
 
 import json
@@ -10,9 +10,10 @@ import pytest
 from scipy import stats as sps
 
 from amplify.train import TrainConfig
-from bench import claims, compare
-from bench.grid import Run
-from bench.stats import holm
+from bench import compare
+from bench.grid.plan import Run
+from bench.report import claims
+from bench.stats.multiple_testing import holm
 
 
 def write(results, method, dataset, seed, acc, step_s=0.1, status="ok", **kw):

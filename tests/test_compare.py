@@ -17,10 +17,11 @@ from scipy import stats as sps
 
 from amplify.train import TrainConfig
 from bench import compare
-from bench.grid import plan
-from bench.significance import ensemble_predictions, family
-from bench.stats import holm, mcnemar, paired_bootstrap
-from bench.tables import render
+from bench.grid.plan import plan
+from bench.report.significance import ensemble_predictions, family
+from bench.report.tables import render
+from bench.stats.multiple_testing import holm
+from bench.stats.over_examples import mcnemar, paired_bootstrap
 
 N_TEST = 20
 # per dataset, per method: the test accuracy of seeds 0, 1, 2 (multiples of 1/20) and the step time
@@ -101,7 +102,7 @@ def test_accuracy_table_numbers(tmp_path, capsys):
 
 def test_significance_table_against_scipy(tmp_path, capsys):
     from bench.experiments import GridSpec
-    from bench.significance import significance_table
+    from bench.report.significance import significance_table
 
     runs = write_fixture(tmp_path / "r")
     records = [(r.cfg, json.loads(r.path.read_text())) for r in runs]
@@ -134,7 +135,7 @@ def test_significance_table_against_scipy(tmp_path, capsys):
 
 
 def test_verdict_names_surviving_tests_and_direction(tmp_path):
-    from bench.significance import significance_table
+    from bench.report.significance import significance_table
 
     cfg = TrainConfig(model="tiny", dataset="trec-coarse")
     labels = np.arange(200) % 2
@@ -207,7 +208,7 @@ def test_formats_and_out_files(tmp_path, capsys):
 
 
 def test_render_rejects_unknown_format():
-    from bench.tables import Table
+    from bench.report.tables import Table
 
     with pytest.raises(ValueError, match="markdown, latex, csv"):
         render(Table("x", "x", ["a"], [["1"]]), "html")

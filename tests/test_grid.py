@@ -15,8 +15,8 @@ import pytest
 
 from amplify.train import TrainConfig
 from bench import compare
-from bench.grid import Run, assigned, parse_shard, plan, run_key, shard_of, to_do
-from bench.runner import _exit_reason, run_lock, run_share
+from bench.grid.plan import Run, assigned, parse_shard, plan, run_key, shard_of, to_do
+from bench.grid.runner import _exit_reason, run_lock, run_share
 
 REPO = Path(__file__).resolve().parents[1]
 TITLE = "### Test accuracy per method and dataset"
@@ -41,7 +41,7 @@ def test_key_ignores_locations_and_chatter_but_not_what_is_computed():
 
 
 def test_a_new_field_at_its_default_changes_no_key(monkeypatch):
-    import bench.grid as grid
+    import bench.grid.plan as grid
 
     base = cfg(lr=1e-4)
     before = run_key(base)

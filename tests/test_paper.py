@@ -1,4 +1,4 @@
-"""The paper's experiments (bench/paper.py, bench/plots.py): which runs each preset makes, the shape and
+"""The paper's experiments (bench/experiments/, bench/report/plots.py): which runs each preset makes, the shape and
 numbers of its tables on hand-written results, figure4's files with and without matplotlib, and two
 end-to-end grids of the tiny model on real TREC data through the command line."""
 
@@ -11,10 +11,11 @@ import numpy as np
 import pytest
 
 from amplify.train import TrainConfig
-from bench import compare, paper, plots
-from bench.experiments import EXPERIMENTS, GridSpec, ReportOptions
-from bench.grid import plan, run_key
-from bench.tables import bold, render
+from bench import compare
+from bench.experiments import EXPERIMENTS, GridSpec, ReportOptions, figure4, reference_bug, table1, table6
+from bench.grid.plan import plan, run_key
+from bench.report import plots
+from bench.report.tables import bold, render
 
 N_TEST = 40
 BASE = TrainConfig(model="minilm-l6", epochs=1, dataset="trec-coarse")
@@ -52,8 +53,8 @@ def test_every_paper_experiment_is_registered_and_in_the_help(capsys):
 
 
 def test_table1_sweeps_n_draws_and_shares_n5_with_table2():
-    cfgs = paper.table1_configs(spec(seeds=(0, 1)))
-    assert [c.n_draws for c in cfgs] == [n for n in paper.N_DRAWS for _ in (0, 1)]
+    cfgs = table1.table1_configs(spec(seeds=(0, 1)))
+    assert [c.n_draws for c in cfgs] == [n for n in table1.N_DRAWS for _ in (0, 1)]
     assert {c.method for c in cfgs} == {"amplify"}
     table2 = {run_key(c) for c in EXPERIMENTS["table2"].configs(spec())}
     shared = [c.n_draws for c in cfgs if run_key(c) in table2]
@@ -78,25 +79,25 @@ def test_noise_tables_run_every_method_at_five_levels_and_the_clean_one_is_table
     ("tiny", 2, [None, [1], [2]]),  # 4th and 8th of 12 both land on block 1 of 2: run once
 ])
 def test_table6_scales_the_paper_blocks(model, depth, expected):
-    variants = paper.block_variants(replace(BASE, model=model))
+    variants = table6.block_variants(replace(BASE, model=model))
     assert [v for v, _ in variants] == expected and variants[0][1] == f"all {depth} blocks"
     if model == "tiny":
         assert variants[1][1] == "block 1 of 2 (paper: 4th, 8th of 12)"
     if model == "bert-base-uncased":
         assert variants[1][1] == "block 4 of 12"
-    cfgs = paper.table6_configs(spec(base=replace(BASE, model=model), seeds=(0,)))
+    cfgs = table6.table6_configs(spec(base=replace(BASE, model=model), seeds=(0,)))
     assert [c.amplify_layers for c in cfgs] == expected and {c.method for c in cfgs} == {"amplify"}
 
 
 def test_table6_reads_the_depth_of_custom_weights(tmp_path):
     (tmp_path / "config.json").write_text(json.dumps({"num_hidden_layers": 24}))
-    assert paper.model_depth(replace(BASE, weights=str(tmp_path))) == 24
+    assert table6.model_depth(replace(BASE, weights=str(tmp_path))) == 24
     with pytest.raises(ValueError, match="num_hidden_layers"):
-        paper.model_depth(replace(BASE, weights=str(tmp_path / "missing")))
+        table6.model_depth(replace(BASE, weights=str(tmp_path / "missing")))
 
 
 def test_reference_bug_runs_each_baseline_both_ways_and_needs_one(tmp_path, capsys):
-    cfgs = paper.reference_bug_configs(spec())
+    cfgs = reference_bug.reference_bug_configs(spec())
     pairs = sorted({(c.method, c.label_perm) for c in cfgs})
     assert pairs == [("amplify", "same"), ("embedmix", "independent"), ("embedmix", "same"), ("none", "same"),
                      ("sentmix", "independent"), ("sentmix", "same"), ("tmix", "independent"), ("tmix", "same")]
@@ -111,9 +112,9 @@ def test_reference_bug_runs_each_baseline_both_ways_and_needs_one(tmp_path, caps
 
 def test_table1_tables():
     accs = {1: [0.50, 0.55], 3: [0.60, 0.60], 5: [0.70, 0.75], 7: [0.70, 0.70], 9: [0.65, 0.70], 20: [0.40, 0.45]}
-    records = [(c, result(c, accs[c.n_draws][c.seed])) for c in paper.table1_configs(spec())]
-    acc, sig = paper.table1_tables(records, spec(), OPTS)
-    assert acc.headers == ["λ draws", "trec-coarse"] and [r[0] for r in acc.rows] == [f"n={n}" for n in paper.N_DRAWS]
+    records = [(c, result(c, accs[c.n_draws][c.seed])) for c in table1.table1_configs(spec())]
+    acc, sig = table1.table1_tables(records, spec(), OPTS)
+    assert acc.headers == ["λ draws", "trec-coarse"] and [r[0] for r in acc.rows] == [f"n={n}" for n in table1.N_DRAWS]
     rows = {r[0]: r[1] for r in acc.rows}
     assert rows["n=5"] == bold("72.50 ± 3.54") and rows["n=20"] == "42.50 ± 3.54 (-30.00)"
     assert acc.records[0]["λ draws"] == "n=1"
@@ -143,18 +144,18 @@ def test_noise_tables_shape_and_robustness_numbers():
 
 def test_table6_and_reference_bug_tables():
     s = spec(methods=("none", "tmix", "amplify"))
-    cfgs = paper.table6_configs(s)
+    cfgs = table6.table6_configs(s)
     records = [(c, result(c, 0.8 if c.amplify_layers is None else 0.6 + 0.05 * c.seed)) for c in cfgs]
-    acc, sig = paper.table6_tables(records, s, OPTS)
+    acc, sig = table6.table6_tables(records, s, OPTS)
     assert [r[0] for r in acc.rows] == ["all 6 blocks", "block 2 of 6 (paper: 4th of 12)",
                                         "block 4 of 6 (paper: 8th of 12)", "block 6 of 6 (paper: 12th of 12)"]
     assert acc.headers[0] == "AMPLIFY mixes in" and len(sig.rows) == 3
     assert all(r[1].endswith("vs all 6 blocks") for r in sig.rows)
 
-    cfgs = paper.reference_bug_configs(s)
+    cfgs = reference_bug.reference_bug_configs(s)
     records = [(c, result(c, {"none": 0.6, "tmix": 0.7, "amplify": 0.8}[c.method]
                           - (0.2 if c.label_perm == "independent" else 0.0) + 0.025 * c.seed)) for c in cfgs]
-    acc, sig = paper.reference_bug_tables(records, s, OPTS)
+    acc, sig = reference_bug.reference_bug_tables(records, s, OPTS)
     assert [r[0] for r in acc.rows] == ["none", "tmix", "tmix (released pairing)", "amplify"]
     assert acc.rows[2][1] == "51.25 ± 1.77 (-10.00)"  # Δ vs none
     assert [r[1] for r in sig.rows] == ["tmix (released pairing) vs tmix", "amplify vs tmix",
@@ -178,7 +179,7 @@ def figure4_records(s):
 def test_figure4_without_matplotlib_writes_the_csvs_and_says_how_to_get_the_pngs(tmp_path, monkeypatch):
     monkeypatch.setattr(plots, "figure_class", lambda: None)  # what an install without matplotlib sees
     s = spec(methods=("none", "tmix", "amplify"))
-    loss, pv = paper.figure4_tables(figure4_records(s), s, replace(OPTS, out_dir=str(tmp_path), figure_steps=20))
+    loss, pv = figure4.figure4_tables(figure4_records(s), s, replace(OPTS, out_dir=str(tmp_path), figure_steps=20))
     assert sorted(p.name for p in tmp_path.iterdir()) == ["figure4_loss.csv", "figure4_pvalues.csv"]
     assert "pip install -r requirements-plots.txt (matplotlib) for the PNGs" in loss.notes[-1]
     rows = list(csv.DictReader(io.StringIO((tmp_path / "figure4_loss.csv").read_text())))
@@ -194,7 +195,7 @@ def test_figure4_without_matplotlib_writes_the_csvs_and_says_how_to_get_the_pngs
 def test_figure4_pngs_or_the_install_message(tmp_path):
     """With matplotlib installed: both PNGs exist and are PNGs. Without: the message, never a silent skip."""
     s = spec(methods=("none", "tmix", "amplify"))
-    loss, _ = paper.figure4_tables(figure4_records(s), s, replace(OPTS, out_dir=str(tmp_path)))
+    loss, _ = figure4.figure4_tables(figure4_records(s), s, replace(OPTS, out_dir=str(tmp_path)))
     try:
         import matplotlib  # noqa: F401
     except ImportError:

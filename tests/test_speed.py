@@ -11,7 +11,7 @@ import sys
 import pytest
 import torch
 
-from bench import speed
+from bench.speed import train_step as speed
 
 KEYS = {"schema", "benchmark", "command", "device", "device_name", "dtype", "threads", "model", "batch_size",
         "seq_len", "pad_frac", "methods", "steps", "warmup", "flops_per_token", "peak_tflops", "hf", "wall_s",

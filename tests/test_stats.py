@@ -1,4 +1,4 @@
-"""bench/stats.py against scipy, hand-worked textbook values and slow loop references."""
+"""bench/stats/ against scipy, hand-worked textbook values and slow loop references."""
 
 import math
 import warnings
@@ -7,19 +7,15 @@ import numpy as np
 import pytest
 from scipy import stats as sps
 
-from bench.stats import (
-    Comparison,
-    DegenerateInputWarning,
+from bench.stats.checks import DegenerateInputWarning
+from bench.stats.multiple_testing import Comparison, compare_family, holm
+from bench.stats.over_examples import mcnemar, paired_bootstrap, pool_seeds
+from bench.stats.over_seeds import (
     cohens_d,
-    compare_family,
     hedges_correction,
     hedges_g,
-    holm,
-    mcnemar,
     mean_diff,
     mean_std,
-    paired_bootstrap,
-    pool_seeds,
     variance_ratio_test,
     welch_t,
 )

@@ -23,7 +23,7 @@ compressed into those steps, so the curve is then not the start of a full-length
 
 The heatmap's family: every pair of methods on every dataset shown, Holm over all of them. The colour is
 the paired bootstrap over test examples (seed-averaged correctness; it works with any number of seeds);
-the CSV and the table also carry Welch over seeds and McNemar, as bench/significance.py computes them.
+the CSV and the table also carry Welch over seeds and McNemar, as bench/report/significance.py computes them.
 """
 
 import os
@@ -34,9 +34,9 @@ from pathlib import Path
 import numpy as np
 
 from amplify.results import write_text_atomic
-from bench.significance import TESTS, Side, compare_pair
-from bench.stats import compare_family
-from bench.tables import Table, group, num, pval, render, signed_pts
+from bench.report.significance import TESTS, Side, compare_pair
+from bench.report.tables import Table, group, num, pval, render, signed_pts
+from bench.stats.multiple_testing import compare_family
 
 INSTALL = "pip install -r requirements-plots.txt (matplotlib) for the PNGs"
 

@@ -33,7 +33,7 @@ import numpy as np
 from tabulate import tabulate
 
 from amplify.results import write_text_atomic
-from bench.stats import mean_std
+from bench.stats.over_seeds import mean_std
 
 FORMATS = ("markdown", "latex", "csv")
 _B0, _B1 = "\x02", "\x03"  # bold markers; survive tabulate's LaTeX escaping, replaced afterwards
@@ -273,7 +273,7 @@ def cost_table(records, methods, baseline="none"):
 
 
 def failures_table(failed):
-    """failed: [(run, result)] from bench.grid.collect. One row per failed run, with the error's first line."""
+    """failed: [(run, result)] from bench.grid.plan.collect. One row per failed run, with the error's first line."""
     rows, recs = [], []
     for run, res in failed:
         error = (res.get("error") or "no error recorded").strip().splitlines()[0]

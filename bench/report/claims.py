@@ -12,7 +12,7 @@ The claims (Yang & Xiang 2024, as docs/method.md lists them), AMPLIFY against ea
   5. stability   AMPLIFY's accuracy varies less across seeds than none's and each baseline's
 
 Which runs. Every result file of the directory, whatever experiment wrote it, with status "ok" and a name
-that matches its stored config (bench/grid.py). Claims are about the methods as the paper defines them, so
+that matches its stored config (bench/grid/plan.py). Claims are about the methods as the paper defines them, so
 only runs with every method option at its default count (α default, the same label permutation, and for
 AMPLIFY n = 5 draws in every block); table1's, table6's and reference-bug's variants are left out. A "unit"
 is one dataset under one setting, a setting being every other config field (model, recipe, limits, device
@@ -26,7 +26,7 @@ Within a unit:
   3     Welch's t on the log of each run's mean step time. Effect: the ratio of geometric means, as a %.
   4     per seed, r = the mean over the unit's noisy settings of (noisy accuracy - clean accuracy); Welch's t
         on r. Effect: mean r(AMPLIFY) - mean r(X), positive when AMPLIFY loses less.
-  5     Brown-Forsythe (bench.stats.variance_ratio_test). Effect: var(AMPLIFY) / var(X). It needs 3 seeds in
+  5     Brown-Forsythe (bench.stats.over_seeds.variance_ratio_test). Effect: var(AMPLIFY) / var(X). It needs 3 seeds in
         one method, and even then has almost no power: this line will rarely be anything but "not enough".
 Across units: Stouffer's method on the signed two-sided p-values (z = ±Φ⁻¹(1 - p/2), Z = Σz / √k), every
 unit weighted equally; units are independent runs, so their z are independent. The printed effect is the
@@ -42,7 +42,7 @@ Smoothing in Transformer", PeerJ Computer Science (the claims); Stouffer, Suchma
 Williams 1949, "The American Soldier", vol. 1, and Whitlock 2005, "Combining probability from independent
 tests", J. Evolutionary Biology 18 (the z combination; unlike Fisher's method on two-sided p-values it keeps
 the direction of each unit's effect, so opposite effects cancel); Holm 1979 and Brown & Forsythe 1974 as in
-bench/stats.py.
+bench/stats/.
 """
 
 import json
@@ -54,9 +54,11 @@ import numpy as np
 from scipy import stats as sps
 
 from amplify.results import read_json
-from bench.grid import identity, run_key
-from bench.stats import DegenerateInputWarning, holm, variance_ratio_test, welch_t
-from bench.tables import Table, pval, render_all, write_tables
+from bench.grid.plan import identity, run_key
+from bench.report.tables import Table, pval, render_all, write_tables
+from bench.stats.checks import DegenerateInputWarning
+from bench.stats.multiple_testing import holm
+from bench.stats.over_seeds import variance_ratio_test, welch_t
 
 BASELINES = ("embedmix", "sentmix", "tmix", "manifold")
 TABLE2_BASELINES = ("embedmix", "sentmix", "tmix")  # lines printed (as "no runs") even without results

@@ -37,7 +37,7 @@ takes runs i, i+N, i+2N, ... of the full grid: the same share on every restart, 
 always owns the same runs, and shards never overlap. Within a shard, the torchrun ranks split the runs
 that are not done yet round-robin (rank r takes pending runs r, r+W, ...). Every rank reads the directory
 after a barrier and before anyone writes, so they see the same pending list; the per-run file lock in
-bench/runner.py guards the rest (two shells started on the same grid by mistake).
+bench/grid/runner.py guards the rest (two shells started on the same grid by mistake).
 """
 
 import hashlib

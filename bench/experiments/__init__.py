@@ -1,0 +1,32 @@
+"""
+The paper's experiments, one module each, found by name: what a grid runs and which tables it prints
+(`python -m bench.compare --experiment NAME`). May import bench.grid.plan, bench.report and bench.stats;
+never bench.compare or bench.grid.runner. Importing this package registers every experiment below.
+
+    table2         table2.py         datasets x methods x seeds: accuracy, significance, cost (paper Table 2; default)
+    table1         table1.py         AMPLIFY with n ∈ {1, 3, 5, 7, 9, 20} λ draws (paper Table 1)
+    table4, table5 table4_5.py       every method with random word deletion / swaps at 5-20% (paper Tables 4, 5)
+    table6         table6.py         AMPLIFY in one block only vs every block (paper Table 6)
+    figure4        figure4.py        training loss, cumulative time and a p-value heatmap (paper Figures 4 and 3)
+    reference-bug  reference_bug.py  the baselines with their released code's label pairing vs as described
+    registry.py   Experiment, GridSpec, ReportOptions, EXPERIMENTS, register (imports no experiment module)
+    common.py     the pieces the paper's experiments share (relabel, versus_table)
+
+Every experiment takes its datasets, seeds and recipe from the command line and its --preset, like table2;
+what it varies (n_draws, noise, blocks, label pairing) it sets itself, and it ignores --methods where the
+paper's table has a fixed set of rows (table1, table6). A variant that is table2's own configuration (n = 5,
+every block, clean data, the same label permutation) has table2's run key, so one --results directory
+shares those runs between experiments instead of training them again.
+
+Each table shows mean ± std over seeds per cell, Δ against a reference row (each module says which), and a
+significance table: the three tests of bench/report/significance.py (Welch over seeds, paired bootstrap and
+McNemar over test examples), Holm-corrected over every comparison the table makes, with a verdict in words.
+"""
+
+# isort: off
+# Registration order is the order of --experiment's choices and of `--help`.
+from bench.experiments import table2, table1, table4_5, table6, figure4, reference_bug  # noqa: F401
+# isort: on
+from bench.experiments.registry import EXPERIMENTS, Experiment, GridSpec, ReportOptions, register
+
+__all__ = ["EXPERIMENTS", "Experiment", "GridSpec", "ReportOptions", "register"]

@@ -1,0 +1,10 @@
+"""
+Reporting: tables and figures from stored result files, and the statistics verdicts they carry. It reads
+results and calls bench.stats; it never trains. May import bench.stats, bench.grid.plan (run keys) and
+amplify.results; never bench.experiments, bench.compare or bench.grid.runner.
+
+    tables.py        the Table type, its markdown/LaTeX/CSV rendering, and the accuracy, cost and failure tables
+    significance.py  which differences are real: the comparison family, three tests per pair, Holm, the verdict
+    plots.py         Figure 4's loss and time curves and the Figure 3-style p-value heatmap (CSV + PNG)
+    claims.py        --claims: the paper's claims, one line each, checked against every stored result
+"""

@@ -1,0 +1,9 @@
+"""
+Speed benchmarks: separate programs, each with its own command, that time the model, the optimiser and the
+data pipeline. They import model, amplify and data (what they time), never the rest of bench.
+
+    train_step.py       python -m bench.speed        one training step per mixup method, ours vs Hugging Face's BERT
+    checkpoint_load.py  python -m bench.load_speed   model/safetensors.py's load time and memory vs `safetensors`
+    data_pipeline.py    python -m bench.data_speed   tokenize, cache and collate against issue 3's budgets
+(`python -m bench.speed.checkpoint_load` and `python -m bench.speed.data_pipeline` are the same commands.)
+"""

@@ -1,0 +1,82 @@
+"""
+Many comparisons at once: Holm-Bonferroni adjusted p-values, and the Comparison row a significance table is
+made of, Holm-corrected as one family by `compare_family`.
+
+Reference:
+  Holm 1979, "A simple sequentially rejective multiple test procedure", Scand. J. Statistics 6.
+"""
+
+import dataclasses
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+
+def holm(pvalues):
+    """Holm-Bonferroni step-down adjusted p-values, in the input order.
+
+    Sort the m p-values ascending, p_(1) <= ... <= p_(m); the adjusted value is
+        p~_(i) = min(1, max_{j <= i} (m - j + 1) * p_(j))
+    so adjusted values are monotone in the raw ones and capped at 1. Reject where p~ <= alpha; this
+    controls the family-wise error rate at alpha under any dependence between the tests.
+    nan-aware: a nan (a test that could not be run) stays nan and is not counted in m. Counting it
+    would make the correction stricter for a test that never happened, and dropping it from the
+    table silently would be worse.
+    Raises ValueError for p-values outside [0, 1].
+    """
+    p = np.asarray(pvalues, dtype=float)
+    if p.ndim != 1:
+        raise ValueError(f"holm expects a 1-D sequence of p-values, got shape {p.shape}")
+    valid = ~np.isnan(p)
+    if np.any((p[valid] < 0) | (p[valid] > 1)):
+        raise ValueError(f"p-values must lie in [0, 1] (or be nan), got {p}")
+    out = np.full(p.shape, np.nan)
+    idx = np.flatnonzero(valid)
+    m = idx.size
+    if m == 0:
+        return out
+    order = idx[np.argsort(p[idx], kind="stable")]
+    scaled = (m - np.arange(m)) * p[order]
+    out[order] = np.minimum(1.0, np.maximum.accumulate(scaled))
+    return out
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """One row of a significance table: A vs B on one dataset by one test.
+
+    effect: the effect size that goes with the test (delta for the bootstrap, Hedges' g for seeds...);
+    n: the number of units tested (seeds per group, or test examples). p_holm and significant are
+    filled by `compare_family`; note carries a degenerate-input reason, if any.
+    """
+
+    method_a: str
+    method_b: str
+    dataset: str
+    test: str
+    statistic: float
+    p: float
+    p_holm: float = math.nan
+    effect: float = math.nan
+    n: int = 0
+    significant: bool = False
+    note: str = ""
+
+
+def compare_family(rows, alpha=0.05):
+    """Holm-correct one family of comparisons; returns new rows in the same order, with p_holm set and
+    significant = (p_holm <= alpha). A nan p stays nan and is never significant.
+
+    rows: Comparison objects, or any dataclass with fields p, p_holm and significant. Which rows form
+    a family is the caller's decision and belongs in the table's caption: usually every comparison
+    the table makes, since those are the claims a reader takes from it.
+    """
+    rows = list(rows)
+    if not 0 < alpha < 1:
+        raise ValueError(f"alpha must be in (0, 1), got {alpha}")
+    adjusted = holm([r.p for r in rows])
+    return [
+        dataclasses.replace(r, p_holm=float(q), significant=bool(q <= alpha))  # nan <= alpha is False
+        for r, q in zip(rows, adjusted, strict=True)
+    ]
