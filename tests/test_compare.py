@@ -197,7 +197,8 @@ def test_formats_and_out_files(tmp_path, capsys):
     assert r"\toprule" in tex and r"\textbf{85.00 $\pm$ 5.00} (+10.00)" in tex
     assert "\x02" not in tex and "\x03" not in tex and r"$\Delta$ pts" in tex
     files = sorted(p.name for p in (tmp_path / "tables").iterdir())
-    assert files == ["accuracy.csv", "cost.csv", "significance.csv", "tables.md", "tables.tex"]
+    assert files == ["accuracy.csv", "calibration-significance.csv", "calibration.csv", "cost.csv", "significance.csv",
+                     "tables.md", "tables.tex"]
     acc = list(csv.DictReader(io.StringIO((tmp_path / "tables" / "accuracy.csv").read_text())))
     row = next(r for r in acc if r["method"] == "amplify" and r["dataset"] == "trec-coarse")
     assert float(row["mean_acc"]) == pytest.approx(0.85) and row["best"] == "True" and row["n_seeds"] == "3"

@@ -1,10 +1,12 @@
 """
 table2, the default experiment: the paper's Table 2, accuracy per method and dataset over seeds, its
-significance table (bench/report/significance.py) and the cost table (bench/report/tables.py).
+significance table (bench/report/significance.py), the calibration tables (NLL, ECE, Brier and their
+significance, bench/report/calibration.py) and the cost table (bench/report/tables.py).
 """
 
 from bench.experiments.registry import Experiment, register
 from bench.grid.plan import grid_configs
+from bench.report.calibration import calibration_significance_table, calibration_table
 from bench.report.significance import significance_table
 from bench.report.tables import accuracy_table, cost_table
 
@@ -16,8 +18,12 @@ def table2_configs(spec):
 def table2_tables(records, spec, opts):
     return [accuracy_table(records, spec.methods, spec.datasets),
             significance_table(records, spec.methods, spec.datasets, alpha=opts.alpha, n_resamples=opts.n_resamples),
+            calibration_table(records, spec.methods, spec.datasets),
+            calibration_significance_table(records, spec.methods, spec.datasets, alpha=opts.alpha,
+                                           n_resamples=opts.n_resamples),
             cost_table(records, spec.methods)]
 
 
-register(Experiment("table2", "datasets x methods x seeds: accuracy, significance and cost tables (paper Table 2)",
+register(Experiment("table2", "datasets x methods x seeds: accuracy, significance, calibration and cost tables "
+                              "(paper Table 2)",
                     table2_configs, table2_tables))

@@ -10,14 +10,18 @@ The claims (Yang & Xiang 2024, as docs/method.md lists them), AMPLIFY against ea
   3. time        AMPLIFY's training step costs less than each baseline's
   4. robustness  with noisy training texts AMPLIFY loses less accuracy than none and each baseline
   5. stability   AMPLIFY's accuracy varies less across seeds than none's and each baseline's
+  6. calibration AMPLIFY's test probabilities are better calibrated than none's and than label smoothing's
+                 (`labelsmooth`, the control the paper never ran), by NLL, ECE and Brier score: the paper's
+                 title claims label smoothing, and these measure it
 
 Which runs. Every result file of the directory, whatever experiment wrote it, with status "ok" and a name
 that matches its stored config (bench/grid/plan.py). Claims are about the methods as the paper defines them, so
 only runs with every method option at its default count (α default, the same label permutation, and for
 AMPLIFY n = 5 draws in every block); table1's, table6's and reference-bug's variants are left out. A "unit"
 is one dataset under one setting, a setting being every other config field (model, recipe, limits, device
-type): AMPLIFY and X are compared within a unit, never across. Claims 1, 2, 3 and 5 use clean runs; claim 4
-compares each noisy run with the same seed's clean run of its unit.
+type): AMPLIFY and X are compared within a unit, never across. Claims 1, 2, 3, 5 and 6 use clean runs; claim 4
+compares each noisy run with the same seed's clean run of its unit. Claim 6 uses the runs that stored their
+test probabilities (amplify.results.read_probs); older results have none and count as no runs.
 
 The tests are over seeds, because a claim about a method is a claim about what another training run would
 give; per-example tests (bootstrap, McNemar) speak to these trained models only and are in the tables.
@@ -28,6 +32,9 @@ Within a unit:
         on r. Effect: mean r(AMPLIFY) - mean r(X), positive when AMPLIFY loses less.
   5     Brown-Forsythe (bench.stats.over_seeds.variance_ratio_test). Effect: var(AMPLIFY) / var(X). It needs 3 seeds in
         one method, and even then has almost no power: this line will rarely be anything but "not enough".
+  6     Welch's t on the per-seed NLL, ECE (15 bins) or Brier score (bench/stats/calibration.py), one line
+        per metric. Effect: mean(AMPLIFY) - mean(X), negative when AMPLIFY is better calibrated. The paired
+        bootstrap over examples is in the calibration significance table (bench/report/calibration.py).
 Across units: Stouffer's method on the signed two-sided p-values (z = ±Φ⁻¹(1 - p/2), Z = Σz / √k), every
 unit weighted equally; units are independent runs, so their z are independent. The printed effect is the
 mean of the units' effects (geometric for ratios). Holm-Bonferroni over every line that has a p.
@@ -53,16 +60,19 @@ from pathlib import Path
 import numpy as np
 from scipy import stats as sps
 
-from amplify.results import read_json
+from amplify.results import read_json, read_probs
 from bench.grid.plan import identity, run_key
 from bench.report.tables import Table, pval, render_all, write_tables
+from bench.stats.calibration import METRIC_NAMES, METRICS
 from bench.stats.checks import DegenerateInputWarning
 from bench.stats.multiple_testing import holm
 from bench.stats.over_seeds import variance_ratio_test, welch_t
 
 BASELINES = ("embedmix", "sentmix", "tmix", "manifold")
 TABLE2_BASELINES = ("embedmix", "sentmix", "tmix")  # lines printed (as "no runs") even without results
-NOT_SETTING = ("method", "seed", "dataset", "noise", "noise_p", "alpha", "label_perm", "n_draws", "amplify_layers")
+NOT_SETTING = ("method", "seed", "dataset", "noise", "noise_p", "alpha", "label_perm", "n_draws", "amplify_layers",
+               "mix_epochs", "ssmix_clean_loss", "label_smoothing")
+CALIBRATION_AGAINST = ("none", "labelsmooth")  # claim 6: the lines printed, with or without runs
 
 
 # -----------------------------------------------------------------------------
@@ -72,6 +82,8 @@ NOT_SETTING = ("method", "seed", "dataset", "noise", "noise_p", "alpha", "label_
 def default_options(cfg):
     """The method as the paper defines it: no table1/table6/reference-bug variant."""
     if cfg.get("alpha") is not None or cfg.get("label_perm", "same") != "same":
+        return False
+    if cfg.get("mix_epochs") is not None or cfg.get("ssmix_clean_loss") or cfg.get("label_smoothing") is not None:
         return False
     return cfg["method"] != "amplify" or (cfg.get("n_draws") == 5 and cfg.get("amplify_layers") is None)
 
@@ -163,11 +175,32 @@ def robustness_unit(levels, a, b):
     return float(np.mean(r[0]) - np.mean(r[1])), _quiet(welch_t, *r).p, r
 
 
+def calibration_unit(metric):
+    """Claim 6 for one metric: per-seed values from the runs with stored probabilities; None without any."""
+
+    def unit(clean, a, b):
+        values = []
+        for m in (a, b):
+            v = []
+            for _, r in sorted(clean[m].items()):
+                probs = read_probs(r)
+                if probs is not None:
+                    v.append(METRICS[metric](probs, np.asarray(r["test_labels"])))
+            if not v:
+                return None
+            values.append(v)
+        return float(np.mean(values[0]) - np.mean(values[1])), _quiet(welch_t, *values).p, values
+
+    return unit
+
+
 KINDS = {  # claim kind -> (unit function, which data, claimed direction of the effect, test name)
     "accuracy": (accuracy_unit, "clean", +1, "Welch over seeds"),
     "time": (time_unit, "clean", -1, "Welch over seeds, log step time"),
     "robustness": (robustness_unit, "levels", +1, "Welch over seeds, drop from clean"),
     "stability": (variance_unit, "clean", -1, "Brown–Forsythe over seeds"),
+    **{f"calibration-{m}": (calibration_unit(m), "clean", -1, f"Welch over seeds, {METRIC_NAMES[m]}")
+       for m in METRICS},
 }
 
 
@@ -188,7 +221,9 @@ def check(units, kind, a, b):
     line = {"kind": kind, "a": a, "b": b, "test": test, "units": len(per_unit), "p": math.nan, "direction": 0.0,
             "effect": math.nan, "reason": ""}
     if not per_unit:
-        what = "noisy-data runs (table4/5) of both" if kind == "robustness" else "both"
+        what = {"robustness": "noisy-data runs (table4/5) of both"}.get(kind, "both")
+        if kind.startswith("calibration"):
+            what = "stored test probabilities of both"
         line["reason"] = f"no runs: no unit with {what} {a} and {b}"
         return line
     effects = [e for _, _, e, _, _ in per_unit if math.isfinite(e)]  # a 0 or inf variance ratio: direction only
@@ -226,6 +261,7 @@ CLAIM_TEXT = {
     "time": "AMPLIFY's training step costs less than {b}'s",
     "robustness": "AMPLIFY loses less accuracy to noisy training text than {b}",
     "stability": "AMPLIFY's accuracy varies less across seeds than {b}'s",
+    **{f"calibration-{m}": "AMPLIFY is better calibrated than {b} (" + METRIC_NAMES[m] + ")" for m in METRICS},
 }
 
 
@@ -239,6 +275,10 @@ def effect_text(line):
         return f"drop Δ {100 * e:+.2f} pts"
     if kind == "time":
         return f"step time {100 * (math.exp(e) - 1):+.1f}%"
+    if kind == "calibration-ece":
+        return f"ECE Δ {100 * e:+.2f} pts"
+    if kind.startswith("calibration"):
+        return f"{METRIC_NAMES[kind.split('-')[1]]} Δ {e:+.4f}"
     return f"variance ×{math.exp(e):.2f}"
 
 
@@ -249,6 +289,7 @@ def claim_lines(units, methods_found):
     lines += [check(units, "time", "amplify", b) for b in bases]
     lines += [check(units, "robustness", "amplify", b) for b in ("none", *bases)]
     lines += [check(units, "stability", "amplify", b) for b in ("none", *bases)]
+    lines += [check(units, f"calibration-{m}", "amplify", b) for b in CALIBRATION_AGAINST for m in METRICS]
     return lines
 
 
@@ -275,7 +316,8 @@ def claims_table(units, alpha):
              "units (one dataset in one setting) of a two-sided test per unit; seeds: per method and unit.",
              "Effects: accuracy Δ = AMPLIFY − X in points, mean over units; step time: AMPLIFY / X − 1 (geometric); "
              "drop Δ: AMPLIFY's change from clean minus X's (positive: AMPLIFY loses less); variance: "
-             "var(AMPLIFY) / var(X) over seeds (geometric mean over units).",
+             "var(AMPLIFY) / var(X) over seeds (geometric mean over units); NLL / ECE (points) / Brier Δ = "
+             "AMPLIFY − X (negative: AMPLIFY better calibrated), from runs with stored test probabilities.",
              f"Verdict at α={alpha}: supported / contradicted only when the Holm-adjusted p ≤ α and the test and "
              "the effect both point the claimed / the opposite way; otherwise not enough evidence, which is not "
              "evidence of no difference. Seed-level tests with 2-3 seeds have little power, Brown–Forsythe least.",

@@ -8,6 +8,7 @@ numpy and scipy only, and nothing else from bench. Checked against scipy/statsmo
                          Brown-Forsythe's variance ratio test
     over_examples.py     per-example correctness on one test set: pool_seeds, the paired bootstrap, McNemar
     multiple_testing.py  many comparisons at once: Holm, the Comparison row, compare_family
+    calibration.py       predicted probabilities: NLL, ECE (15 bins), Brier score, and their paired bootstrap
 
 Two units of randomness matter when comparing method A with method B, and each has its test:
   - across training seeds (one accuracy per seed and method): `welch_t`, `cohens_d`/`hedges_g`,
