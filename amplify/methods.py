@@ -136,6 +136,10 @@ class Method:
                 return h, mask
             return mix_pair(h, plan), (union_mask(mask, plan.perm) if union else mask)
 
+        # Where it mixes, for the model to know which padding positions it may skip (model/bert.py,
+        # positions_needed): every (site, layer) it acts on this step, the partners, the mask rule.
+        mix.mixes = frozenset((s, k) for s in sites for k in plan.layers)
+        mix.perm, mix.union = plan.perm, union
         return mix
 
     def loss(self, logits, labels, plan):
@@ -241,6 +245,8 @@ class MixupTransformer(Method):
             cls = mix_pair(h[:, :1], plan)  # (B, 1, d): the [CLS] row only
             return torch.cat([cls, h[:, 1:]], dim=1), mask
 
+        # It reads only the [CLS] rows, real in every example: no position beyond the own mask is needed.
+        mix.mixes, mix.perm, mix.union = (), plan.perm, False
         return mix
 
 

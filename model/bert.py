@@ -19,6 +19,19 @@ called at every insertion point a mixup method may use:
 `h` is (B, T, d) (or (B, d) at "pooled"); `mask` is the (B, T) padding mask (1 = real token). A method
 may return a new mask (EmbedMix and Manifold Mixup use the union of both sequences' masks); later
 attention uses it. `no_mix` is the identity, used for evaluation and for the `none` method.
+
+Speed on CPU (issue 12; each point is checked against the plain computation in tests/test_bert.py):
+- The padding mask becomes an additive attention bias once per batch (and again only when a method
+  changes the mask), in the form the attention kernel takes, instead of once per block.
+- Dropout draws 32 random bits per element from 64-bit draws and compares them with a threshold,
+  2-3x cheaper than torch's bernoulli_ on CPU, with the same keep probability (to 2^-33) and the same
+  expectation (`Dropout`). In training, attention is written out on CPU (`BertSelfAttention`): SDPA's
+  CPU kernels take no dropout, so SDPA falls back to a math path that re-checks every row for -inf.
+- Padding-free: the position-wise work (every linear layer, LayerNorm, GELU, dropout: most of the
+  FLOPs) runs only on the positions whose values the pass reads later, packed into (N, d); attention
+  and the mix callables see the padded (B, T, d) layout. Which positions: see `positions_needed`. A
+  mix callable that says where it mixes (attributes `mixes`, `perm`, `union`; amplify/methods.py)
+  gets this; any other callable gets the plain padded computation.
 """
 
 import json
@@ -32,6 +45,9 @@ import torch.nn.functional as F
 
 def no_mix(site, layer, h, mask):
     return h, mask
+
+
+no_mix.mixes = ()  # mixes nowhere: the model may skip every padding position (see positions_needed)
 
 
 @dataclass
@@ -87,6 +103,96 @@ ACT2FN = {
 }
 
 
+class Dropout(nn.Module):
+    """Inverted dropout: zero each element with probability p, scale the rest by 1/(1-p).
+
+    On CPU the mask comes from 32 random bits per element, taken from 64-bit draws (`random_` over
+    the whole int64 range, viewed as pairs of int32): an element is dropped when its bits fall below
+    t = round(p·2^32), so P(drop) = t/2^32, within 2^-33 of p (torch's bernoulli_ compares a float
+    with a 24-bit mantissa: no finer). Kept values are scaled by 1/(1 - t/2^32), so E[output] = x
+    exactly. torch's bernoulli_ draws one float per element and costs 2-3x more here. The random
+    stream differs from nn.Dropout's (same seed, other masks). Elsewhere (CUDA) it is F.dropout.
+    """
+
+    def __init__(self, p):
+        super().__init__()
+        self.p = p
+
+    def forward(self, x):
+        if not self.training or self.p == 0.0:
+            return x
+        if x.device.type != "cpu":
+            return F.dropout(x, self.p, True)
+        t = round(self.p * 2**32)
+        n = x.numel()
+        bits = torch.empty((n + 1) // 2, dtype=torch.int64).random_(-(2**63), None)  # 64 random bits each
+        bits = bits.view(torch.int32)[:n].view(x.shape)  # 32 random bits per element, uniform on int32
+        keep = bits >= t - 2**31  # P(keep) = 1 - t/2^32
+        return x * torch.where(keep, 1.0 / (1.0 - t / 2**32), 0.0).to(x.dtype)
+
+    def extra_repr(self):
+        return f"p={self.p}"
+
+
+def attention_bias(mask):
+    """(B, T) padding mask (1 = real) -> (B, 1, 1, T) additive float bias: 0 on real keys, a large
+    negative number on padding keys (what SDPA adds to the scores; a bool mask it would convert in every
+    block). Not -inf: a row without any real key (no real batch has one) then averages, not NaN."""
+    return (mask[:, None, None, :] == 0).float() * torch.finfo(torch.float32).min
+
+
+class Rows:
+    """The positions of a padded (B, T, d) batch that a step computes, and the moves between layouts:
+    pack (B, T, d) -> (N, d), the N chosen rows; unpack (N, d) -> (B, T, d), zeros elsewhere."""
+
+    def __init__(self, keep):
+        self.keep = keep  # (B, T) bool
+        self.B, self.T = keep.shape
+        self.idx = keep.reshape(-1).nonzero().squeeze(1)  # (N,) flat positions b*T + t
+
+    def pack(self, h):
+        return h.reshape(self.B * self.T, -1).index_select(0, self.idx)  # (N, d)
+
+    def unpack(self, x):
+        out = x.new_zeros(self.B * self.T, x.shape[-1])
+        return out.index_copy(0, self.idx, x).view(self.B, self.T, -1)  # (B, T, d)
+
+
+def positions_needed(mask, mix, n_layers):
+    """For each block l = 1..L: (the rows its attention sub-layer computes, the rows its feed-forward
+    sub-layer computes), as (B, T) bool masks; None when `mix` does not say where it mixes.
+
+    Walk the network backwards from what the head reads: the final mask's real positions (the pooler's
+    [CLS] is one of them; for a union-mask method the final mask is the union). Position-wise work needs
+    a position's own input only; attention needs the real keys of the mask in use, which the rows
+    already include (masks only grow, by union). A mix h[i] <- λ·h[i] + (1-λ)·h[perm[i]] reads, for each
+    row example i needs after it, the same row of i and of its partner perm[i]; so before the mix,
+    example k needs its own rows and those of whoever takes k as partner: P | P[perm^-1]. This is
+    exact, not conservative: a partner's padding rows are well defined (a padding query attends to the
+    real keys), and they are computed exactly when someone mixes them in. For AMPLIFY, which mixes in
+    every block, the rows an example needs in block l grow along the permutation's cycle with the
+    number of mixes still to come: every block computes a little more than the one after it.
+    """
+    sites = getattr(mix, "mixes", None)
+    if sites is None:
+        return None
+    P = mask.bool()
+    if sites:
+        perm = mix.perm
+        if mix.union:
+            P = P | P[perm]
+        inv = torch.argsort(perm)
+    out = []
+    for layer in range(n_layers, 0, -1):
+        if ("block", layer) in sites:
+            P = P | P[inv]
+        ffn = P
+        if ("attention", layer) in sites:
+            P = P | P[inv]
+        out.append((P, ffn))
+    return out[::-1]
+
+
 class BertEmbeddings(nn.Module):
     def __init__(self, cfg):
         super().__init__()
@@ -94,7 +200,7 @@ class BertEmbeddings(nn.Module):
         self.position_embeddings = nn.Embedding(cfg.max_position_embeddings, cfg.hidden_size)
         self.token_type_embeddings = nn.Embedding(cfg.type_vocab_size, cfg.hidden_size)
         self.LayerNorm = nn.LayerNorm(cfg.hidden_size, eps=cfg.layer_norm_eps)
-        self.dropout = nn.Dropout(cfg.hidden_dropout_prob)
+        self.dropout = Dropout(cfg.hidden_dropout_prob)
 
     def forward(self, input_ids, token_type_ids):
         T = input_ids.size(1)
@@ -113,21 +219,33 @@ class BertSelfAttention(nn.Module):
         self.key = nn.Linear(cfg.hidden_size, cfg.hidden_size)
         self.value = nn.Linear(cfg.hidden_size, cfg.hidden_size)
         self.dropout_p = cfg.attention_probs_dropout_prob
+        self.attn_dropout = Dropout(cfg.attention_probs_dropout_prob)
 
-    def forward(self, x, mask):
-        B, T, d = x.shape
+    def forward(self, x, bias, rows=None):
+        """x: (B, T, d), or (N, d) packed `rows` of it; bias: (B, 1, 1, T) from `attention_bias`."""
+        d = x.shape[-1]
         # One GEMM for q, k and v instead of three: the weights stay separate (checkpoint names),
         # concatenating them costs little and a bigger matmul runs closer to peak on CPU and GPU.
         w = torch.cat([self.query.weight, self.key.weight, self.value.weight])  # (3d, d)
         b = torch.cat([self.query.bias, self.key.bias, self.value.bias])
-        qkv = F.linear(x, w, b).view(B, T, 3, self.n_head, d // self.n_head)
-        q, k, v = qkv.permute(2, 0, 3, 1, 4).unbind(0)  # each (B, nh, T, hs)
+        qkv = F.linear(x, w, b)  # (B, T, 3d) or (N, 3d)
+        if rows is not None:
+            qkv = rows.unpack(qkv)  # (B, T, 3d): attention needs the padded layout; zeros elsewhere
+        B, T = qkv.shape[:2]
+        q, k, v = qkv.view(B, T, 3, self.n_head, d // self.n_head).permute(2, 0, 3, 1, 4).unbind(0)  # (B, nh, T, hs)
         # Padding keys are hidden from every query; padded queries still produce (ignored) outputs.
-        attn_mask = None if mask is None else mask[:, None, None, :].bool()  # (B, 1, 1, T)
-        y = F.scaled_dot_product_attention(
-            q, k, v, attn_mask=attn_mask, dropout_p=self.dropout_p if self.training else 0.0
-        )  # (B, nh, T, hs)
-        return y.transpose(1, 2).reshape(B, T, d)
+        bias = bias.to(q.dtype)
+        if self.training and self.dropout_p > 0 and q.device.type == "cpu":
+            # SDPA's CPU kernels take no dropout: it would fall back to a math path that also re-checks
+            # every row for -inf. Written out, with our cheaper dropout masks:
+            att = (q * q.shape[-1] ** -0.5) @ k.transpose(-2, -1) + bias  # (B, nh, T, T)
+            y = self.attn_dropout(att.softmax(-1)) @ v  # (B, nh, T, hs)
+        else:
+            y = F.scaled_dot_product_attention(
+                q, k, v, attn_mask=bias, dropout_p=self.dropout_p if self.training else 0.0
+            )  # (B, nh, T, hs)
+        y = y.transpose(1, 2).reshape(B, T, d)
+        return y if rows is None else rows.pack(y)
 
 
 class BertSelfOutput(nn.Module):
@@ -137,7 +255,7 @@ class BertSelfOutput(nn.Module):
         super().__init__()
         self.dense = nn.Linear(cfg.hidden_size, cfg.hidden_size)
         self.LayerNorm = nn.LayerNorm(cfg.hidden_size, eps=cfg.layer_norm_eps)
-        self.dropout = nn.Dropout(cfg.hidden_dropout_prob)
+        self.dropout = Dropout(cfg.hidden_dropout_prob)
 
     def forward(self, y, residual):
         return self.LayerNorm(self.dropout(self.dense(y)) + residual)
@@ -149,8 +267,14 @@ class BertAttention(nn.Module):
         self.self = BertSelfAttention(cfg)
         self.output = BertSelfOutput(cfg)
 
-    def forward(self, h, mask):
-        return self.output(self.self(h, mask), h)
+    def forward(self, h, mask, rows=None, bias=None):
+        """(B, T, d) -> (B, T, d). With `rows`, only those positions are computed (zeros elsewhere).
+        `bias` = attention_bias(mask), when the caller has it already."""
+        bias = attention_bias(mask) if bias is None else bias
+        if rows is None:
+            return self.output(self.self(h, bias), h)
+        x = rows.pack(h)  # (N, d)
+        return rows.unpack(self.output(self.self(x, bias, rows), x))
 
 
 class BertIntermediate(nn.Module):
@@ -168,7 +292,7 @@ class BertOutput(nn.Module):
         super().__init__()
         self.dense = nn.Linear(cfg.intermediate_size, cfg.hidden_size)
         self.LayerNorm = nn.LayerNorm(cfg.hidden_size, eps=cfg.layer_norm_eps)
-        self.dropout = nn.Dropout(cfg.hidden_dropout_prob)
+        self.dropout = Dropout(cfg.hidden_dropout_prob)
 
     def forward(self, x, residual):
         return self.LayerNorm(self.dropout(self.dense(x)) + residual)  # (B, T, d)
@@ -184,10 +308,16 @@ class BertLayer(nn.Module):
         self.intermediate = BertIntermediate(cfg)
         self.output = BertOutput(cfg)
 
-    def forward(self, h, mask, mix=no_mix):
-        a = self.attention(h, mask)  # (B, T, d)
+    def forward(self, h, mask, mix=no_mix, bias=None, rows=None):
+        """h: (B, T, d), mask: (B, T); bias: attention_bias(mask) if already made; rows: this block's
+        (attention rows, feed-forward rows) from positions_needed, or None for every position."""
+        attn_rows, ffn_rows = (None, None) if rows is None else rows
+        a = self.attention(h, mask, attn_rows, bias)  # (B, T, d)
         a, mask = mix("attention", self.index, a, mask)  # <- AMPLIFY's insertion point
-        return self.output(self.intermediate(a), a), mask
+        if ffn_rows is None:
+            return self.output(self.intermediate(a), a), mask
+        x = ffn_rows.pack(a)  # (N, d): the feed-forward sub-layer is position-wise
+        return ffn_rows.unpack(self.output(self.intermediate(x), x)), mask
 
 
 class BertEncoder(nn.Module):
@@ -195,10 +325,13 @@ class BertEncoder(nn.Module):
         super().__init__()
         self.layer = nn.ModuleList([BertLayer(cfg, i + 1) for i in range(cfg.num_hidden_layers)])
 
-    def forward(self, h, mask, mix=no_mix):
-        for layer in self.layer:
-            h, mask = layer(h, mask, mix)
-            h, mask = mix("block", layer.index, h, mask)  # <- TMix / Manifold Mixup
+    def forward(self, h, mask, mix=no_mix, rows=None):
+        bias = attention_bias(mask)  # once per batch, and again only if a method changes the mask
+        for i, layer in enumerate(self.layer):
+            h, new_mask = layer(h, mask, mix, bias, None if rows is None else rows[i])
+            h, new_mask = mix("block", layer.index, h, new_mask)  # <- TMix / Manifold Mixup
+            if new_mask is not mask:
+                mask, bias = new_mask, attention_bias(new_mask)
         return h, mask
 
 
@@ -220,6 +353,9 @@ class BertModel(nn.Module):
         self.embeddings = BertEmbeddings(cfg)
         self.encoder = BertEncoder(cfg)
         self.pooler = BertPooler(cfg)
+        # Compute only the positions the pass reads (CPU; see positions_needed). On CUDA the index
+        # bookkeeping would sync host and device every step, and a GPU has throughput to spare.
+        self.padding_free = True
 
     def forward(self, input_ids, attention_mask=None, token_type_ids=None, mix=no_mix, pool=True):
         """Returns (sequence output (B, T, d), pooled output (B, d) or None, final mask (B, T))."""
@@ -227,9 +363,14 @@ class BertModel(nn.Module):
             attention_mask = torch.ones_like(input_ids)
         if token_type_ids is None:
             token_type_ids = torch.zeros_like(input_ids)
+        rows = None
+        if self.padding_free and input_ids.device.type == "cpu" and not bool(attention_mask.all()):
+            needed = positions_needed(attention_mask, mix, self.config.num_hidden_layers)
+            if needed is not None:
+                rows = [(Rows(a), Rows(f)) for a, f in needed]
         h = self.embeddings(input_ids, token_type_ids)  # (B, T, d)
         h, mask = mix("embeddings", 0, h, attention_mask)  # <- EmbedMix / Manifold Mixup (layer 0)
-        h, mask = self.encoder(h, mask, mix)
+        h, mask = self.encoder(h, mask, mix, rows)
         return h, (self.pooler(h) if pool else None), mask
 
 
@@ -253,7 +394,7 @@ class BertForSequenceClassification(nn.Module):
             raise ValueError(f"pooling must be 'pooler' or 'mean', got {pooling!r}")
         self.config, self.num_labels, self.pooling = cfg, num_labels, pooling
         self.bert = BertModel(cfg)
-        self.dropout = nn.Dropout(cfg.hidden_dropout_prob)
+        self.dropout = Dropout(cfg.hidden_dropout_prob)
         self.classifier = nn.Linear(cfg.hidden_size, num_labels)
         self.apply(self._init_weights)
 

@@ -1,0 +1,125 @@
+"""The CPU fast paths of model/bert.py against the plain padded computation: padding-free layers for
+every method (logits and loss, λ < 1, partners shorter and longer), and the cheaper dropout masks."""
+
+import numpy as np
+import pytest
+import torch
+
+from amplify.methods import METHODS, Plan, make_method
+from model.bert import BertForSequenceClassification, Dropout, Rows, positions_needed, tiny_config
+
+L = 3
+LENGTHS = [9, 3, 6, 2, 9, 5]  # mixed, two of them the longest
+
+
+@pytest.fixture(scope="module")
+def setup():
+    torch.manual_seed(0)
+    cfg = tiny_config(num_hidden_layers=L, hidden_dropout_prob=0.0, attention_probs_dropout_prob=0.0)
+    model = BertForSequenceClassification(cfg, num_labels=3).train()  # mixing on, dropout off
+    B, T = len(LENGTHS), max(LENGTHS)
+    mask = (torch.arange(T)[None, :] < torch.tensor(LENGTHS)[:, None]).long()
+    ids = torch.randint(5, 200, (B, T)) * mask
+    ids[:, 0] = 101
+    types = torch.zeros_like(ids)
+    labels = torch.tensor([0, 1, 2, 1, 0, 2])
+    return model, {"input_ids": ids, "attention_mask": mask, "token_type_ids": types, "labels": labels}
+
+
+# partners: a cycle through every example (AMPLIFY's needed rows grow along it), and pairs swapping a
+# long and a short example, so every example has partners shorter and longer than itself somewhere
+PERMS = [(1, 2, 3, 4, 5, 0), (3, 4, 5, 0, 1, 2), (5, 0, 1, 2, 3, 4)]
+LAYERS = {"embedmix": [{0}], "sentmix": [{0}], "tmix": [{1}, {2}, {3}], "manifold": [{0}, {1}, {3}],
+          "amplify": [{1, 2, 3}, {2}], "mixup-transformer": [{L}], "ssmix": [{0}], "none": [set()],
+          "labelsmooth": [set()]}
+
+
+def loss_and_logits(model, method, batch, plan, padding_free):
+    model.bert.padding_free = padding_free
+    b = method.prepare(model, batch, plan, _no_amp)
+    logits = model(b["input_ids"], b["attention_mask"], b["token_type_ids"], mix=method.mixer(plan))
+    return logits, method.loss(logits, b["labels"], plan)
+
+
+def _no_amp():
+    return torch.autocast("cpu", enabled=False)
+
+
+@pytest.mark.parametrize("name", list(METHODS))
+def test_padding_free_equals_padded_for_every_method(setup, name):
+    model, batch = setup
+    method = make_method(name, L)
+    n_checked = 0
+    for perm in PERMS:
+        for layers in LAYERS[name]:
+            p = torch.tensor(perm)
+            lam = 0.6 if layers else 1.0
+            plan = Plan(lam=torch.tensor(lam), perm=p, label_perm=p, layers=frozenset(layers), lam_value=lam)
+            packed, loss_packed = loss_and_logits(model, method, batch, plan, True)
+            padded, loss_padded = loss_and_logits(model, method, batch, plan, False)
+            assert (packed - padded).abs().max().item() <= 1e-5, (name, perm, layers)
+            assert abs(loss_packed.item() - loss_padded.item()) <= 1e-5
+            n_checked += 1
+    model.bert.padding_free = True
+    assert n_checked >= 3
+
+
+def test_padding_free_skips_rows_and_grows_them_exactly_where_needed(setup):
+    _, batch = setup
+    mask = batch["attention_mask"]
+    amp = make_method("amplify", L).mixer(Plan(torch.tensor(0.6), torch.tensor(PERMS[0]), torch.tensor(PERMS[0]),
+                                               frozenset({1, 2, 3}), 0.6))
+    rows = positions_needed(mask, amp, L)
+    # the last feed-forward needs only the own mask; each mix before it adds the taker's rows
+    assert torch.equal(rows[-1][1], mask.bool())
+    lengths = [[int(r.sum(1)[i]) for i in range(len(LENGTHS))] for a, f in rows for r in (a, f)]
+    assert lengths[-2] == [max(LENGTHS[i], LENGTHS[i - 1]) for i in range(len(LENGTHS))]  # taker of i is i-1
+    counts = [int(a.sum()) for a, _ in rows]
+    assert counts == sorted(counts, reverse=True) and counts[-1] < mask.numel()  # grows backwards, still skips
+    none = positions_needed(mask, make_method("none", L).mixer(Plan(torch.tensor(1.0), torch.arange(6),
+                                                                   torch.arange(6), frozenset(), 1.0)), L)
+    assert all(torch.equal(a, mask.bool()) and torch.equal(f, mask.bool()) for a, f in none)
+
+
+def test_eval_padding_free_equals_padded(setup):
+    model, batch = setup
+    model.eval()
+    with torch.no_grad():
+        model.bert.padding_free = True
+        a = model(batch["input_ids"], batch["attention_mask"], batch["token_type_ids"])
+        h_a, _, _ = model.bert(batch["input_ids"], batch["attention_mask"], batch["token_type_ids"])
+        model.bert.padding_free = False
+        b = model(batch["input_ids"], batch["attention_mask"], batch["token_type_ids"])
+        h_b, _, _ = model.bert(batch["input_ids"], batch["attention_mask"], batch["token_type_ids"])
+    model.bert.padding_free = True
+    model.train()
+    real = batch["attention_mask"].bool()
+    assert (a - b).abs().max().item() <= 1e-5
+    assert (h_a - h_b)[real].abs().max().item() <= 1e-5
+    assert (h_a[~real] == 0).all()  # rows nobody reads were not computed
+
+
+def test_rows_pack_unpack_round_trip():
+    keep = torch.tensor([[1, 1, 0], [1, 0, 0]]).bool()
+    r = Rows(keep)
+    h = torch.arange(18.0).view(2, 3, 3)
+    x = r.pack(h)
+    assert x.shape == (3, 3) and torch.equal(r.unpack(x)[keep], h[keep]) and (r.unpack(x)[~keep] == 0).all()
+
+
+def test_dropout_keeps_the_probability_and_the_expectation():
+    torch.manual_seed(0)
+    p, n = 0.1, 4_000_000
+    drop = Dropout(p).train()
+    y = drop(torch.ones(n))
+    dropped = (y == 0).double().mean().item()
+    assert abs(dropped - p) < 5 * np.sqrt(p * (1 - p) / n)  # 5 sigma
+    t = round(p * 2**32)
+    assert torch.all((y == 0) | (y == torch.tensor(1.0 / (1.0 - t / 2**32))))  # kept values: one scale
+    assert abs(y.double().mean().item() - 1.0) < 5 * np.sqrt(p / (1 - p) / n)  # E[y] = x
+    x = torch.randn(7, 5, requires_grad=True)
+    out = drop(x)
+    out.sum().backward()
+    scale = torch.tensor(1.0 / (1.0 - t / 2**32))
+    assert torch.equal(x.grad, torch.where(out == 0, 0.0, scale))  # gradient: the same mask and scale
+    assert drop.eval()(x) is x and Dropout(0.0).train()(x) is x
