@@ -68,6 +68,8 @@ def add_train_args(p):
                         "amplify/threads.py says why)")
     g.add_argument("--max-steps", type=int, default=None, help="stop after this many optimiser steps")
     g.add_argument("--random-init", action="store_true", help="skip pretrained weights (timing only)")
+    g.add_argument("--eval-test-each-epoch", action="store_true",
+                   help="evaluate test after every epoch too (default: once, on the best-dev epoch's weights)")
     return p
 
 

@@ -7,7 +7,9 @@ Fine-tune a BERT classifier with one mixup method: the paper's recipe as a plain
 Recipe (paper, Experimental Settings): AdamW (lr 2e-5, eps 1e-8, weight decay 0.01, none on biases
 and LayerNorm weights), batch 32, max length 256, cosine schedule with linear warm-up over the first
 10% of steps, at most 15 epochs, early stopping with patience 5 on dev accuracy. The test accuracy
-reported is the one at the epoch with the best dev accuracy; test never selects anything.
+reported is the one at the epoch with the best dev accuracy; test never selects anything. Test is
+evaluated once, at the end, on that epoch's weights (kept in memory); `eval_test_each_epoch` adds it
+to every epoch's row (otherwise only the best epoch's row has it).
 
 Seeding: one seed sets the classifier head's init and dropout (torch's global RNG), the data order
 (the batcher's seed) and the mixing draws (their own generators, amplify/methods.py). On CPU the same
@@ -72,6 +74,7 @@ class TrainConfig:
     device: str = "auto"
     max_steps: int | None = None  # stop after this many optimiser steps (curves, smoke tests)
     eval_batch_size: int = 128
+    eval_test_each_epoch: bool = False  # test is evaluated once, on the best-dev epoch's weights; True: every epoch too
     log_every: int = 20
     pretrained: bool = True
 
@@ -275,21 +278,33 @@ def train(cfg, out=None, progress=True):
             if not all(map(math.isfinite, epoch_losses)):
                 raise NonFiniteLoss(f"non-finite loss in epoch {epoch + 1}; try a lower --lr")
             losses += epoch_losses
-            dev, test = evaluate(model, data.dev, cfg, device, amp), evaluate(model, data.test, cfg, device, amp)
+            dev = evaluate(model, data.dev, cfg, device, amp)
+            test = evaluate(model, data.test, cfg, device, amp) if cfg.eval_test_each_epoch else None
             row = {"epoch": epoch + 1, "steps": step, "train_loss": float(np.mean(epoch_losses)),
-                   "dev_acc": dev["acc"], "dev_f1": dev["f1"], "test_acc": test["acc"], "test_f1": test["f1"],
-                   "train_time_s": epoch_time, "lr": lr}
+                   "dev_acc": dev["acc"], "dev_f1": dev["f1"], "test_acc": test and test["acc"],
+                   "test_f1": test and test["f1"], "train_time_s": epoch_time, "lr": lr}
             result["epochs"].append(row)
             if progress:
-                tqdm.write(f"epoch {epoch + 1:2d} | loss {row['train_loss']:.4f} | dev {dev['acc']:.4f} | "
-                           f"test {test['acc']:.4f} | {epoch_time:.1f}s", file=sys.stderr)  # stdout: results
-            if best is None or dev["acc"] > best[0]["dev_acc"]:
-                best, since_best = (row, test), 0
+                shown = "" if test is None else f" | test {test['acc']:.4f}"
+                tqdm.write(f"epoch {epoch + 1:2d} | loss {row['train_loss']:.4f} | dev {dev['acc']:.4f}{shown} | "
+                           f"{epoch_time:.1f}s", file=sys.stderr)  # stdout: results
+            if best is None or dev["acc"] > best["dev_acc"]:
+                # Only the best-dev epoch's test accuracy is reported, so test is evaluated once, at the
+                # end, on these weights (kept in memory: a copy of the state dict, on the device).
+                best, best_test, since_best = row, test, 0
+                if test is None:
+                    best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
             else:
                 since_best += 1
             if since_best >= cfg.patience or step >= total:
                 break
-        row, test = best
+        row, test = best, best_test
+        if test is None:
+            if row["epoch"] != result["epochs"][-1]["epoch"]:
+                model.load_state_dict(best_state)
+            del best_state
+            test = evaluate(model, data.test, cfg, device, amp)  # what that epoch would have measured
+            row.update(test_acc=test["acc"], test_f1=test["f1"])
         result.update(status="ok", best_epoch=row["epoch"], best_dev_acc=row["dev_acc"], test_acc=row["test_acc"],
                       test_f1=row["test_f1"], test_predictions=test["preds"].tolist(),
                       test_labels=test["labels"].tolist(), test_probs=pack_log_probs(test["log_probs"]))

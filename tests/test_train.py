@@ -64,21 +64,28 @@ def test_same_seed_same_numbers_on_cpu(data_dir, tmp_path, method):
     assert c["train_loss_steps"] != a["train_loss_steps"]
 
 
-def test_early_stopping_selects_by_dev_only(data_dir, tmp_path, monkeypatch):
+@pytest.mark.parametrize("each_epoch", [False, True])
+def test_early_stopping_selects_by_dev_only(data_dir, tmp_path, monkeypatch, each_epoch):
     dev = iter([0.5, 0.7, 0.6, 0.65, 0.9])
     test = iter([0.9, 0.1, 0.95, 0.99, 0.0])
+    weights = {"dev": [], "test": []}  # a fingerprint of the weights each split was evaluated on
 
     def fake_evaluate(model, encoded, cfg, device, amp):
-        it = dev if fake_evaluate.next_is_dev else test
-        fake_evaluate.next_is_dev = not fake_evaluate.next_is_dev
-        return {"acc": next(it), "f1": 0.0, "preds": np.zeros(1, int), "labels": np.zeros(1, int),
-                "log_probs": np.zeros((1, 6), np.float32)}
+        split = encoded.name.rsplit("/", 1)[-1]
+        weights[split].append(sum(p.double().sum().item() for p in model.parameters()))
+        return {"acc": next(dev if split == "dev" else test), "f1": 0.0, "preds": np.zeros(1, int),
+                "labels": np.zeros(1, int), "log_probs": np.zeros((1, 6), np.float32)}
 
-    fake_evaluate.next_is_dev = True
     monkeypatch.setattr(T, "evaluate", fake_evaluate)
-    r = train(tiny_cfg(data_dir, tmp_path, epochs=5, patience=2), progress=False)
+    r = train(tiny_cfg(data_dir, tmp_path, epochs=5, patience=2, eval_test_each_epoch=each_epoch), progress=False)
     assert [e["dev_acc"] for e in r["epochs"]] == [0.5, 0.7, 0.6, 0.65]  # stopped: 2 epochs without a better dev
-    assert r["best_epoch"] == 2 and r["test_acc"] == 0.1  # test at the best dev epoch, however bad
+    assert r["best_epoch"] == 2
+    if each_epoch:  # test every epoch; the best epoch's is reported
+        assert [e["test_acc"] for e in r["epochs"]] == [0.9, 0.1, 0.95, 0.99] and r["test_acc"] == 0.1
+        assert weights["test"] == weights["dev"]
+    else:  # test once, at the end, on the best epoch's weights (restored): only that epoch's row has it
+        assert [e["test_acc"] for e in r["epochs"]] == [None, 0.9, None, None] and r["test_acc"] == 0.9
+        assert weights["test"] == [weights["dev"][1]] and weights["dev"][1] != weights["dev"][-1]
 
 
 def test_nan_loss_fails_the_run_clearly(data_dir, tmp_path, monkeypatch):
