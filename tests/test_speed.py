@@ -18,7 +18,7 @@ KEYS = {"schema", "benchmark", "command", "device", "device_name", "dtype", "thr
         "variants", "env"}
 ROW_KEYS = {"ms_median", "ms_q1", "ms_q3", "ms_iqr", "times_ms", "tokens_per_s", "samples_per_s", "peak_mem_mb",
             "resident_mb", "ratio_vs_hf", "ratio_vs_none", "ratio_vs_none_iqr", "ratio_of_medians_vs_none",
-            "cpu_ratio_vs_none", "mfu", "last_loss", "cpu_ms_median"}
+            "cpu_ratio_vs_none", "mfu", "last_loss", "cpu_ms_median", "total_s", "real_tokens_per_s", "tflops"}
 
 
 @pytest.fixture
@@ -32,7 +32,7 @@ def one_thread():
 def run_speed(tmp_path, threads, *extra):
     out = tmp_path / "speed.json"
     args = ["--model", "tiny", "--batch-size", "4", "--seq-len", "16", "--steps", "2", "--warmup", "1",
-            "--methods", "none,amplify", "--threads", threads, "--no-progress", "--out", str(out), *extra]
+            "--methods", "none,amplify", "--threads", threads, "--quiet", "--out", str(out), *extra]
     result = speed.main(args)
     on_disk = json.loads(out.read_text())
     assert on_disk["variants"].keys() == result["variants"].keys()
@@ -51,13 +51,13 @@ def check_rows(res, names):
     assert positive(res["flops_per_token"]) and res["model"]["n_params"] > 0
     for name, row in res["variants"].items():
         assert ROW_KEYS <= row.keys(), name
-        assert len(row["times_ms"]) == res["steps"]
+        assert len(row["times_ms"]) == res["steps"] == row["steps"]
         for k in ("ms_median", "tokens_per_s", "samples_per_s", "resident_mb", "cpu_ms_median"):
             assert positive(row[k]), (name, k, row[k])
         assert row["ms_q1"] <= row["ms_median"] <= row["ms_q3"]
         assert row["peak_mem_mb"] is None or positive(row["peak_mem_mb"])
         assert math.isfinite(row["last_loss"])
-        assert row["mfu"] is None  # CPU without --peak-tflops
+        assert 0 < row["mfu"] < 1.5  # CPU: against the GEMM peak measured on the model's shapes
     assert res["variants"]["none"]["ratio_vs_none"] == 1.0
     assert positive(res["variants"]["amplify"]["ratio_vs_none"])
     assert positive(res["variants"]["amplify"]["ratio_of_medians_vs_none"])
@@ -66,9 +66,12 @@ def check_rows(res, names):
 
 def test_speed_with_hf_reference(tmp_path, one_thread):
     pytest.importorskip("transformers")
-    res = check_rows(run_speed(tmp_path, one_thread), ["hf", "none", "amplify"])
+    res = check_rows(run_speed(tmp_path, one_thread), ["hf", "hf-fused", "none", "amplify"])
     assert res["hf"]["included"] and res["hf"]["parity_max_abs_diff"] < 1e-5  # the same weights
-    assert res["variants"]["hf"]["ratio_vs_hf"] == 1.0
+    assert res["variants"]["hf"]["ratio_vs_hf"] == 1.0 and res["variants"]["hf-fused"]["ratio_vs_hf-fused"] == 1.0
+    assert positive(res["peak_tflops"]) and res["peak_source"].startswith("measured")
+    opt = res["optimizer"]
+    assert all(positive(v) for v in opt["ms_median"].values()) and positive(opt["ours_vs_fused"])
     assert positive(res["variants"]["amplify"]["ratio_vs_hf"])
     assert res["env"]["transformers"]
 
@@ -89,3 +92,23 @@ def test_peak_lookup_and_args():
     assert speed.lookup_peak_tflops("NVIDIA GeForce RTX 4090") is None
     with pytest.raises(SystemExit):
         speed.parse_args(["--methods", "none,cutmix"])
+
+
+def test_speed_on_a_real_epoch(tmp_path, one_thread, data_dir):
+    # one epoch of real, unbucketed TREC batches (each padded to its own longest), every batch once
+    res = run_speed(tmp_path, one_thread, "--data", "trec-coarse", "--data-dir", str(data_dir), "--epoch",
+                    "--batch-size", "1024", "--warmup", "0", "--optimizer-rounds", "0", "--no-hf")
+    assert res["epoch"] and res["steps"] == res["batches"] == 5  # ceil(4,906 / 1024): the train split
+    assert 0.2 < res["real_tokens_frac"] < 0.9 and res["optimizer"] is None
+    for row in res["variants"].values():
+        assert len(row["times_ms"]) == 5 and row["total_s"] == pytest.approx(sum(row["times_ms"]) / 1e3)
+        assert positive(row["real_tokens_per_s"]) and row["real_tokens_per_s"] < row["tokens_per_s"] * 1.5
+
+
+def test_help_describes_every_option(capsys):
+    with pytest.raises(SystemExit):
+        speed.parse_args(["--help"])
+    out = capsys.readouterr().out
+    assert "--no-progress" not in out and "--quiet" in out and out.count("(default: None)") == 0
+    for line in out.split("  --")[1:]:
+        assert len(line.split()) > 2, line  # an option name alone: no help text
