@@ -500,6 +500,17 @@ def table(rows, show_mfu):
     return tabulate(body, headers=head, tablefmt="github", disable_numparse=True)
 
 
+def cpu_model():
+    """The CPU's model name (Linux /proc/cpuinfo), for the record; "cpu" where it cannot be read."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return "cpu"
+
+
 def device_slug(device):
     if device.type != "cuda":
         return device.type
@@ -694,7 +705,7 @@ def run(a):
     env["transformers"] = None if transformers is None else transformers.__version__
     result = {
         "schema": 1, "benchmark": "speed", "command": " ".join(["python -m bench.speed", *a.argv]),
-        "device": str(device), "device_name": gpu or "cpu", "cpu_count": os.cpu_count(),
+        "device": str(device), "device_name": gpu or cpu_model(), "cpu_count": os.cpu_count(),
         "dtype": "bf16-autocast" if device.type == "cuda" else "fp32", "threads": torch.get_num_threads(),
         "model": {**info, "config": vars(cfg), "n_params": ours.num_params(),
                   "n_params_non_embedding": ours.num_params(non_embedding=True), "pretrained": not a.random_init},
