@@ -306,6 +306,7 @@ def token_saliency(model, batch, amp, keep_graph=False):
             captured["h"] = h  # (B, T, d) the embedding output, as in the reference code
         return h, mask
 
+    capture.mixes = ()  # it mixes nowhere: the model may skip padding rows (model/bert.py, positions_needed)
     with amp():
         logits = model(batch["input_ids"], batch["attention_mask"], batch["token_type_ids"], mix=capture)
     loss = F.cross_entropy(logits.float(), batch["labels"])
