@@ -222,6 +222,7 @@ def dry_run(runs, shard, retry_failed):
 
 
 def main(argv=None):
+    from amplify.results import check_writable
     from bench.grid.runner import barrier, dist_close, dist_init, grid_stamp, rank_device, run_share
 
     p, args = parse(argv)
@@ -246,6 +247,10 @@ def main(argv=None):
         print(report(runs, spec, experiment, args, got))
         return 1 if incomplete(got) else 0
 
+    try:  # a results folder that cannot take files fails now, in one line, not after the first run
+        check_writable(Path(args.results) / ".locks" / "write-probe")
+    except OSError as e:
+        p.exit(2, f"{p.prog}: error: --results {args.results} cannot hold result files: {e.strerror or e}\n")
     info = dist_init()
     try:
         barrier(info)  # everyone reads the directory before anyone writes to it (bench/grid/plan.py)

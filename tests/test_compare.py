@@ -285,3 +285,14 @@ def test_dry_run_lists_states(tmp_path, capsys):
     assert compare.main([*BASE, "--results", str(tmp_path / "r"), "--dry-run"]) == 0
     out = capsys.readouterr().out
     assert "18 runs; 1 to run" in out and out.count("missing  run ") == 1 and not math.isnan(1)
+
+
+@pytest.mark.parametrize("where", ["a file", "under a file"])
+def test_results_that_cannot_hold_files_fail_in_one_line(where, tmp_path, capsys):
+    (tmp_path / "f").write_text("x")
+    results = tmp_path / "f" if where == "a file" else tmp_path / "f" / "sub"
+    with pytest.raises(SystemExit) as e:
+        compare.main(["--preset", "smoke", "--results", str(results), "--quiet"])
+    err = capsys.readouterr().err
+    assert e.value.code == 2 and f"--results {results} cannot hold result files" in err
+    assert "Traceback" not in err and len(err.strip().splitlines()) == 1

@@ -40,7 +40,7 @@ from dataclasses import asdict, dataclass, replace
 
 from tqdm.auto import tqdm
 
-from amplify.results import environment, write_json_atomic
+from amplify.results import environment, write_json_atomic, write_json_or_fallback
 
 try:
     import fcntl
@@ -123,7 +123,9 @@ def _train_and_write(cfg, path, grid, progress):
     except Exception as e:  # a bad dataset, a missing model, CUDA out of memory...: this run failed, not the grid
         result = failure_record(cfg, f"{type(e).__name__}: {e}", traceback.format_exc())
     result["grid"] = {**grid, "finished_at": _now()}
-    write_json_atomic(path, result)
+    written, error = write_json_or_fallback(path, result)
+    if error is not None:  # the run is not lost: say where it is (the grid then records the run as failed)
+        print(f"could not write {path} ({error}); the finished result is saved in {written}", file=sys.stderr)
     return result
 
 
