@@ -231,7 +231,7 @@ def run_share(share, grid, retry_failed=False, device=None, progress=True, in_pr
     log = log or (lambda msg: tqdm.write(msg, file=sys.stderr))  # stdout is for the tables
     prefix = f"[rank {grid['rank']}] " if grid.get("world_size", 1) > 1 else ""
     outcome = {}
-    bar = tqdm(share, desc="grid", unit="run", disable=not progress, dynamic_ncols=True)
+    bar = tqdm(share, desc="grid", unit="run", disable=None if progress else True, dynamic_ncols=True)
     for i, run in enumerate(bar, start=1):
         bar.set_description(f"grid {run.label}")
         with run_lock(run) as mine:
