@@ -43,7 +43,7 @@ from pathlib import Path
 
 import run as run_cli
 from bench.experiments import EXPERIMENTS, GridSpec, ReportOptions
-from bench.grid.plan import collect, foreign_files, parse_shard, plan, shard_of, to_do
+from bench.grid.plan import collect, device_type, foreign_files, parse_shard, plan, shard_of, to_do
 from bench.report.tables import FORMATS, failures_table, provenance_notes, render_all, write_tables
 
 TABLE2_DATASETS = ("mrpc", "sst-2", "sst-5", "trec-coarse", "trec-fine", "imdb", "yelp-5")  # paper Table 2 order
@@ -118,6 +118,9 @@ def build_parser():
     g.add_argument("--report-only", action="store_true", help="print the tables from stored results; train nothing")
     g.add_argument("--dry-run", action="store_true", help="list the runs, their state and files; train nothing")
     g.add_argument("--shard", default="0/1", metavar="i/N", help="run only share i of N of the grid (0-based)")
+    g.add_argument("--jobs", type=int, default=None, metavar="N",
+                   help="runs side by side, each in its own process (default: one per CPU core on CPU, 1 on "
+                        "GPU or under torchrun); each gets --threads, else cores/N threads")
     g.add_argument("--in-process", action="store_true",
                    help="train in this process instead of a child per run (debugging; CPU peak memory then "
                         "accumulates over runs)")
@@ -154,6 +157,8 @@ def parse(argv=None):
             setattr(args, k, v)
     if args.results is None:
         args.results = f"results/{args.preset or 'grid'}"
+    if args.jobs is not None and args.jobs < 1:
+        p.error("--jobs must be >= 1")
     if not 0 < args.sig_alpha < 1 or args.bootstrap < 1 or args.figure_steps < 1:
         p.error("--sig-alpha must be in (0, 1), and --bootstrap and --figure-steps >= 1")
     return p, args
@@ -223,6 +228,7 @@ def dry_run(runs, shard, retry_failed):
 
 def main(argv=None):
     from amplify.results import check_writable
+    from amplify.threads import pick_threads, usable_cpus
     from bench.grid.runner import barrier, dist_close, dist_init, grid_stamp, rank_device, run_share
 
     p, args = parse(argv)
@@ -262,9 +268,11 @@ def main(argv=None):
             print(f"{len(runs)} runs in the grid; {len(pending)} to run{where}{procs} -> {args.results}",
                   file=sys.stderr)
         Path(args.results).mkdir(parents=True, exist_ok=True)
-        run_share(share, grid_stamp(info, shard), retry_failed=args.retry_failed,
-                  device=rank_device(args.device, info), progress=not args.quiet and info.rank == 0,
-                  in_process=args.in_process)
+        device = rank_device(args.device, info)
+        jobs = args.jobs or (usable_cpus() if info.world == 1 and device_type(device) == "cpu" else 1)
+        run_share(share, grid_stamp(info, shard), retry_failed=args.retry_failed, device=device,
+                  progress=not args.quiet and info.rank == 0, in_process=args.in_process, jobs=jobs,
+                  threads=pick_threads(args.threads, jobs=jobs))
         barrier(info)
     except KeyboardInterrupt:
         print(f"\ninterrupted: finished runs are kept in {args.results}; run the same command again to resume",

@@ -260,3 +260,17 @@ def test_shards_fill_one_directory_and_the_last_one_prints_the_tables(data_dir, 
     assert out.count(TITLE) == 1 and "2 ok, 0 failed, 0 missing" in out
     shards = sorted(json.loads(p.read_text())["grid"]["shard"] for p in (tmp_path / "r").glob("*.json"))
     assert shards == ["0/2", "1/2"]
+
+
+@pytest.mark.slow
+def test_jobs_run_side_by_side_each_run_once(data_dir, tmp_path, capsys):
+    results = tmp_path / "r"
+    assert compare.main(smoke_args(results, data_dir, tmp_path / "c", "--jobs", "2", "--threads", "1")) == 0
+    err = capsys.readouterr().err
+    files = sorted(results.glob("*.json"))
+    assert len(files) == 4 and all(json.loads(f.read_text())["status"] == "ok" for f in files)
+    assert all(json.loads(f.read_text())["env"]["torch_threads"] == 1 for f in files)
+    assert err.count(": test acc ") == 4 and "left, about" in err and "grid share done" in err
+    # started again: nothing to run
+    assert compare.main(smoke_args(results, data_dir, tmp_path / "c", "--jobs", "2")) == 0
+    assert "4 runs in the grid; 0 to run" in capsys.readouterr().err
