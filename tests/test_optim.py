@@ -262,7 +262,8 @@ def test_schedule_edge_cases_and_errors():
 
 @pytest.mark.parametrize("total,warm,min_lr", [(1000, 100, 0.0), (37, 4, 0.0), (50, 0, 0.0), (200, 20, 1e-6)])
 def test_schedule_matches_huggingface(total, warm, min_lr):
-    transformers = pytest.importorskip("transformers")
+    import transformers  # a pinned test-only reference (requirements-dev.txt): never skipped
+
     base = 2e-5
     opt = torch.optim.SGD([nn.Parameter(torch.zeros(1))], lr=base)
     if min_lr:

@@ -65,7 +65,6 @@ def check_rows(res, names):
 
 
 def test_speed_with_hf_reference(tmp_path, one_thread):
-    pytest.importorskip("transformers")
     res = check_rows(run_speed(tmp_path, one_thread), ["hf", "hf-fused", "none", "amplify"])
     assert res["hf"]["included"] and res["hf"]["parity_max_abs_diff"] < 1e-5  # the same weights
     assert res["variants"]["hf"]["ratio_vs_hf"] == 1.0 and res["variants"]["hf-fused"]["ratio_vs_hf-fused"] == 1.0
