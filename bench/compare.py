@@ -75,6 +75,12 @@ PRESETS = {
                         "(a day or more on 2 CPU cores, an hour on a GPU)",
                         datasets=("trec-coarse", "trec-fine", "sst-2", "sst-5", "mrpc"),
                         options={"model": "minilm-l6", "epochs": 3, "lr": 5e-5}),
+    # Issue 13's recipe calibration: `none`, seed 0, each lr of bench/experiments/recipe.py, 6 epochs with early
+    # stopping off, on the five datasets of the MiniLM Table 2 grid. Use with --experiment recipe.
+    "minilm-recipe": Preset("with --experiment recipe: MiniLM, none, seed 0, lr in {5e-5, 1e-4, 2e-4}, 6 epochs, "
+                            "whole dev curves on TREC-fine, MRPC, SST-5, SST-2, TREC-coarse (~15 CPU-hours)",
+                            datasets=("trec-fine", "mrpc", "sst-5", "sst-2", "trec-coarse"), methods=("none",),
+                            seeds=(0,), options={"model": "minilm-l6", "epochs": 6, "patience": 6}),
     "smoke": Preset("the tests' grid: tiny random model, TREC-coarse, none vs amplify, 2 seeds, 1 epoch on 200 "
                     "training and 100 dev/test examples at lr 1e-3 (seconds)",
                     datasets=("trec-coarse",), methods=("none", "amplify"), seeds=(0, 1),
