@@ -60,6 +60,9 @@ def check_writable(path):
     path = Path(path)
     if path.is_dir():
         raise IsADirectoryError(f"{path} is a directory, not a file name")
+    for parent in path.parents:
+        if parent.exists() and not parent.is_dir():
+            raise NotADirectoryError(f"{parent} is a file, not a folder")
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".probe")
     os.close(fd)
