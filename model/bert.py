@@ -32,6 +32,12 @@ Speed on CPU (issue 12; each point is checked against the plain computation in t
   and the mix callables see the padded (B, T, d) layout. Which positions: see `positions_needed`. A
   mix callable that says where it mixes (attributes `mixes`, `perm`, `union`; amplify/methods.py)
   gets this; any other callable gets the plain padded computation.
+
+Looking inside (bench/attention/): set `keep_probs = True` on a block's attention
+(`model.bert.encoder.layer[k - 1].attention.self`) and that block's forward writes its attention
+probabilities, softmax(QKᵀ/√d_head + padding bias) before dropout, (B, nh, T, T), detached, into `.probs`.
+It takes the written-out attention path instead of SDPA (same output, to float rounding); everything
+else, and the default, is unchanged. Rows of padding queries are not meaningful there.
 """
 
 import json
@@ -220,6 +226,8 @@ class BertSelfAttention(nn.Module):
         self.value = nn.Linear(cfg.hidden_size, cfg.hidden_size)
         self.dropout_p = cfg.attention_probs_dropout_prob
         self.attn_dropout = Dropout(cfg.attention_probs_dropout_prob)
+        self.keep_probs = False  # True: keep the attention probabilities in .probs (see the module docstring)
+        self.probs = None  # (B, nh, T, T) from the last forward with keep_probs
 
     def forward(self, x, bias, rows=None):
         """x: (B, T, d), or (N, d) packed `rows` of it; bias: (B, 1, 1, T) from `attention_bias`."""
@@ -235,11 +243,15 @@ class BertSelfAttention(nn.Module):
         q, k, v = qkv.view(B, T, 3, self.n_head, d // self.n_head).permute(2, 0, 3, 1, 4).unbind(0)  # (B, nh, T, hs)
         # Padding keys are hidden from every query; padded queries still produce (ignored) outputs.
         bias = bias.to(q.dtype)
-        if self.training and self.dropout_p > 0 and q.device.type == "cpu":
+        if self.keep_probs or (self.training and self.dropout_p > 0 and q.device.type == "cpu"):
             # SDPA's CPU kernels take no dropout: it would fall back to a math path that also re-checks
-            # every row for -inf. Written out, with our cheaper dropout masks:
+            # every row for -inf. Written out, with our cheaper dropout masks (and the probabilities
+            # at hand for whoever asked to keep them):
             att = (q * q.shape[-1] ** -0.5) @ k.transpose(-2, -1) + bias  # (B, nh, T, T)
-            y = self.attn_dropout(att.softmax(-1)) @ v  # (B, nh, T, hs)
+            probs = att.softmax(-1)  # (B, nh, T, T)
+            if self.keep_probs:
+                self.probs = probs.detach()
+            y = self.attn_dropout(probs) @ v  # (B, nh, T, hs)
         else:
             y = F.scaled_dot_product_attention(
                 q, k, v, attn_mask=bias, dropout_p=self.dropout_p if self.training else 0.0
