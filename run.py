@@ -3,7 +3,8 @@ One fine-tuning run: python run.py --method amplify --dataset trec-fine
 
 Trains, prints a line per epoch, and writes one JSON result atomically (config, per-epoch metrics,
 best-dev epoch, test accuracy and macro-F1 there, per-example test predictions, timings, memory,
-device, versions, git commit).
+device, versions, git commit). --save-model DIR also writes the fine-tuned classifier (amplify/export.py);
+every step's loss, lr and λ go to OUT.steps.csv, and with --tensorboard DIR to TensorBoard too (amplify/logs.py).
 """
 
 import argparse
@@ -94,11 +95,19 @@ def main(argv=None):
     p.add_argument("--seed", type=int, default=0, help="(%(default)s)")
     p.add_argument("--out", default=None, help="result JSON (default results/runs/DATASET-METHOD-sSEED.json)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.add_argument("--save-model", default=None, metavar="DIR",
+                   help="write the fine-tuned classifier at its best-dev epoch to DIR, in Hugging Face's layout "
+                        "(model.safetensors, config.json, vocab.txt; amplify/export.py)")
+    p.add_argument("--tensorboard", default=None, metavar="DIR",
+                   help="TensorBoard logs to DIR: per-step loss, lr, λ; per-epoch dev/test accuracy (optional "
+                        "package: pip install -r requirements-tensorboard.txt). Every run also writes its steps "
+                        "to a CSV beside the result JSON (OUT.steps.csv)")
     add_train_args(p)
     args = p.parse_args(argv)
 
     import torch
 
+    from amplify.logs import check_tensorboard, steps_csv_path
     from amplify.results import check_writable, write_json_or_fallback
     from amplify.threads import pick_threads
     from amplify.train import train
@@ -110,11 +119,17 @@ def main(argv=None):
         check_writable(out)
     except OSError as e:
         p.exit(2, f"run.py: error: cannot write the result to {out}: {e.strerror or e}; choose another --out\n")
+    if args.tensorboard:
+        try:
+            check_tensorboard()
+        except ImportError as e:
+            p.exit(2, f"run.py: error: {e}\n")
     try:
         torch.set_num_threads(pick_threads(args.threads))
         cfg = config_from_args(args, seed=args.seed, method=args.method, dataset=args.dataset).validate()
-        result = train(cfg, out=None, progress=not args.quiet)
-    except (ValueError, ModelNotFound, DataFormatError, DataMissingError) as e:
+        result = train(cfg, out=None, progress=not args.quiet, save_model=args.save_model,
+                       steps_csv=steps_csv_path(out), tensorboard=args.tensorboard)
+    except (ValueError, ModelNotFound, DataFormatError, DataMissingError, FileExistsError) as e:
         p.exit(2, f"run.py: error: {e}\n")
     except KeyboardInterrupt:
         p.exit(130, "\nrun.py: interrupted; no result written\n")
@@ -128,6 +143,8 @@ def main(argv=None):
     print(f"{cfg.method} on {cfg.dataset} (seed {cfg.seed}): test accuracy {result['test_acc']:.4f}, "
           f"macro-F1 {result['test_f1']:.4f} at epoch {result['best_epoch']} (best dev {result['best_dev_acc']:.4f}); "
           f"{result['wall_time_s']:.0f}s, {result['mean_step_s'] * 1000:.0f} ms/step -> {out}")
+    if result.get("saved_model"):
+        print(f"model at epoch {result['best_epoch']} saved to {result['saved_model']}", file=sys.stderr)
     return 0 if error is None else 1
 
 

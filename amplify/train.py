@@ -22,11 +22,13 @@ import resource
 import sys
 import time
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 
 import numpy as np
 import torch
 from tqdm.auto import tqdm
 
+from amplify.logs import RunLog, steps_csv_path
 from amplify.methods import make_method, seeded_generators
 from amplify.optim import AdamW, cosine_with_warmup, param_groups, set_lr, warmup_steps
 from amplify.results import environment, pack_log_probs, write_json_atomic
@@ -186,8 +188,9 @@ def evaluate(model, encoded, cfg, device, amp):
             "log_probs": log_probs}
 
 
-def train_step(model, method, batch, optimizer, rng, gen, device, amp, max_grad_norm=None):
-    """One optimiser step of `method`: draw λ/perm, one mixed forward pass, the mixed loss, update."""
+def train_step(model, method, batch, optimizer, rng, gen, device, amp, max_grad_norm=None, lams=None):
+    """One optimiser step of `method`: draw λ/perm, one mixed forward pass, the mixed loss, update.
+    Returns the loss, detached and on the device; appends λ to `lams` if given (1 on a step that does not mix)."""
     plan = method.plan(batch["labels"].shape[0], rng, gen, device)
     batch = method.prepare(model, batch, plan, amp)  # SSMix: saliency pass and token mixing; others: as is
     with amp():
@@ -198,6 +201,8 @@ def train_step(model, method, batch, optimizer, rng, gen, device, amp, max_grad_
     if max_grad_norm:
         torch.nn.utils.clip_grad_norm_(model.parameters(), max_grad_norm)
     optimizer.step()
+    if lams is not None:
+        lams.append(plan.lam_value)
     return loss.detach()
 
 
@@ -217,9 +222,18 @@ class NonFiniteLoss(RuntimeError):
     pass
 
 
-def train(cfg, out=None, progress=True):
-    """Run one configuration; returns the result dict (and writes it atomically to `out`)."""
+def train(cfg, out=None, progress=True, save_model=None, steps_csv=None, tensorboard=None):
+    """Run one configuration; returns the result dict (and writes it atomically to `out`).
+
+    Outputs beside the result, not part of the config (they change where things go, not what is computed):
+    save_model   a directory for the fine-tuned classifier at its best-dev epoch, in Hugging Face's layout
+                 (amplify/export.py);
+    steps_csv    a CSV of every step's loss, lr and λ (default with `out`: beside it, amplify/logs.py);
+    tensorboard  a TensorBoard log directory (needs the optional tensorboard package)."""
     cfg.validate()
+    if steps_csv is None and out is not None:
+        steps_csv = steps_csv_path(out)
+    log = RunLog(steps_csv, tensorboard)
     t_start = time.perf_counter()
     device = resolve_device(cfg.device)
     torch.manual_seed(cfg.seed)
@@ -251,7 +265,7 @@ def train(cfg, out=None, progress=True):
             model.train()
             method.start_epoch(epoch + 1)
             buf = torch.zeros(len(batcher), device=device)  # losses stay on the device: no sync per step
-            n = 0
+            n, lrs, lams = 0, [], []
             bar = tqdm(batcher.epoch(epoch), total=len(batcher), disable=None if progress else True, leave=False,
                        desc=f"{cfg.method} {cfg.dataset} s{cfg.seed} ep{epoch + 1}/{cfg.epochs}")
             t0 = time.perf_counter()
@@ -259,7 +273,8 @@ def train(cfg, out=None, progress=True):
                 lr = cosine_with_warmup(step, total, warm, cfg.lr)
                 set_lr(optimizer, lr)
                 buf[n] = train_step(model, method, to_device(batch, device), optimizer, rng, gen, device, amp,
-                                    cfg.max_grad_norm)
+                                    cfg.max_grad_norm, lams=lams)
+                lrs.append(lr)
                 n, step = n + 1, step + 1
                 if n % cfg.log_every == 0 or device.type == "cpu":
                     recent = buf[max(0, n - cfg.log_every):n]
@@ -275,6 +290,7 @@ def train(cfg, out=None, progress=True):
             epoch_time = time.perf_counter() - t0
             train_time += epoch_time
             epoch_losses = buf[:n].tolist()
+            log.epoch_steps(epoch + 1, step - n, epoch_losses, lrs, lams)
             if not all(map(math.isfinite, epoch_losses)):
                 raise NonFiniteLoss(f"non-finite loss in epoch {epoch + 1}; try a lower --lr")
             losses += epoch_losses
@@ -284,6 +300,7 @@ def train(cfg, out=None, progress=True):
                    "dev_acc": dev["acc"], "dev_f1": dev["f1"], "test_acc": test and test["acc"],
                    "test_f1": test and test["f1"], "train_time_s": epoch_time, "lr": lr}
             result["epochs"].append(row)
+            log.epoch_end(row)
             if progress:
                 shown = "" if test is None else f" | test {test['acc']:.4f}"
                 tqdm.write(f"epoch {epoch + 1:2d} | loss {row['train_loss']:.4f} | dev {dev['acc']:.4f}{shown} | "
@@ -292,7 +309,7 @@ def train(cfg, out=None, progress=True):
                 # Only the best-dev epoch's test accuracy is reported, so test is evaluated once, at the
                 # end, on these weights (kept in memory: a copy of the state dict, on the device).
                 best, best_test, since_best = row, test, 0
-                if test is None:
+                if test is None or save_model:
                     best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
             else:
                 since_best += 1
@@ -302,9 +319,18 @@ def train(cfg, out=None, progress=True):
         if test is None:
             if row["epoch"] != result["epochs"][-1]["epoch"]:
                 model.load_state_dict(best_state)
-            del best_state
+            if not save_model:
+                del best_state
             test = evaluate(model, data.test, cfg, device, amp)  # what that epoch would have measured
             row.update(test_acc=test["acc"], test_f1=test["f1"])
+        log.best(row)
+        if save_model:
+            from amplify.export import save_model as write_model
+
+            vocab = Path(model_info["dir"]) / "vocab.txt"
+            result["saved_model"] = str(write_model(model, save_model, data.info["label_names"], vocab,
+                                                    max_length=cfg.max_length, state=best_state))
+            del best_state
         result.update(status="ok", best_epoch=row["epoch"], best_dev_acc=row["dev_acc"], test_acc=row["test_acc"],
                       test_f1=row["test_f1"], test_predictions=test["preds"].tolist(),
                       test_labels=test["labels"].tolist(), test_probs=pack_log_probs(test["log_probs"]))
@@ -314,6 +340,7 @@ def train(cfg, out=None, progress=True):
                   mean_step_s=train_time / max(step, 1), samples_per_s=step * cfg.batch_size / max(train_time, 1e-9),
                   wall_time_s=time.perf_counter() - t_start, peak_memory_mb=peak_memory_mb(device),
                   env=environment())
+    log.close()
     if out is not None:
         write_json_atomic(out, result)
     return result

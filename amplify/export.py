@@ -1,0 +1,107 @@
+"""
+The fine-tuned classifier on disk, in Hugging Face's layout: `run.py --save-model DIR` and the grid's
+`--save-models` write it at the best-dev epoch; `load_model(DIR)` reads it back.
+
+    DIR/model.safetensors       our state dict as is: our module names are Hugging Face's
+                                (bert.embeddings..., bert.encoder.layer.0..., bert.pooler..., classifier...)
+    DIR/config.json             BertConfig's fields + model_type, architectures, num_labels, id2label, label2id
+    DIR/vocab.txt               the backbone's vocabulary, copied
+    DIR/tokenizer_config.json   lower-casing and the run's max length, for AutoTokenizer
+
+So `transformers.BertForSequenceClassification.from_pretrained(DIR)` gives our logits (tests/test_export.py
+checks it to 1e-5). The one thing Hugging Face's class cannot express is `--pooling mean`: it always pools
+with BERT's pooler. Such a directory records "amplify_pooling": "mean", which load_model honours and
+Hugging Face ignores (a warning says so at save time).
+
+Written with our own safetensors writer (model/safetensors.py); nothing here imports transformers. The
+directory appears whole or not at all: files go to a temporary sibling that is renamed into place.
+"""
+
+import json
+import os
+import shutil
+import sys
+import tempfile
+from dataclasses import asdict
+from pathlib import Path
+
+import torch
+
+from model.bert import BertConfig, BertForSequenceClassification
+from model.loading import CheckpointError, load_bert_weights
+from model.safetensors import load_file, save_file
+from model.tokenizer import WordPieceTokenizer
+
+HEAD_KEYS = ("classifier.weight", "classifier.bias")  # what load_bert_weights leaves to us
+
+
+def hf_config(model, label_names, max_length=None):
+    """config.json for a BertForSequenceClassification of `model`, labels named `label_names`."""
+    cfg = asdict(model.config)
+    labels = [str(n) for n in label_names]
+    if len(labels) != model.num_labels:
+        raise ValueError(f"{len(labels)} label names for a {model.num_labels}-class model")
+    cfg.update(model_type="bert", architectures=["BertForSequenceClassification"], num_labels=model.num_labels,
+               id2label={str(i): n for i, n in enumerate(labels)}, label2id={n: i for i, n in enumerate(labels)},
+               problem_type="single_label_classification", position_embedding_type="absolute",
+               torch_dtype="float32", amplify_pooling=model.pooling)
+    if max_length:
+        cfg["amplify_max_length"] = max_length
+    return cfg
+
+
+def save_model(model, out_dir, label_names, vocab, max_length=None, state=None):
+    """Write `model` (or `state`, a state dict of it, e.g. the best-dev epoch's) to `out_dir`; returns the Path.
+    `vocab` is the backbone's vocab.txt. An existing `out_dir` is replaced only if it holds a saved model."""
+    out_dir = Path(out_dir)
+    if out_dir.exists() and not (out_dir.is_dir() and (not any(out_dir.iterdir())
+                                                        or (out_dir / "config.json").is_file())):
+        raise FileExistsError(f"{out_dir} exists and is not a saved model directory; choose another directory")
+    if model.pooling != "pooler":
+        print(f"note: {out_dir} holds a --pooling {model.pooling} model; Hugging Face's "
+              "BertForSequenceClassification will pool with the pooler instead (load_model reads it right)",
+              file=sys.stderr)
+    state = model.state_dict() if state is None else state
+    tensors = {k: v.detach().to("cpu", torch.float32).contiguous() for k, v in state.items()}
+    out_dir.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(dir=out_dir.parent, prefix=f".{out_dir.name}."))
+    try:
+        save_file(tensors, tmp / "model.safetensors", metadata={"format": "pt"})
+        (tmp / "config.json").write_text(json.dumps(hf_config(model, label_names, max_length), indent=2) + "\n",
+                                         encoding="utf-8")
+        shutil.copyfile(vocab, tmp / "vocab.txt")
+        tok = {"tokenizer_class": "BertTokenizer", "do_lower_case": True}
+        if max_length:
+            tok["model_max_length"] = max_length
+        (tmp / "tokenizer_config.json").write_text(json.dumps(tok, indent=2) + "\n", encoding="utf-8")
+        os.chmod(tmp, 0o755)  # mkdtemp's 0700 would hide the model from the other users of a shared disk
+        if out_dir.exists():
+            shutil.rmtree(out_dir)
+        os.replace(tmp, out_dir)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return out_dir
+
+
+def load_model(model_dir, max_length=None):
+    """(model, tokenizer, label_names) from a directory written by save_model (or any Hugging Face
+    BertForSequenceClassification directory with model.safetensors). The model is in eval mode."""
+    d = Path(model_dir)
+    raw = json.loads((d / "config.json").read_text(encoding="utf-8"))
+    cfg = BertConfig.from_dict(raw)
+    id2label = raw.get("id2label") or {str(i): str(i) for i in range(int(raw.get("num_labels", 2)))}
+    label_names = [id2label[str(i)] for i in range(len(id2label))]
+    model = BertForSequenceClassification(cfg, len(label_names), pooling=raw.get("amplify_pooling", "pooler"))
+    state = load_file(d / "model.safetensors")
+    load_bert_weights(model, state, source=str(d / "model.safetensors"))  # the encoder; skips the head
+    with torch.no_grad():
+        for key in HEAD_KEYS:
+            ours = model.state_dict()[key]
+            if key not in state or tuple(state[key].shape) != tuple(ours.shape):
+                got = tuple(state[key].shape) if key in state else "missing"
+                raise CheckpointError(f"{d / 'model.safetensors'}: {key} is {got}, the config needs "
+                                      f"{tuple(ours.shape)} ({len(label_names)} labels)")
+            ours.copy_(state[key])
+    tokenizer = WordPieceTokenizer.from_dir(d, max_length=max_length or raw.get("amplify_max_length", 512))
+    return model.eval(), tokenizer, label_names
