@@ -1,0 +1,5 @@
+import sys
+
+from bench.attention.maps import main
+
+sys.exit(main())
