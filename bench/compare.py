@@ -6,6 +6,7 @@ python -m bench.compare: run a grid of fine-tuning runs (resumable), then print 
     python -m bench.compare --preset quick --report-only --format latex --out paper/tables
     torchrun --nproc_per_node=4 -m bench.compare --preset paper   # one GPU per rank
     python -m bench.compare --preset paper --shard 3/8            # job 3 of an 8-job array, same results dir
+    python -m bench.compare --preset paper --launcher slurm --slurm-gpus 1 --slurm-parallel 8  # a Slurm job array
     python -m bench.compare --experiment table4 --preset reduced  # the paper's other experiments: bench/experiments/
     python -m bench.compare --claims --results results/paper      # the paper's claims vs stored results
 
@@ -32,6 +33,11 @@ torchrun: the ranks split the pending runs (bench/grid/plan.py), each trains on 
 GPUs, and rank 0 prints the tables after a final barrier. --shard i/N splits a grid between independent
 jobs writing into one results directory; the job that completes the grid prints the tables, the others
 say how far it got (or run --report-only at the end).
+
+--launcher slurm submits the pending runs as one Slurm job array (bench/grid/slurm.py), prints the job id and
+how to follow it, and returns; with --wait it shows a progress bar until the array is done, then the tables.
+Submitting again submits only what is neither finished nor queued. torchrun stays for one machine with
+several GPUs and no Slurm; on a Slurm cluster the launcher replaces it (and --shard for other schedulers).
 
 Exit status: 0 every run of the grid ok; 1 some failed or missing; 2 bad arguments; 130 interrupted.
 """
@@ -104,6 +110,8 @@ def build_parser():
                "  python -m bench.compare --preset quick\n"
                "  python -m bench.compare --preset quick --report-only --format latex --out tables/\n"
                "  torchrun --nproc_per_node=4 -m bench.compare --preset paper\n"
+               "  python -m bench.compare --preset paper --launcher slurm --slurm-partition gpu --slurm-gpus 1 "
+               "--slurm-cpus 8 --slurm-mem 32G --slurm-time 240 --slurm-parallel 8 --results /shared/paper\n"
                "  python -m bench.compare --preset paper --shard $SLURM_ARRAY_TASK_ID/8",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -131,6 +139,26 @@ def build_parser():
                    help="train in this process instead of a child per run (debugging; CPU peak memory then "
                         "accumulates over runs)")
     g.add_argument("--quiet", action="store_true", help="no progress bars")
+    g.add_argument("--save-models", action="store_true",
+                   help="also write each run's fine-tuned classifier at its best-dev epoch, in Hugging Face's layout, "
+                        "to RESULTS/models/<run file name>/ (runs already finished are not re-run for it)")
+    g.add_argument("--tensorboard", default=None, metavar="DIR",
+                   help="TensorBoard logs, one subdirectory per run named like its result file (optional package: "
+                        "pip install -r requirements-tensorboard.txt); every run writes a steps CSV beside its JSON")
+    g = p.add_argument_group("Slurm (bench/grid/slurm.py; needs: pip install submitit)")
+    g.add_argument("--launcher", default="local", choices=("local", "slurm"),
+                   help="local: train here (default); slurm: submit the pending runs as one Slurm job array")
+    g.add_argument("--wait", action="store_true", help="slurm: poll, show a progress bar, then print the tables")
+    g.add_argument("--slurm-partition", default=None, metavar="P", help="partition (the cluster's default)")
+    g.add_argument("--slurm-time", type=int, default=60, metavar="MIN", help="time limit per run (%(default)s min)")
+    g.add_argument("--slurm-cpus", type=int, default=1, metavar="N", help="CPUs per run, its threads (%(default)s)")
+    g.add_argument("--slurm-gpus", type=int, default=0, metavar="N", help="GPUs per run (%(default)s)")
+    g.add_argument("--slurm-mem", default=None, metavar="SIZE", help="memory per run, e.g. 16G (partition default)")
+    g.add_argument("--slurm-parallel", type=int, default=256, metavar="N",
+                   help="array tasks running at once (%(default)s)")
+    g.add_argument("--slurm-extra", nargs="+", default=[], metavar="KEY=VALUE",
+                   help="any other sbatch options, without --: --slurm-extra account=abc qos=high")
+    g.add_argument("--slurm-poll", type=float, default=30.0, metavar="S", help="--wait: seconds between polls")
     g = p.add_argument_group("the report")
     g.add_argument("--format", default="markdown", choices=FORMATS, help="printed tables (%(default)s)")
     g.add_argument("--out", default=None, help="also write tables.md, tables.tex and one CSV per table here")
@@ -232,6 +260,52 @@ def dry_run(runs, shard, retry_failed):
     print(f"{len(runs)} runs; {len(mine)} to run in shard {shard[0]}/{shard[1]}")
 
 
+def launch_slurm(p, args, runs, spec, experiment, argv):
+    """--launcher slurm: submit what is pending, say how to follow it; with --wait, wait and print the tables."""
+    import shlex
+
+    from amplify.results import check_writable
+    from bench.grid import slurm
+
+    if args.shard != "0/1" or args.jobs or args.in_process:
+        p.exit(2, f"{p.prog}: error: --launcher slurm runs one run per array task: drop --shard, --jobs, "
+                  "--in-process\n")
+    try:
+        check_writable(Path(args.results) / ".slurm" / "write-probe")
+        opts = slurm.SlurmOptions(partition=args.slurm_partition, time_min=args.slurm_time, cpus=args.slurm_cpus,
+                                  gpus=args.slurm_gpus, mem=args.slurm_mem, parallel=args.slurm_parallel,
+                                  extra=slurm.parse_extra(args.slurm_extra))
+        warning = slurm.check_shared_locks(args.results)
+        if warning:
+            print(warning, file=sys.stderr)
+        job, submitted, queued = slurm.submit(runs, opts, retry_failed=args.retry_failed,
+                                              save_models=args.save_models, tensorboard=args.tensorboard,
+                                              threads=args.threads)
+    except (ValueError, ImportError, RuntimeError, OSError) as e:
+        p.exit(2, f"{p.prog}: error: {e}\n")
+    got = collect(runs)
+    print(f"{len(runs)} runs in the grid: {len(got['ok'])} ok, {len(got['failed'])} failed, {len(queued)} already "
+          f"queued or running, {len(submitted)} submitted", file=sys.stderr)
+    folder = Path(args.results).resolve() / ".slurm"
+    if job:
+        print(f"submitted Slurm job array {job} ({len(submitted)} tasks, one run each)")
+        print(f"  follow it:  squeue -j {job}   |   tail -f {folder}/{job}_*/{job}_*_0_log.err")
+    again = [a for a in (sys.argv[1:] if argv is None else argv) if a != "--wait"]
+    print(f"  tables when it is done:  python -m bench.compare {shlex.join(again + ['--report-only'])}")
+    print(f"  resubmit what is missing (after a scancel or a time limit): python -m bench.compare {shlex.join(again)}")
+    if not args.wait:
+        return 0
+    left = slurm.wait(runs, args.results, poll_s=args.slurm_poll, progress=not args.quiet,
+                      log=lambda m: print(m, file=sys.stderr))
+    got = collect(runs)
+    if left:
+        print(f"{len(left)} runs have no result and no live task (cancelled, timed out or a node failed): "
+              f"{', '.join(r.label for r in left[:10])}; run the same command again to resubmit them (logs in "
+              f"{folder})", file=sys.stderr)
+    print(report(runs, spec, experiment, args, got))
+    return 1 if incomplete(got) else 0
+
+
 def main(argv=None):
     from amplify.results import check_writable
     from amplify.threads import pick_threads, usable_cpus
@@ -246,6 +320,8 @@ def main(argv=None):
         except ValueError as e:
             p.exit(2, f"{p.prog}: error: {e}\n")
         return 0
+    if args.launcher == "slurm" and args.device == "auto":  # a login node may have no GPU: say what the nodes use
+        args.device = "cuda" if args.slurm_gpus else "cpu"
     try:
         shard = parse_shard(args.shard)
         experiment, spec, runs = make_plan(args)
@@ -259,6 +335,15 @@ def main(argv=None):
         print(report(runs, spec, experiment, args, got))
         return 1 if incomplete(got) else 0
 
+    if args.tensorboard:
+        from amplify.logs import check_tensorboard
+
+        try:
+            check_tensorboard()
+        except ImportError as e:
+            p.exit(2, f"{p.prog}: error: {e}\n")
+    if args.launcher == "slurm":
+        return launch_slurm(p, args, runs, spec, experiment, argv)
     try:  # a results folder that cannot take files fails now, in one line, not after the first run
         check_writable(Path(args.results) / ".locks" / "write-probe")
     except OSError as e:
@@ -278,7 +363,8 @@ def main(argv=None):
         jobs = args.jobs or (usable_cpus() if info.world == 1 and device_type(device) == "cpu" else 1)
         run_share(share, grid_stamp(info, shard), retry_failed=args.retry_failed, device=device,
                   progress=not args.quiet and info.rank == 0, in_process=args.in_process, jobs=jobs,
-                  threads=pick_threads(args.threads, jobs=jobs))
+                  threads=pick_threads(args.threads, jobs=jobs), save_models=args.save_models,
+                  tensorboard=args.tensorboard)
         barrier(info)
     except KeyboardInterrupt:
         print(f"\ninterrupted: finished runs are kept in {args.results}; run the same command again to resume",

@@ -78,3 +78,21 @@ def test_save_model_replaces_only_a_model_directory(tmp_path, minilm_dir):
     assert load_model(tmp_path / "m")[2] == ["x", "y"]
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []  # no temporary left behind
 
+
+def test_grid_save_models_and_logs_per_run(data_dir, tmp_path):
+    from bench import compare
+    from bench.grid.runner import model_dir
+
+    results = tmp_path / "r"
+    args = ["--preset", "smoke", "--methods", "none", "--seeds", "0", "--results", str(results), "--data-dir",
+            str(data_dir), "--cache-dir", str(tmp_path / "c"), "--quiet", "--save-models",
+            "--tensorboard", str(tmp_path / "tb")]
+    assert compare.main(args) == 0
+    (result_file,) = results.glob("*.json")
+    saved = results / "models" / result_file.stem
+    assert json.loads(result_file.read_text())["saved_model"] == str(saved)
+    assert model_dir(compare.make_plan(compare.parse(args)[1])[2][0]) == saved
+    assert load_model(saved)[0].num_labels == 6
+    # the grid's other per-run outputs: the steps CSV beside the result, a TensorBoard directory per run
+    assert (results / f"{result_file.stem}.steps.csv").is_file()
+    assert any((tmp_path / "tb" / result_file.stem).glob("events.out.tfevents.*"))

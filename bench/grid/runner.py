@@ -11,7 +11,9 @@ Why a child process per run (multiprocessing "spawn"):
 It costs a few seconds of imports per run. `in_process=True` (--in-process) skips it, for debugging.
 
 Killing. Ctrl-C (SIGINT reaches the whole process group) stops the child, writes nothing for the run in
-flight and raises KeyboardInterrupt out of run_share: the grid stops cleanly and a restart resumes.
+flight and raises KeyboardInterrupt out of run_share: the grid stops cleanly and a restart resumes. A child
+ended by SIGTERM (Slurm's scancel, a time limit or a preemption signal every process of the job) is treated
+the same way: the run is missing, not failed, and a resubmission runs it again.
 kill -9 of this process kills the child too (PR_SET_PDEATHSIG on Linux, a watchdog thread elsewhere), so
 no orphan keeps training and writes a duplicate later. Either way the unfinished run has no file and is
 re-run on restart; finished files are never touched again.
@@ -19,8 +21,9 @@ re-run on restart; finished files are never touched again.
 Locks. Before a run we take an exclusive, non-blocking flock on `.locks/<run file>.lock` in the results
 directory and re-read the result: a second process working on the same grid (two shells by mistake, or
 overlapping shards) skips the run instead of training it twice. The OS drops the lock when its holder
-dies, even by kill -9, so there is nothing stale to clean up. flock is advisory and local; on NFS it
-may not lock across machines: there, rely on --shard / torchrun's disjoint shares.
+dies, even by kill -9, so there is nothing stale to clean up. flock is advisory. Across machines it holds
+only on a filesystem that shares locks between nodes (NFSv4, Lustre with -o flock, ...: bench/grid/slurm.py
+lists them and warns about mounts that keep locks local); elsewhere rely on --shard's disjoint shares.
 
 torchrun. `dist_init()` joins the process group (gloo: it only carries barriers, so no GPU is needed
 for it) when torchrun's RANK/WORLD_SIZE are set; with one process it does nothing. The timeout is long
@@ -37,6 +40,7 @@ import traceback
 import uuid
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, replace
+from pathlib import Path
 
 from tqdm.auto import tqdm
 
@@ -112,12 +116,14 @@ def failure_record(cfg, error, tb=None):
             "device": device_type(cfg.device), "env": environment()}
 
 
-def _train_and_write(cfg, path, grid, progress):
+def _train_and_write(cfg, path, grid, progress, save_model=None, tensorboard=None):
     """The body of a run, in the child (or in this process with in_process): train, stamp, write."""
+    from amplify.logs import steps_csv_path
     from amplify.train import train
 
     try:
-        result = train(cfg, out=None, progress=progress)
+        result = train(cfg, out=None, progress=progress, save_model=save_model, steps_csv=steps_csv_path(path),
+                       tensorboard=tensorboard)
     except KeyboardInterrupt:
         raise
     except Exception as e:  # a bad dataset, a missing model, CUDA out of memory...: this run failed, not the grid
@@ -150,7 +156,7 @@ def _die_with_parent(parent_pid):
     threading.Thread(target=watch, daemon=True).start()
 
 
-def _child(cfg_dict, path, grid, progress, parent_pid, threads=None):
+def _child(cfg_dict, path, grid, progress, parent_pid, threads=None, save_model=None, tensorboard=None):
     _die_with_parent(parent_pid)
     if threads is not None:
         import torch
@@ -159,7 +165,7 @@ def _child(cfg_dict, path, grid, progress, parent_pid, threads=None):
     from amplify.train import TrainConfig
 
     try:
-        _train_and_write(TrainConfig(**cfg_dict), path, grid, progress)
+        _train_and_write(TrainConfig(**cfg_dict), path, grid, progress, save_model, tensorboard)
     except KeyboardInterrupt:
         sys.exit(130)  # nothing written: the run is re-done on restart
 
@@ -177,16 +183,27 @@ def _exit_reason(code):
     return f"the training process exited with code {code} without writing a result"
 
 
-def execute(run, grid, device=None, progress=True, in_process=False, threads=None):
-    """Train one run and write its result file; returns the result. Raises KeyboardInterrupt on Ctrl-C."""
+def model_dir(run):
+    """Where --save-models puts a run's fine-tuned classifier: RESULTS/models/<result file name without .json>/."""
+    return run.path.parent / "models" / run.path.stem
+
+
+def execute(run, grid, device=None, progress=True, in_process=False, threads=None, save_model=False,
+            tensorboard=None):
+    """Train one run and write its result file (and its steps CSV beside it); returns the result. Raises
+    KeyboardInterrupt on Ctrl-C. save_model: also write the run's best-dev classifier to model_dir(run)
+    (amplify/export.py). tensorboard: a directory; the run logs into its subdirectory named like its file."""
+    save_model = str(model_dir(run)) if save_model else None
+    tensorboard = str(Path(tensorboard) / run.path.stem) if tensorboard else None
     cfg = replace(run.cfg, device=device) if device else run.cfg
     grid = {**grid, "key": run.key, "attempt": uuid.uuid4().hex, "started_at": _now()}
     if in_process:
-        return _train_and_write(cfg, run.path, grid, progress)
+        return _train_and_write(cfg, run.path, grid, progress, save_model, tensorboard)
     import multiprocessing
 
     proc = multiprocessing.get_context("spawn").Process(
-        target=_child, args=(asdict(cfg), str(run.path), grid, progress, os.getpid(), threads),
+        target=_child, args=(asdict(cfg), str(run.path), grid, progress, os.getpid(), threads, save_model,
+                                tensorboard),
         name=f"run {run.label}")
     proc.start()
     try:
@@ -197,15 +214,17 @@ def execute(run, grid, device=None, progress=True, in_process=False, threads=Non
             proc.terminate()
             proc.join()
         raise
-    if proc.exitcode in (130, -2):  # the child alone was interrupted (SIGINT): stop the grid as well
-        raise KeyboardInterrupt
     from amplify.results import read_json
 
-    result = read_json(run.path) if proc.exitcode == 0 else None
-    if result is None or result.get("grid", {}).get("attempt") != grid["attempt"]:  # not written by this attempt
-        result = failure_record(cfg, _exit_reason(proc.exitcode))
-        result["grid"] = {**grid, "finished_at": _now()}
-        write_json_atomic(run.path, result)
+    result = read_json(run.path)
+    if isinstance(result, dict) and result.get("grid", {}).get("attempt") == grid["attempt"]:
+        return result  # written by this attempt: the run finished, even if a signal came as the child exited
+    if proc.exitcode in (130, -2, -15):  # SIGINT or SIGTERM (scancel, a time limit, kill): stopped, not failed
+        raise KeyboardInterrupt
+    # not written by this attempt: the child crashed, was killed (SIGKILL: out of memory?) or exited early
+    result = failure_record(cfg, _exit_reason(proc.exitcode))
+    result["grid"] = {**grid, "finished_at": _now()}
+    write_json_atomic(run.path, result)
     return result
 
 
@@ -231,7 +250,7 @@ def run_lock(run):
 
 
 def run_share(share, grid, retry_failed=False, device=None, progress=True, in_process=False, log=None, jobs=1,
-              threads=None):
+              threads=None, save_models=False, tensorboard=None):
     """Run each of `share` (a list of Run) unless it is done or busy elsewhere, `jobs` at a time (each in its
     own child process with `threads` CPU threads). Returns {label: status}, status one of "ok", "failed",
     "skipped (done)", "skipped (busy)".
@@ -257,7 +276,7 @@ def run_share(share, grid, retry_failed=False, device=None, progress=True, in_pr
             log(f"{prefix}[{i}/{len(share)}] {run.label} ({'re-run: ' + state if state != 'missing' else 'new'})")
             t0 = time.perf_counter()
             result = execute(run, grid, device=device, progress=progress and jobs == 1, in_process=in_process,
-                             threads=threads)
+                             threads=threads, save_model=save_models, tensorboard=tensorboard)
         outcome[run.label] = result["status"]
         took = time.perf_counter() - t0
         took_ok.append(took)
