@@ -35,8 +35,17 @@ from model.tokenizer import WordPieceTokenizer
 HEAD_KEYS = ("classifier.weight", "classifier.bias")  # what load_bert_weights leaves to us
 
 
+def check_exportable(model):
+    """ValueError unless `model` has Hugging Face BertForSequenceClassification's layout (DistilBERT has not)."""
+    kind = getattr(model.config, "model_type", "bert")
+    if kind != "bert":
+        raise ValueError(f"--save-model writes BERT classifiers in Hugging Face's BertForSequenceClassification "
+                         f"layout; a {kind} model has other parameter names and is not exported yet")
+
+
 def hf_config(model, label_names, max_length=None):
     """config.json for a BertForSequenceClassification of `model`, labels named `label_names`."""
+    check_exportable(model)
     cfg = asdict(model.config)
     labels = [str(n) for n in label_names]
     if len(labels) != model.num_labels:

@@ -242,6 +242,10 @@ def train(cfg, out=None, progress=True, save_model=None, steps_csv=None, tensorb
         cfg.model, ds.num_labels, weights=cfg.weights, pooling=cfg.pooling, max_length=cfg.max_length,
         pretrained=cfg.pretrained,
     )
+    if save_model:
+        from amplify.export import check_exportable
+
+        check_exportable(model)  # before training, not after
     data = prepare_data(cfg, ds, tokenizer)
     model.to(device)
     method = make_method(cfg.method, model.config.num_hidden_layers, alpha=cfg.alpha, label_perm=cfg.label_perm,

@@ -96,3 +96,10 @@ def test_grid_save_models_and_logs_per_run(data_dir, tmp_path):
     # the grid's other per-run outputs: the steps CSV beside the result, a TensorBoard directory per run
     assert (results / f"{result_file.stem}.steps.csv").is_file()
     assert any((tmp_path / "tb" / result_file.stem).glob("events.out.tfevents.*"))
+
+
+def test_a_model_without_hugging_faces_bert_layout_is_refused(tmp_path, minilm_dir):
+    model = BertForSequenceClassification(tiny_config(model_type="distilbert"), 2)
+    with pytest.raises(ValueError, match="distilbert model has other parameter names"):
+        save_model(model, tmp_path / "m", ["a", "b"], minilm_dir / "vocab.txt")
+    assert not (tmp_path / "m").exists()
