@@ -103,3 +103,24 @@ def test_ttest_command_on_a_dataset(tmp_path, data_dir):
     assert by[("none", "amplify", "1")] < 1.0 and by[("none", "embedmix", "1")] < 1.0
     png = tmp_path / "attention-ttest.png"
     assert png.read_bytes()[:4] == b"\x89PNG" if have_matplotlib() else not png.exists()
+
+
+def test_ttest_from_saved_models(tmp_path, data_dir, minilm_dir):
+    """--saved METHOD=DIR: fine-tuned models in --save-model's layout, run without mixing."""
+    import torch
+
+    from amplify.export import save_model
+    from model.registry import build
+
+    dirs = []
+    for seed in (0, 1):
+        torch.manual_seed(seed)
+        model, _, _ = build("tiny", 6)
+        save_model(model, tmp_path / f"m{seed}", [str(i) for i in range(6)], minilm_dir / "vocab.txt")
+        dirs.append(tmp_path / f"m{seed}")
+    out = tmp_path / "out"
+    assert ttest.main(["--dataset", "trec-coarse", "--saved", f"none={dirs[0]}", f"amplify={dirs[1]}", "--limit", "16",
+                       "--data-dir", str(data_dir), "--out", str(out)]) == 0
+    rows = list(csv.DictReader((out / "attention-ttest.csv").open()))
+    assert [(r["a"], r["b"], r["block"]) for r in rows] == [("none", "amplify", "1"), ("none", "amplify", "2")]
+    assert all(float(r["p"]) < 1.0 for r in rows)  # two different random models
