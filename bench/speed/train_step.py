@@ -605,6 +605,8 @@ def run(a):
 
     transformers = None if a.no_hf else import_transformers()
     hf_note = "skipped (--no-hf)" if a.no_hf else ("transformers not installed" if transformers is None else None)
+    if transformers is not None and cfg.model_type != "bert":  # the reference is BertForSequenceClassification
+        transformers, hf_note = None, f"no Hugging Face reference for a {cfg.model_type} model here (BERT only)"
     hf = build_hf(transformers, ours) if transformers is not None else None
     # On CPU two HF references: torch's default AdamW (what an HF script gets) and the fused one (the
     # fastest torch offers). On CUDA the default is already fused: one reference.
