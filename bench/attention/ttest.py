@@ -8,7 +8,10 @@ block by block, as a heatmap.
 What is compared. For each of N test examples (--limit, a fixed random subset) and each block l, one
 number: the output of block l's attention sub-layer (after output projection, dropout, residual and
 LayerNorm: the tensor AMPLIFY mixes, taken after the method's mix), averaged over the example's real
-tokens and the hidden units. For two methods A and B and a block l, Welch's unequal-variance t-test
+tokens, then the root mean square of that vector over the hidden units (its length / sqrt(H)). Not the plain
+mean over hidden units: a LayerNorm output's mean over its units is fixed by LayerNorm's weights (exactly
+mean(bias) when the scale is uniform, as in a freshly initialised model), the same for every example and
+method. For two methods A and B and a block l, Welch's unequal-variance t-test
 (two-sided; bench/stats/over_seeds.welch_t, equal to scipy.stats.ttest_ind(equal_var=False)) compares the
 N values of A with the N values of B, as two independent samples (the examples are the same in both, so
 a paired test would have more power; Welch is the paper's kind of test). A small p says the block's mean
@@ -51,12 +54,12 @@ from model.registry import MODELS, ModelNotFound
 @torch.no_grad()
 def attention_outputs(model, batch, mix):
     """(B, L): per example and block, the attention sub-layer's output after `mix`, averaged over the
-    example's real tokens and the hidden units."""
+    example's real tokens, then its root mean square over the hidden units."""
     out = {}
 
     def watch(at, layer, h, mask_before, mask_after):
         if at == "attention":
-            out[layer] = masked_mean(h, mask_after).mean(-1)  # (B,)
+            out[layer] = masked_mean(h, mask_after).pow(2).mean(-1).sqrt()  # (B, H) -> (B,)
 
     model(batch["input_ids"], batch["attention_mask"], batch["token_type_ids"], mix=watching(mix, watch))
     return torch.stack([out[k] for k in sorted(out)], 1)
@@ -150,7 +153,7 @@ def plot(Figure, recs, caption):
         ax.set(xlabel="block", title=d)
     fig.colorbar(image, ax=list(axes), label="Welch p (log scale)")
     fig.suptitle("Welch's t-test between methods' attention outputs, per block\n"
-                 f"(per example: attention sub-layer output, mean over real tokens and hidden units; {caption})",
+                 f"(per example: attention sub-layer output, RMS over hidden units of the mean over real tokens; {caption})",
                  fontsize=9)
     return fig
 
@@ -159,8 +162,8 @@ def main(argv=None):
     p = argparse.ArgumentParser(
         prog="python -m bench.attention.ttest",
         description="Per dataset, Welch p-values between methods' attention outputs, block by block (the paper's "
-                    "Figure 3). It compares, per block, the N examples' attention sub-layer outputs averaged over "
-                    "real tokens and hidden units of method A with those of method B (Welch's t, two-sided).",
+                    "Figure 3). It compares, per block, the N examples' attention sub-layer outputs (mean over "
+                    "real tokens, then RMS over hidden units) of method A with those of method B (Welch's t, two-sided).",
         epilog=__doc__.split("\n\n")[2], formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--dataset", nargs="+", default=["trec-coarse"], choices=DATASETS, help="(%(default)s)")
     p.add_argument("--methods", nargs="+", default=["none", "amplify", "embedmix"], choices=CHOICES, metavar="M",
