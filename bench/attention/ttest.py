@@ -153,7 +153,8 @@ def plot(Figure, recs, caption):
         ax.set(xlabel="block", title=d)
     fig.colorbar(image, ax=list(axes), label="Welch p (log scale)")
     fig.suptitle("Welch's t-test between methods' attention outputs, per block\n"
-                 f"(per example: attention sub-layer output, RMS over hidden units of the mean over real tokens; {caption})",
+                 "(per example: attention sub-layer output, RMS over hidden units of the mean over real tokens; "
+                 f"{caption})",
                  fontsize=9)
     return fig
 
@@ -163,7 +164,8 @@ def main(argv=None):
         prog="python -m bench.attention.ttest",
         description="Per dataset, Welch p-values between methods' attention outputs, block by block (the paper's "
                     "Figure 3). It compares, per block, the N examples' attention sub-layer outputs (mean over "
-                    "real tokens, then RMS over hidden units) of method A with those of method B (Welch's t, two-sided).",
+                    "real tokens, then RMS over hidden units) of method A with those of method B (Welch's t, "
+                    "two-sided).",
         epilog=__doc__.split("\n\n")[2], formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--dataset", nargs="+", default=["trec-coarse"], choices=DATASETS, help="(%(default)s)")
     p.add_argument("--methods", nargs="+", default=["none", "amplify", "embedmix"], choices=CHOICES, metavar="M",
