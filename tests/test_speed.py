@@ -111,3 +111,22 @@ def test_help_describes_every_option(capsys):
     assert "--no-progress" not in out and "--quiet" in out and out.count("(default: None)") == 0
     for line in out.split("  --")[1:]:
         assert len(line.split()) > 2, line  # an option name alone: no help text
+
+
+def test_grid_throughput_runs_every_way(tmp_path, data_dir, monkeypatch, capsys):
+    """bench.speed.grid_throughput on the smoke preset: every way runs the whole grid, in every round."""
+    from amplify.results import REPO
+    from bench.speed import grid_throughput
+
+    monkeypatch.setenv("AMPLIFY_DATA_DIR", str(data_dir))
+    out = tmp_path / "gt.json"
+    res = grid_throughput.main(["--preset", "smoke", "--dataset", "trec-coarse", "--methods", "none", "amplify",
+                                "--seeds", "0", "--train-limit", "32", "--eval-limit", "16", "--rounds", "1",
+                                "--ways", "2x1", "1x1", "--baseline", str(REPO), "--out", str(out)])
+    assert json.loads(out.read_text())["ways"] == res["ways"]
+    assert [w["way"] for w in res["ways"]] == ["2x1", "1x1", "baseline"] and res["n_runs"] == 2
+    for w in res["ways"]:
+        assert len(w["wall_s"]) == 1 and positive(w["runs_per_hour"]) and positive(w["vs_first"])
+    assert "throughput vs 2x1" in capsys.readouterr().out
+    with pytest.raises(SystemExit):
+        grid_throughput.parse_args(["--ways", "2by1"])

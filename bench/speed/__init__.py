@@ -5,5 +5,7 @@ data pipeline. They import model, amplify and data (what they time), never the r
     train_step.py       python -m bench.speed        one training step per mixup method, ours vs Hugging Face's BERT
     checkpoint_load.py  python -m bench.load_speed   model/safetensors.py's load time and memory vs `safetensors`
     data_pipeline.py    python -m bench.data_speed   tokenize, cache and collate against issue 3's budgets
+    grid_throughput.py  python -m bench.speed.grid_throughput   runs per hour of a small grid, --jobs x --threads
+                        ways (and older code) side by side; it runs bench.compare as a command, never imports it
 (`python -m bench.speed.checkpoint_load` and `python -m bench.speed.data_pipeline` are the same commands.)
 """
