@@ -294,7 +294,7 @@ def provenance_notes(records):
     commits = sorted({str((res.get("env") or {}).get("git_commit")) for _, res in records})
     if len(commits) > 1:
         notes.append(f"warning: these results come from {len(commits)} code versions ({', '.join(commits)}); "
-                     "a changed training loop does not change a run's key (bench/grid.py)")
+                     "a changed training loop does not change a run's key (bench/grid/plan.py)")
     files = {}
     for cfg, res in records:
         src = ((res.get("data") or {}).get("source") or {}).get("files") or []
