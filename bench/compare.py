@@ -132,6 +132,9 @@ def build_parser():
     g.add_argument("--report-only", action="store_true", help="print the tables from stored results; train nothing")
     g.add_argument("--dry-run", action="store_true", help="list the runs, their state and files; train nothing")
     g.add_argument("--shard", default="0/1", metavar="i/N", help="run only share i of N of the grid (0-based)")
+    g.add_argument("--first-seeds", type=int, default=0, metavar="K",
+                   help="run the first K --seeds of every dataset and method before the other seeds: the earliest "
+                        "useful answer from a long grid (default 0: dataset by dataset, all seeds)")
     g.add_argument("--jobs", type=int, default=None, metavar="N",
                    help="runs side by side, each in its own process (default: one per CPU core on CPU, 1 on "
                         "GPU or under torchrun); each gets --threads, else cores/N threads")
@@ -193,6 +196,8 @@ def parse(argv=None):
         args.results = f"results/{args.preset or 'grid'}"
     if args.jobs is not None and args.jobs < 1:
         p.error("--jobs must be >= 1")
+    if args.first_seeds < 0:
+        p.error("--first-seeds must be >= 0")
     if not 0 < args.sig_alpha < 1 or args.bootstrap < 1 or args.figure_steps < 1:
         p.error("--sig-alpha must be in (0, 1), and --bootstrap and --figure-steps >= 1")
     return p, args
@@ -207,6 +212,8 @@ def make_plan(args):
     configs = experiment.configs(spec)
     for cfg in configs:
         cfg.validate()
+    if args.first_seeds:  # a stable sort: within each wave, the experiment's own order
+        configs = sorted(configs, key=lambda cfg: cfg.seed not in spec.seeds[:args.first_seeds])
     return experiment, spec, plan(configs, args.results)
 
 

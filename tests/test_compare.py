@@ -296,3 +296,19 @@ def test_results_that_cannot_hold_files_fail_in_one_line(where, tmp_path, capsys
     err = capsys.readouterr().err
     assert e.value.code == 2 and f"--results {results} cannot hold result files" in err
     assert "Traceback" not in err and len(err.strip().splitlines()) == 1
+
+
+def test_first_seeds_runs_a_wave_of_seeds_before_the_rest(tmp_path):
+    argv = ["--preset", "smoke", "--datasets", "trec-coarse", "trec-fine", "--seeds", "0", "1", "2",
+            "--results", str(tmp_path)]
+    _, args = compare.parse(argv)
+    _, _, plain = compare.make_plan(args)
+    _, args = compare.parse(argv + ["--first-seeds", "2"])
+    _, _, waved = compare.make_plan(args)
+    label = [(r.cfg.dataset, r.cfg.method, r.cfg.seed) for r in waved]
+    assert sorted(label) == sorted((r.cfg.dataset, r.cfg.method, r.cfg.seed) for r in plain)
+    assert [s for *_, s in label] == [0, 1] * 4 + [2] * 4  # seeds 0-1 of every cell, then seed 2
+    assert label[:4] == [("trec-coarse", "none", 0), ("trec-coarse", "none", 1), ("trec-coarse", "amplify", 0),
+                         ("trec-coarse", "amplify", 1)]
+    with pytest.raises(SystemExit):
+        compare.parse(argv + ["--first-seeds", "-1"])
