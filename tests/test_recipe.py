@@ -27,3 +27,19 @@ def test_table_shows_dev_curves_and_the_best_lr_but_no_test():
     assert "55.0 70.0" in text and "**70.00**" in text and "60.00" in text
     assert "12.3" not in text and "65.4" not in text  # test accuracy never shown
     assert [r["best_dev_acc"] for r in table.records] == [0.6, 0.7]
+
+
+def test_one_lr_for_all_by_mean_best_dev():
+    from bench.experiments.recipe import choice_notes, choose
+
+    def t(d, lr, acc, ep=2):
+        return {"dataset": d, "lr": lr, "best_dev_acc": acc, "best_epoch": ep}
+
+    tidy = [t("a", 5e-5, 0.80), t("a", 1e-4, 0.84, 5), t("b", 5e-5, 0.70), t("b", 1e-4, 0.68), t("b", 2e-4, 0.9)]
+    lr, means = choose(tidy, ("a", "b"))
+    assert lr == 1e-4 and means == {5e-5: 0.75, 1e-4: 0.76}  # 2e-4 was not run on "a": not a candidate
+    notes = choice_notes(tidy, ("a", "b"))
+    assert "1e-4 (5e-5: 75.00, 1e-4: 76.00)" in notes[0]
+    assert "a 1e-4, b 2e-4" in notes[1] and "at 1e-4: a 5, b 2" in notes[1]
+    assert choose([t("a", 1e-4, 0.5), t("b", 5e-5, 0.5)], ("a", "b")) == (None, {})
+    assert choose([t("a", 1e-4, 0.5), t("a", 5e-5, 0.5)], ("a",))[0] == 5e-5  # a tie goes to the smaller lr
