@@ -244,7 +244,16 @@ def test_every_preset_makes_a_valid_grid(name, tmp_path):
     _, spec, runs = compare.make_plan(args)
     p = compare.PRESETS[name]
     assert len(runs) == len(p.datasets) * len(p.methods) * len(p.seeds)
-    assert all(getattr(spec.base, k) == v for k, v in p.options.items())
+    assert all(getattr(spec.base, k) == v for k, v in p.options.items() if k not in ("results", "first_seeds"))
+
+
+def test_minilm_table2_preset_is_issue_13s_grid(tmp_path):
+    _, args = compare.parse(["--preset", "minilm-table2"])
+    assert args.results == "bench/results/minilm-table2" and args.first_seeds == 3
+    _, args = compare.parse(["--preset", "minilm-table2", "--results", str(tmp_path)])  # the flag wins
+    _, spec, runs = compare.make_plan(args)
+    assert len(runs) == 5 * 9 * 5 and {"manifold", "labelsmooth", "ssmix", "mixup-transformer"} <= set(spec.methods)
+    assert {r.cfg.seed for r in runs[:5 * 9 * 3]} == {0, 1, 2} and runs[0].cfg.dataset == "trec-fine"
 
 
 def test_quick_preset_is_the_acceptance_grid():
