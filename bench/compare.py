@@ -135,7 +135,9 @@ def build_parser():
     g.add_argument("--methods", nargs="+", choices=run_cli.METHODS, metavar="M",
                    help="default: " + " ".join(TABLE2_METHODS))
     g.add_argument("--seeds", nargs="+", type=int, metavar="S", help="default: 0 1 2")
-    g.add_argument("--results", default=None, help="results directory (default results/PRESET, or results/grid)")
+    g.add_argument("--results", default=None,
+                   help="results directory (default: the preset's own if it names one, else results/PRESET, or "
+                        "results/grid)")
     g.add_argument("--claims", action="store_true",
                    help="check the paper's claims against every stored result in --results; train nothing "
                         "(bench/report/claims.py)")
