@@ -186,7 +186,9 @@ def snapshot(results):
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
 def test_killed_grid_resumes_without_losing_or_duplicating(data_dir, tmp_path):
     results = tmp_path / "r"
-    cmd = [sys.executable, "-m", "bench.compare", *smoke_args(results, data_dir, tmp_path / "c")]
+    # --jobs 1: one run at a time, so a run is always in flight when a signal lands (with two side by side,
+    # both could finish at once and leave nothing to interrupt)
+    cmd = [sys.executable, "-m", "bench.compare", *smoke_args(results, data_dir, tmp_path / "c", "--jobs", "1")]
     log = open(tmp_path / "log.txt", "w")  # noqa: SIM115 -- closed at the end; a pipe could fill up and block
 
     # 1. SIGKILL once the first run is written: the run in flight dies with the grid (no orphan keeps training)
