@@ -39,6 +39,11 @@ Speed on CPU (issue 12; each point is checked against the plain computation in t
   and the mix callables see the padded (B, T, d) layout. Which positions: see `positions_needed`. A
   mix callable that says where it mixes (attributes `mixes`, `perm`, `union`; amplify/methods.py)
   gets this; any other callable gets the plain padded computation.
+- Only what the head reads: a classifier on the pooler reads the last block at [CLS] only, so there the
+  last block computes q, k, v at every real position (its attention reads all keys) and everything
+  after attention (output projection, LayerNorm, feed-forward: about three quarters of the block) at
+  [CLS] only, plus the rows a mix there needs (`BertModel.forward`'s `cls_only`). With padding or
+  without: on CPU a batch without padding takes the same packed path, its other blocks at every row.
 
 Looking inside (bench/attention/): set `keep_probs = True` on a block's attention
 (`model.bert.encoder.layer[k - 1].attention.self`) and that block's forward writes its attention
@@ -188,29 +193,37 @@ def attention_bias(mask):
 
 class Rows:
     """The positions of a padded (B, T, d) batch that a step computes, and the moves between layouts:
-    pack (B, T, d) -> (N, d), the N chosen rows; unpack (N, d) -> (B, T, d), zeros elsewhere."""
+    pack (B, T, d) -> (N, d), the N chosen rows; unpack (N, d) -> (B, T, d), zeros elsewhere.
+    When every position is chosen both are reshapes (no copy)."""
 
     def __init__(self, keep):
         self.keep = keep  # (B, T) bool
         self.B, self.T = keep.shape
-        self.idx = keep.reshape(-1).nonzero().squeeze(1)  # (N,) flat positions b*T + t
+        self.all = bool(keep.all())
+        self.idx = None if self.all else keep.reshape(-1).nonzero().squeeze(1)  # (N,) flat positions b*T + t
 
     def pack(self, h):
-        return h.reshape(self.B * self.T, -1).index_select(0, self.idx)  # (N, d)
+        h = h.reshape(self.B * self.T, -1)
+        return h if self.all else h.index_select(0, self.idx)  # (N, d)
 
     def unpack(self, x):
+        if self.all:
+            return x.view(self.B, self.T, -1)
         out = x.new_zeros(self.B * self.T, x.shape[-1])
         return out.index_copy(0, self.idx, x).view(self.B, self.T, -1)  # (B, T, d)
 
 
-def positions_needed(mask, mix, n_layers):
-    """For each block l = 1..L: (the rows its attention sub-layer computes, the rows its feed-forward
-    sub-layer computes), as (B, T) bool masks; None when `mix` does not say where it mixes.
+def positions_needed(mask, mix, n_layers, cls_only=False):
+    """For each block l = 1..L: (the rows whose q, k, v it computes, the rows whose attention output it
+    computes, the rows its feed-forward sub-layer computes), as (B, T) bool masks; None when `mix` does
+    not say where it mixes.
 
-    Walk the network backwards from what the head reads: the final mask's real positions (the pooler's
-    [CLS] is one of them; for a union-mask method the final mask is the union). Position-wise work needs
-    a position's own input only; attention needs the real keys of the mask in use, which the rows
-    already include (masks only grow, by union). A mix h[i] <- λ·h[i] + (1-λ)·h[perm[i]] reads, for each
+    Walk the network backwards from what the head reads: [CLS] only (`cls_only`: the pooler), else the
+    final mask's real positions (for a union-mask method the final mask is the union). Position-wise
+    work needs a position's own input only; attention at a row needs that row's query and the keys and
+    values of every real position of the mask in use (masks only grow, by union, so the final mask's real
+    positions cover them). Below the last block the rows include those already, so the three sets differ
+    only in the last block under `cls_only`. A mix h[i] <- λ·h[i] + (1-λ)·h[perm[i]] reads, for each
     row example i needs after it, the same row of i and of its partner perm[i]; so before the mix,
     example k needs its own rows and those of whoever takes k as partner: P | P[perm^-1]. This is
     exact, not conservative: a partner's padding rows are well defined (a padding query attends to the
@@ -221,12 +234,16 @@ def positions_needed(mask, mix, n_layers):
     sites = getattr(mix, "mixes", None)
     if sites is None:
         return None
-    P = mask.bool()
+    M = mask.bool()  # (B, T)
     if sites:
         perm = mix.perm
         if mix.union:
-            P = P | P[perm]
+            M = M | M[perm]
         inv = torch.argsort(perm)
+    P = M
+    if cls_only:
+        P = torch.zeros_like(M)
+        P[:, 0] = True
     out = []
     for layer in range(n_layers, 0, -1):
         if ("block", layer) in sites:
@@ -234,7 +251,9 @@ def positions_needed(mask, mix, n_layers):
         ffn = P
         if ("attention", layer) in sites:
             P = P | P[inv]
-        out.append((P, ffn))
+        attn_out = P
+        P = P | M  # the attention's keys and values
+        out.append((P, attn_out, ffn))
     return out[::-1]
 
 
@@ -269,8 +288,9 @@ class BertSelfAttention(nn.Module):
         self.keep_probs = False  # True: keep the attention probabilities in .probs (see the module docstring)
         self.probs = None  # (B, nh, T, T) from the last forward with keep_probs
 
-    def forward(self, x, bias, rows=None):
-        """x: (B, T, d), or (N, d) packed `rows` of it; bias: (B, 1, 1, T) from `attention_bias`."""
+    def forward(self, x, bias, rows=None, out_rows=None):
+        """x: (B, T, d), or (N, d) packed `rows` of it; bias: (B, 1, 1, T) from `attention_bias`.
+        Returns (B, T, d), or with `rows` the (N', d) packed `out_rows` (a subset of `rows`)."""
         d = x.shape[-1]
         # One GEMM for q, k and v instead of three: the weights stay separate (checkpoint names),
         # concatenating them costs little and a bigger matmul runs closer to peak on CPU and GPU.
@@ -297,7 +317,7 @@ class BertSelfAttention(nn.Module):
                 q, k, v, attn_mask=bias, dropout_p=self.dropout_p if self.training else 0.0
             )  # (B, nh, T, hs)
         y = y.transpose(1, 2).reshape(B, T, d)
-        return y if rows is None else rows.pack(y)
+        return y if rows is None else out_rows.pack(y)
 
 
 class BertSelfOutput(nn.Module):
@@ -320,13 +340,15 @@ class BertAttention(nn.Module):
         self.output = BertSelfOutput(cfg)
 
     def forward(self, h, mask, rows=None, bias=None):
-        """(B, T, d) -> (B, T, d). With `rows`, only those positions are computed (zeros elsewhere).
-        `bias` = attention_bias(mask), when the caller has it already."""
+        """(B, T, d) -> (B, T, d). With `rows` = (input rows, output rows), q, k, v are computed at the
+        first and the output at the second only (zeros elsewhere). `bias` = attention_bias(mask), when
+        the caller has it already."""
         bias = attention_bias(mask) if bias is None else bias
         if rows is None:
             return self.output(self.self(h, bias), h)
-        x = rows.pack(h)  # (N, d)
-        return rows.unpack(self.output(self.self(x, bias, rows), x))
+        rows_in, rows_out = rows
+        y = self.self(rows_in.pack(h), bias, rows_in, rows_out)  # (N_out, d)
+        return rows_out.unpack(self.output(y, rows_out.pack(h)))
 
 
 class BertIntermediate(nn.Module):
@@ -362,8 +384,9 @@ class BertLayer(nn.Module):
 
     def forward(self, h, mask, mix=no_mix, bias=None, rows=None):
         """h: (B, T, d), mask: (B, T); bias: attention_bias(mask) if already made; rows: this block's
-        (attention rows, feed-forward rows) from positions_needed, or None for every position."""
-        attn_rows, ffn_rows = (None, None) if rows is None else rows
+        (q/k/v rows, attention output rows, feed-forward rows) from positions_needed, or None for every
+        position."""
+        attn_rows, ffn_rows = (None, None) if rows is None else (rows[:2], rows[2])
         a = self.attention(h, mask, attn_rows, bias)  # (B, T, d)
         a, mask = mix("attention", self.index, a, mask)  # <- AMPLIFY's insertion point
         if ffn_rows is None:
@@ -411,17 +434,20 @@ class BertModel(nn.Module):
         # bookkeeping would sync host and device every step, and a GPU has throughput to spare.
         self.padding_free = True
 
-    def forward(self, input_ids, attention_mask=None, token_type_ids=None, mix=no_mix, pool=True):
-        """Returns (sequence output (B, T, d), pooled output (B, d) or None, final mask (B, T))."""
+    def forward(self, input_ids, attention_mask=None, token_type_ids=None, mix=no_mix, pool=True, cls_only=False):
+        """Returns (sequence output (B, T, d), pooled output (B, d) or None, final mask (B, T)).
+        cls_only: the caller reads the pooled output only; on the padding-free path the last block then
+        computes its position-wise work at [CLS] only, and the sequence output is zero elsewhere."""
         if attention_mask is None:
             attention_mask = torch.ones_like(input_ids)
         if token_type_ids is None and self.embeddings.token_type_embeddings is not None:
             token_type_ids = torch.zeros_like(input_ids)
         rows = None
-        if self.padding_free and input_ids.device.type == "cpu" and not bool(attention_mask.all()):
-            needed = positions_needed(attention_mask, mix, self.config.num_hidden_layers)
+        cls_only = cls_only and pool
+        if self.padding_free and input_ids.device.type == "cpu" and (cls_only or not bool(attention_mask.all())):
+            needed = positions_needed(attention_mask, mix, self.config.num_hidden_layers, cls_only)
             if needed is not None:
-                rows = [(Rows(a), Rows(f)) for a, f in needed]
+                rows = [tuple(Rows(r) for r in block) for block in needed]
         h = self.embeddings(input_ids, token_type_ids)  # (B, T, d)
         h, mask = mix("embeddings", 0, h, attention_mask)  # <- EmbedMix / Manifold Mixup (layer 0)
         h, mask = self.encoder(h, mask, mix, rows)
@@ -471,9 +497,8 @@ class BertForSequenceClassification(nn.Module):
     def forward(self, input_ids, attention_mask=None, token_type_ids=None, mix=no_mix):
         if not self.training:
             mix = no_mix  # evaluation never mixes, whatever the caller passes
-        h, pooled, mask = self.bert(
-            input_ids, attention_mask, token_type_ids, mix=mix, pool=self.pooling == "pooler"
-        )
+        pool = self.pooling == "pooler"  # the pooler reads [CLS] only; a mean reads every token
+        h, pooled, mask = self.bert(input_ids, attention_mask, token_type_ids, mix=mix, pool=pool, cls_only=pool)
         x = pooled if self.pooling == "pooler" else masked_mean(h, mask)  # (B, d)
         x, _ = mix("pooled", 0, x, mask)  # <- SentenceMix
         return self.classifier(self.dropout(x))  # (B, num_labels)

@@ -1,5 +1,6 @@
 """The CPU fast paths of model/bert.py against the plain padded computation: padding-free layers for
-every method (logits and loss, λ < 1, partners shorter and longer), and the cheaper dropout masks."""
+every method (logits, loss and gradients, λ < 1, partners shorter and longer), the last block at [CLS]
+only (with padding and without), and the cheaper dropout masks."""
 
 import numpy as np
 import pytest
@@ -12,18 +13,22 @@ L = 3
 LENGTHS = [9, 3, 6, 2, 9, 5]  # mixed, two of them the longest
 
 
+def make_batch(lengths):
+    B, T = len(lengths), max(lengths)
+    mask = (torch.arange(T)[None, :] < torch.tensor(lengths)[:, None]).long()
+    ids = torch.randint(5, 200, (B, T)) * mask
+    ids[:, 0] = 101
+    types = torch.zeros_like(ids)
+    labels = torch.tensor([0, 1, 2, 1, 0, 2])
+    return {"input_ids": ids, "attention_mask": mask, "token_type_ids": types, "labels": labels}
+
+
 @pytest.fixture(scope="module")
 def setup():
     torch.manual_seed(0)
     cfg = tiny_config(num_hidden_layers=L, hidden_dropout_prob=0.0, attention_probs_dropout_prob=0.0)
     model = BertForSequenceClassification(cfg, num_labels=3).train()  # mixing on, dropout off
-    B, T = len(LENGTHS), max(LENGTHS)
-    mask = (torch.arange(T)[None, :] < torch.tensor(LENGTHS)[:, None]).long()
-    ids = torch.randint(5, 200, (B, T)) * mask
-    ids[:, 0] = 101
-    types = torch.zeros_like(ids)
-    labels = torch.tensor([0, 1, 2, 1, 0, 2])
-    return model, {"input_ids": ids, "attention_mask": mask, "token_type_ids": types, "labels": labels}
+    return model, make_batch(LENGTHS)
 
 
 # partners: a cycle through every example (AMPLIFY's needed rows grow along it), and pairs swapping a
@@ -41,13 +46,23 @@ def loss_and_logits(model, method, batch, plan, padding_free):
     return logits, method.loss(logits, b["labels"], plan)
 
 
+def grads(model, loss):
+    model.zero_grad(set_to_none=True)
+    loss.backward()
+    return {n: p.grad.clone() for n, p in model.named_parameters() if p.grad is not None}
+
+
 def _no_amp():
     return torch.autocast("cpu", enabled=False)
 
 
+@pytest.mark.parametrize("lengths", [LENGTHS, [9] * 6], ids=["mixed-lengths", "no-padding"])
 @pytest.mark.parametrize("name", list(METHODS))
-def test_padding_free_equals_padded_for_every_method(setup, name):
-    model, batch = setup
+def test_padding_free_equals_padded_for_every_method(setup, name, lengths):
+    """Without padding the packed path still runs (the last block at [CLS] only), so it is checked too."""
+    model, _ = setup
+    torch.manual_seed(1)
+    batch = make_batch(lengths)
     method = make_method(name, L)
     n_checked = 0
     for perm in PERMS:
@@ -59,6 +74,11 @@ def test_padding_free_equals_padded_for_every_method(setup, name):
             padded, loss_padded = loss_and_logits(model, method, batch, plan, False)
             assert (packed - padded).abs().max().item() <= 1e-5, (name, perm, layers)
             assert abs(loss_packed.item() - loss_padded.item()) <= 1e-5
+            if n_checked == 0:  # the gradients too, for the first draw
+                g_packed, g_padded = grads(model, loss_packed), grads(model, loss_padded)
+                assert g_packed.keys() == g_padded.keys()
+                for n in g_packed:
+                    assert torch.allclose(g_packed[n], g_padded[n], rtol=1e-4, atol=1e-6), (name, n)
             n_checked += 1
     model.bert.padding_free = True
     assert n_checked >= 3
@@ -69,16 +89,26 @@ def test_padding_free_skips_rows_and_grows_them_exactly_where_needed(setup):
     mask = batch["attention_mask"]
     amp = make_method("amplify", L).mixer(Plan(torch.tensor(0.6), torch.tensor(PERMS[0]), torch.tensor(PERMS[0]),
                                                frozenset({1, 2, 3}), 0.6))
-    rows = positions_needed(mask, amp, L)
+    real = mask.bool()
+    rows = positions_needed(mask, amp, L)  # the head reads every real position (mean pooling)
     # the last feed-forward needs only the own mask; each mix before it adds the taker's rows
-    assert torch.equal(rows[-1][1], mask.bool())
-    lengths = [[int(r.sum(1)[i]) for i in range(len(LENGTHS))] for a, f in rows for r in (a, f)]
-    assert lengths[-2] == [max(LENGTHS[i], LENGTHS[i - 1]) for i in range(len(LENGTHS))]  # taker of i is i-1
-    counts = [int(a.sum()) for a, _ in rows]
+    assert torch.equal(rows[-1][2], real)
+    lengths = [int(rows[-1][1].sum(1)[i]) for i in range(len(LENGTHS))]
+    assert lengths == [max(LENGTHS[i], LENGTHS[i - 1]) for i in range(len(LENGTHS))]  # taker of i is i-1
+    assert all(torch.equal(qkv, out) for qkv, out, _ in rows)  # q, k, v where the output is computed
+    counts = [int(qkv.sum()) for qkv, _, _ in rows]
     assert counts == sorted(counts, reverse=True) and counts[-1] < mask.numel()  # grows backwards, still skips
     none = positions_needed(mask, make_method("none", L).mixer(Plan(torch.tensor(1.0), torch.arange(6),
                                                                    torch.arange(6), frozenset(), 1.0)), L)
-    assert all(torch.equal(a, mask.bool()) and torch.equal(f, mask.bool()) for a, f in none)
+    assert all(torch.equal(r, real) for block in none for r in block)
+    # The pooler reads [CLS] only: the last block's output and feed-forward rows are the [CLS] rows (every
+    # partner's [CLS] is real: AMPLIFY's mix there adds nothing), its q, k, v every real position.
+    cls = torch.zeros_like(real)
+    cls[:, 0] = True
+    top = positions_needed(mask, amp, L, cls_only=True)
+    assert torch.equal(top[-1][0], real) and torch.equal(top[-1][1], cls) and torch.equal(top[-1][2], cls)
+    assert torch.equal(top[-2][2], real)  # below it, every real position again, and the mixes' rows
+    assert [int(q.sum()) for q, _, _ in top[:-1]] == counts[1:]  # AMPLIFY's growth starts one block later
 
 
 def test_eval_padding_free_equals_padded(setup):
@@ -97,6 +127,13 @@ def test_eval_padding_free_equals_padded(setup):
     assert (a - b).abs().max().item() <= 1e-5
     assert (h_a - h_b)[real].abs().max().item() <= 1e-5
     assert (h_a[~real] == 0).all()  # rows nobody reads were not computed
+    with torch.no_grad():
+        h_c, pooled_c, _ = model.eval().bert(batch["input_ids"], batch["attention_mask"], batch["token_type_ids"],
+                                             cls_only=True)
+        _, pooled_b, _ = model.bert(batch["input_ids"], batch["attention_mask"], batch["token_type_ids"])
+    model.train()
+    assert (h_c[:, 0] - h_b[:, 0]).abs().max().item() <= 1e-5 and (pooled_c - pooled_b).abs().max().item() <= 1e-5
+    assert (h_c[:, 1:] == 0).all()  # cls_only: the last block computed [CLS] only
 
 
 def test_rows_pack_unpack_round_trip():
@@ -105,6 +142,8 @@ def test_rows_pack_unpack_round_trip():
     h = torch.arange(18.0).view(2, 3, 3)
     x = r.pack(h)
     assert x.shape == (3, 3) and torch.equal(r.unpack(x)[keep], h[keep]) and (r.unpack(x)[~keep] == 0).all()
+    every = Rows(torch.ones(2, 3, dtype=torch.bool))  # every position: reshapes, no copies
+    assert every.pack(h).data_ptr() == h.data_ptr() and torch.equal(every.unpack(every.pack(h)), h)
 
 
 def test_dropout_keeps_the_probability_and_the_expectation():

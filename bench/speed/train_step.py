@@ -192,10 +192,18 @@ def real_batches(dataset, model_name, weights, batch_size, seed, data_dir=None, 
 
 
 def useful_flops(model, batch):
-    """Training FLOPs of the real tokens: sum over examples of n·(6N + 12·L·d·n), n its length. Padding
-    is not useful work, so a model that computes it gets no credit for it in MFU."""
+    """Training FLOPs that the classifier's output needs: sum over examples of n·(6N + 12·L·d·n), n its
+    length, less, with the pooler (it reads [CLS] only), the last block's work for the other n - 1
+    positions: their query and output projections and feed-forward (6 FLOPs per weight each) and their
+    attention (12·d·n each). Padding and rows nobody reads are not useful work: a model that computes
+    them gets no credit for them in MFU."""
+    c = model.config
+    unread = 0
+    if getattr(model, "pooling", "pooler") == "pooler":
+        unread = 6 * (2 * c.hidden_size**2 + 2 * c.hidden_size * c.intermediate_size)  # per position
     n = batch["attention_mask"].sum(1).tolist()
-    return float(sum(k * model.flops_per_token(k) for k in n))
+    return float(sum(k * model.flops_per_token(k) - (k - 1) * (unread + (12 * c.hidden_size * k if unread else 0))
+                     for k in n))
 
 
 def gemm_peak_tflops(cfg, n_rows, device, reps=5):
