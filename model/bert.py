@@ -44,6 +44,8 @@ Speed on CPU (issue 12; each point is checked against the plain computation in t
   after attention (output projection, LayerNorm, feed-forward: about three quarters of the block) at
   [CLS] only, plus the rows a mix there needs (`BertModel.forward`'s `cls_only`). With padding or
   without: on CPU a batch without padding takes the same packed path, its other blocks at every row.
+  A mix callable that reads every token's values (a watcher: attribute `reads_every_token = True`)
+  turns this off, so what it reads is computed.
 
 Looking inside (bench/attention/): set `keep_probs = True` on a block's attention
 (`model.bert.encoder.layer[k - 1].attention.self`) and that block's forward writes its attention
@@ -234,6 +236,7 @@ def positions_needed(mask, mix, n_layers, cls_only=False):
     sites = getattr(mix, "mixes", None)
     if sites is None:
         return None
+    cls_only = cls_only and not getattr(mix, "reads_every_token", False)
     M = mask.bool()  # (B, T)
     if sites:
         perm = mix.perm

@@ -95,15 +95,20 @@ def test_welch_over_examples_per_block():
 
 
 def test_ttest_command_on_a_dataset(tmp_path, data_dir):
+    import torch
+
+    torch.manual_seed(0)  # the tiny model's random weights (p-values seen over seeds: 2e-13 to 0.4)
     assert ttest.main(["--dataset", "trec-coarse", "--methods", "none", "amplify", "embedmix", "--model", "tiny",
                        "--limit", "24", "--data-dir", str(data_dir), "--out", str(tmp_path)]) == 0
     rows = list(csv.DictReader((tmp_path / "attention-ttest.csv").open()))
     assert len(rows) == 3 * 2  # 3 pairs x 2 blocks
     by = {(r["a"], r["b"], r["block"]): float(r["p"]) for r in rows}
     # the statistic tells methods apart even on a fresh model, whose LayerNorm outputs all have mean 0 over
-    # units (the plain mean over units gave p = 1.0 here, whatever the mixing); the tiny model's random
-    # weights move the p-values (2e-7 to 2e-3 seen), so only "differs" is asserted
-    assert by[("none", "amplify", "1")] < 1.0 and by[("none", "embedmix", "1")] < 1.0
+    # units (the plain mean over units gave p = 1.0 here, whatever the mixing). With this seed: 4e-6 and
+    # 5e-6 for EmbedMix, 6e-5 for AMPLIFY in the last block (computed at every token, not at [CLS] only:
+    # p was 0.9999 when it was), 0.37 for AMPLIFY in block 1 (a weak effect on 24 examples)
+    assert by[("none", "embedmix", "1")] < 1e-3 and by[("none", "embedmix", "2")] < 1e-3
+    assert by[("none", "amplify", "2")] < 1e-3 and by[("none", "amplify", "1")] < 1.0
     png = tmp_path / "attention-ttest.png"
     assert png.read_bytes()[:4] == b"\x89PNG" if have_matplotlib() else not png.exists()
 

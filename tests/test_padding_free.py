@@ -136,6 +136,36 @@ def test_eval_padding_free_equals_padded(setup):
     assert (h_c[:, 1:] == 0).all()  # cls_only: the last block computed [CLS] only
 
 
+def test_a_watcher_that_reads_every_token_gets_them_computed(setup):
+    """The last block at [CLS] only is for the head; a mix callable that reads every token's values (bench's
+    attention pictures and Figure 3) says so, and sees what the padded computation gives at every real token."""
+    model, batch = setup
+    method = make_method("amplify", L)
+    p = torch.tensor(PERMS[0])
+    plan = Plan(lam=torch.tensor(0.6), perm=p, label_perm=p, layers=frozenset({1, 2, 3}), lam_value=0.6)
+    real = batch["attention_mask"].bool()
+
+    def seen(padding_free, reads_every_token):
+        model.bert.padding_free = padding_free
+        mixer, out = method.mixer(plan), {}
+
+        def spy(at, layer, h, mask):
+            h, mask = mixer(at, layer, h, mask)
+            out[at, layer] = h.detach()
+            return h, mask
+
+        spy.mixes, spy.perm, spy.union, spy.reads_every_token = mixer.mixes, mixer.perm, mixer.union, reads_every_token
+        model(batch["input_ids"], batch["attention_mask"], batch["token_type_ids"], mix=spy)
+        model.bert.padding_free = True
+        return out
+
+    padded, watched, unsaid = seen(False, True), seen(True, True), seen(True, False)
+    for k in padded:
+        if k[0] in ("attention", "block"):
+            assert (watched[k] - padded[k])[real].abs().max().item() <= 1e-5, k
+    assert (unsaid["attention", L][:, 1:] == 0).all()  # without saying so: the last block at [CLS] only
+
+
 def test_rows_pack_unpack_round_trip():
     keep = torch.tensor([[1, 1, 0], [1, 0, 0]]).bool()
     r = Rows(keep)

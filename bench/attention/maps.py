@@ -95,7 +95,8 @@ def batch_of(tok, texts, pairs=None):
 
 def watching(mix, watch):
     """`mix`, calling watch(site, layer, h_after, mask_before, mask_after) at every insertion point. It says
-    where it mixes as `mix` does, so the model's padding-free path stays what training runs."""
+    where it mixes as `mix` does, so the model's padding-free path stays what training runs, and that it
+    reads every token, so the last block is computed at every real position, not at [CLS] only."""
 
     def spy(at, layer, h, mask):
         h2, mask2 = mix(at, layer, h, mask)
@@ -104,6 +105,7 @@ def watching(mix, watch):
 
     spy.mixes, spy.perm, spy.union = getattr(mix, "mixes", None), getattr(mix, "perm", None), getattr(
         mix, "union", False)
+    spy.reads_every_token = True
     return spy
 
 
