@@ -235,6 +235,7 @@ def train(cfg, out=None, progress=True, save_model=None, steps_csv=None, tensorb
         steps_csv = steps_csv_path(out)
     log = RunLog(steps_csv, tensorboard)
     t_start = time.perf_counter()
+    env = environment()  # at the start: the code that runs (a commit made while it trains is not it)
     device = resolve_device(cfg.device)
     torch.manual_seed(cfg.seed)
     ds = load_dataset(cfg.dataset, data_dir=cfg.data_dir)
@@ -343,7 +344,7 @@ def train(cfg, out=None, progress=True, save_model=None, steps_csv=None, tensorb
     result.update(train_loss_steps=losses, steps=step, train_time_s=train_time,
                   mean_step_s=train_time / max(step, 1), samples_per_s=step * cfg.batch_size / max(train_time, 1e-9),
                   wall_time_s=time.perf_counter() - t_start, peak_memory_mb=peak_memory_mb(device),
-                  env=environment())
+                  env=env)
     log.close()
     if out is not None:
         write_json_atomic(out, result)

@@ -108,6 +108,7 @@ def parse_args(argv=None):
 
 def main(argv=None):
     a = parse_args(argv)
+    env = environment()  # at the start: the code that runs
     load = [subprocess.Popen([sys.executable, "-c", BUSY]) for _ in range(a.load)]
     scratch = Path(tempfile.mkdtemp(prefix="grid-throughput-"))
     walls = {w: [] for w in a.ways}
@@ -145,7 +146,7 @@ def main(argv=None):
               "grid": grid_args(a), "n_runs": a.n_runs, "rounds": a.rounds, "load_processes": a.load,
               "baseline": a.baseline, "cpu_count": os.cpu_count(),
               "load_avg_1min": {"before": load_before[0], "after": load_after[0]}, "ways": rows,
-              "env": environment()}
+              "env": env}
     tag = f"{a.dataset}-load{a.load}"
     out = Path(a.out) if a.out else REPO / "results" / f"grid-throughput-{tag}.json"
     write_json_atomic(out, result)

@@ -593,6 +593,7 @@ def parse_args(argv=None):
 
 
 def run(a):
+    env = environment()  # at the start: the code that runs (a commit made while it runs is not it)
     torch.set_num_threads(a.threads)
     device = resolve_device(a.device)
     amp = autocast_for(device)
@@ -711,7 +712,6 @@ def run(a):
               f"{ms['torch-default']:.1f} ms; ours vs fused {optimizer['ours_vs_fused']:.3f}x "
               f"(IQR {optimizer['ours_vs_fused_iqr'][0]:.3f}-{optimizer['ours_vs_fused_iqr'][1]:.3f})  target <= 1.3")
 
-    env = environment()
     env["transformers"] = None if transformers is None else transformers.__version__
     result = {
         "schema": 1, "benchmark": "speed", "command": " ".join(["python -m bench.speed", *a.argv]),
