@@ -256,6 +256,23 @@ def test_minilm_table2_preset_is_issue_13s_grid(tmp_path):
     assert {r.cfg.seed for r in runs[:5 * 9 * 3]} == {0, 1, 2} and runs[0].cfg.dataset == "trec-fine"
 
 
+def test_minilm_table2_imdb_preset_is_a_labelled_subset(tmp_path, capsys):
+    _, args = compare.parse(["--preset", "minilm-table2-imdb", "--results", str(tmp_path / "r")])
+    _, _, runs = compare.make_plan(args)
+    assert len(runs) == 9 * 5 and {(r.cfg.dataset, r.cfg.train_limit, r.cfg.eval_limit) for r in runs} == {
+        ("imdb", 2000, 1000)}
+    run = runs[0]
+    run.path.parent.mkdir(parents=True)
+    res = {"schema": 1, "status": "ok", "error": None, "config": asdict(run.cfg), "device": "cpu", "dtype": "fp32",
+           "test_acc": 0.8, "best_epoch": 1, "test_predictions": [1, 0], "test_labels": [1, 1], "mean_step_s": 1.0,
+           "samples_per_s": 32.0, "train_time_s": 10.0, "wall_time_s": 12.0, "peak_memory_mb": 500.0,
+           "env": {"git_commit": "abc"}, "data": {"source": {"files": [{"sha256": "f"}]}}}
+    run.path.write_text(json.dumps(res))
+    assert compare.main(["--preset", "minilm-table2-imdb", "--results", str(tmp_path / "r"), "--report-only"]) == 1
+    out = capsys.readouterr().out
+    assert "imdb here is a subset: at most 2,000 training examples and 1,000 dev and 1,000 test examples" in out
+
+
 def test_quick_preset_is_the_acceptance_grid():
     p = compare.PRESETS["quick"]
     assert p.datasets == ("trec-coarse", "sst-2") and p.methods == ("none", "amplify") and len(p.seeds) == 2

@@ -288,9 +288,19 @@ def failures_table(failed):
 
 
 def provenance_notes(records):
-    """Warnings a reader of the tables needs: results from several code versions, or one dataset read from
-    different files."""
+    """Warnings a reader of the tables needs: results from several code versions, one dataset read from
+    different files, or a dataset trained or tested on a subset (train_limit / eval_limit)."""
     notes = []
+    limits = {}
+    for cfg, _ in records:
+        limits.setdefault(cfg.dataset, set()).add((cfg.train_limit, cfg.eval_limit))
+    for d, sizes in sorted(limits.items()):
+        for train, ev in sorted(sizes, key=str):
+            if train is not None or ev is not None:
+                parts = ([f"{train:,} training examples"] if train is not None else []) + (
+                    [f"{ev:,} dev and {ev:,} test examples"] if ev is not None else [])
+                notes.append(f"note: {d} here is a subset: at most {' and '.join(parts)} (a fixed random "
+                             "subset, the same for every seed), not the full dataset")
     commits = sorted({str((res.get("env") or {}).get("git_commit")) for _, res in records})
     if len(commits) > 1:
         notes.append(f"warning: these results come from {len(commits)} code versions ({', '.join(commits)}); "
