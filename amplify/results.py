@@ -131,6 +131,28 @@ def git_commit():
         return None
 
 
+TRAINING_CODE = ("model", "amplify", "data", "run.py")  # what a run's numbers depend on (bench/ only reads them)
+
+
+def same_training_code(commits):
+    """True if the training code (TRAINING_CODE) is the same at every commit (git commit ids, a "-dirty"
+    suffix allowed), False if it differs, None when this cannot be told (no git, unknown or dirty commits)."""
+    if any(c is None or str(c).endswith("-dirty") for c in commits):
+        return None
+    first, *rest = [str(c) for c in commits]
+    try:
+        for c in rest:
+            r = subprocess.run(["git", "diff", "--quiet", first, c, "--", *TRAINING_CODE], cwd=REPO,
+                               capture_output=True, timeout=10)
+            if r.returncode not in (0, 1):
+                return None  # not a commit this clone has
+            if r.returncode == 1:
+                return False
+        return True
+    except (OSError, subprocess.SubprocessError):
+        return None
+
+
 def environment():
     """Versions and machine, for the record of every run and benchmark."""
     import numpy

@@ -338,3 +338,18 @@ def test_first_seeds_runs_a_wave_of_seeds_before_the_rest(tmp_path):
                          ("trec-coarse", "amplify", 1)]
     with pytest.raises(SystemExit):
         compare.parse(argv + ["--first-seeds", "-1"])
+
+
+def test_same_training_code_across_commits():
+    """The report's code-version warning says whether the training code differs between the commits."""
+    import subprocess
+
+    from amplify.results import REPO, same_training_code
+
+    git = lambda *a: subprocess.run(["git", *a], cwd=REPO, capture_output=True, text=True).stdout.strip()
+    head = git("rev-parse", "HEAD")
+    assert same_training_code([head, head]) is True
+    assert same_training_code([head, "0" * 40]) is None and same_training_code([head + "-dirty", head]) is None
+    last = git("log", "-n", "1", "--format=%H", "--", "model")  # the newest commit that changed model/
+    before = git("rev-parse", "--verify", "--quiet", last + "~1")
+    assert same_training_code([last, before]) is (False if before else None)  # (a shallow clone has no parent)

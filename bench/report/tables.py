@@ -32,7 +32,7 @@ from pathlib import Path
 import numpy as np
 from tabulate import tabulate
 
-from amplify.results import write_text_atomic
+from amplify.results import TRAINING_CODE, same_training_code, write_text_atomic
 from bench.stats.over_seeds import mean_std
 
 FORMATS = ("markdown", "latex", "csv")
@@ -303,8 +303,11 @@ def provenance_notes(records):
                              "subset, the same for every seed), not the full dataset")
     commits = sorted({str((res.get("env") or {}).get("git_commit")) for _, res in records})
     if len(commits) > 1:
+        same = same_training_code(commits)
+        code = ("" if same is None else " The training code (" + ", ".join(TRAINING_CODE) + ") is "
+                + ("the same at all of them." if same else "not the same at all of them."))
         notes.append(f"warning: these results come from {len(commits)} code versions ({', '.join(commits)}); "
-                     "a changed training loop does not change a run's key (bench/grid/plan.py)")
+                     f"a changed training loop does not change a run's key (bench/grid/plan.py).{code}")
     files = {}
     for cfg, res in records:
         src = ((res.get("data") or {}).get("source") or {}).get("files") or []
