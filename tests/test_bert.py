@@ -74,9 +74,12 @@ def test_mix_sites_are_visited_in_order():
 
     ids = torch.randint(5, 100, (2, 7))
     with torch.no_grad():
-        a = model(ids, mix=spy)
-        b = model(ids, mix=no_mix)
-    assert torch.equal(a, b)
+        a = model(ids, mix=spy)  # a callable without `.mixes`: the plain padded computation
+        b = model(ids, mix=no_mix)  # the packed path (the last block at [CLS] only): equal to float rounding
+        model.bert.padding_free = False
+        c = model(ids, mix=no_mix)
+        model.bert.padding_free = True
+    assert torch.equal(a, c) and torch.allclose(a, b, rtol=0, atol=1e-6)
     d = cfg.hidden_size
     expected = [("embeddings", 0, (2, 7, d))]
     for i in (1, 2, 3):
