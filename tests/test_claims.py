@@ -59,6 +59,7 @@ def test_every_verdict(results, capsys):
     out = capsys.readouterr().out
     rows = by_claim(out)
     assert "42 result files" in out and "42 runs used" in out
+    assert f"setting 1: model=tiny, epochs=1, lr={TrainConfig().lr}, train_limit=None" in out  # defaults shown
     assert rows["AMPLIFY is more accurate than none"][0] == "Δ +10.00 pts"
     assert rows["AMPLIFY is more accurate than none"][-1] == "supported"
     assert rows["AMPLIFY is more accurate than none"][4:6] == ["3", "3"]  # seeds, datasets

@@ -61,7 +61,7 @@ import numpy as np
 from scipy import stats as sps
 
 from amplify.results import read_json, read_probs
-from bench.grid.plan import identity, run_key
+from bench.grid.plan import DEFAULTS, identity, run_key
 from bench.report.tables import Table, pval, render_all, write_tables
 from bench.stats.calibration import METRIC_NAMES, METRICS
 from bench.stats.checks import DegenerateInputWarning
@@ -336,7 +336,9 @@ def settings_lines(units):
     out = []
     for i, d in enumerate(dicts, 1):
         ds = sorted({dd for s, dd in units if s == settings[i - 1]})
-        out.append(f"setting {i}: " + ", ".join(f"{k}={d.get(k)}" for k in shown) + f"; datasets: {', '.join(ds)}")
+        # a run's identity leaves out fields at their defaults: show the default there, not None
+        out.append(f"setting {i}: " + ", ".join(f"{k}={d.get(k, DEFAULTS.get(k))}" for k in shown)
+                   + f"; datasets: {', '.join(ds)}")
     return out
 
 
