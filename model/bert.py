@@ -203,6 +203,8 @@ class Rows:
         self.B, self.T = keep.shape
         self.all = bool(keep.all())
         self.idx = None if self.all else keep.reshape(-1).nonzero().squeeze(1)  # (N,) flat positions b*T + t
+        # every example's [CLS] and nothing else (what the head reads through the pooler): packed, (B, d)
+        self.cls = not self.all and bool(keep[:, 0].all()) and not bool(keep[:, 1:].any())
 
     def pack(self, h):
         h = h.reshape(self.B * self.T, -1)
@@ -291,34 +293,46 @@ class BertSelfAttention(nn.Module):
         self.keep_probs = False  # True: keep the attention probabilities in .probs (see the module docstring)
         self.probs = None  # (B, nh, T, T) from the last forward with keep_probs
 
-    def forward(self, x, bias, rows=None, out_rows=None):
+    def forward(self, x, bias, rows=None, out_rows=None, queries=None):
         """x: (B, T, d), or (N, d) packed `rows` of it; bias: (B, 1, 1, T) from `attention_bias`.
-        Returns (B, T, d), or with `rows` the (N', d) packed `out_rows` (a subset of `rows`)."""
-        d = x.shape[-1]
-        # One GEMM for q, k and v instead of three: the weights stay separate (checkpoint names),
-        # concatenating them costs little and a bigger matmul runs closer to peak on CPU and GPU.
-        w = torch.cat([self.query.weight, self.key.weight, self.value.weight])  # (3d, d)
-        b = torch.cat([self.query.bias, self.key.bias, self.value.bias])
-        qkv = F.linear(x, w, b)  # (B, T, 3d) or (N, 3d)
-        if rows is not None:
-            qkv = rows.unpack(qkv)  # (B, T, 3d): attention needs the padded layout; zeros elsewhere
-        B, T = qkv.shape[:2]
-        q, k, v = qkv.view(B, T, 3, self.n_head, d // self.n_head).permute(2, 0, 3, 1, 4).unbind(0)  # (B, nh, T, hs)
+        Returns (B, T, d), or with `rows` the (N', d) packed `out_rows` (a subset of `rows`).
+        queries: (B, d), the inputs at [CLS], when [CLS] is the only query whose output anyone reads
+        (the pooler's last block): q is computed there alone, k and v at `rows`; returns (B, d)."""
+        d, nh = x.shape[-1], self.n_head
+        if queries is None:
+            # One GEMM for q, k and v instead of three: the weights stay separate (checkpoint names),
+            # concatenating them costs little and a bigger matmul runs closer to peak on CPU and GPU.
+            w = torch.cat([self.query.weight, self.key.weight, self.value.weight])  # (3d, d)
+            b = torch.cat([self.query.bias, self.key.bias, self.value.bias])
+            qkv = F.linear(x, w, b)  # (B, T, 3d) or (N, 3d)
+            if rows is not None:
+                qkv = rows.unpack(qkv)  # (B, T, 3d): attention needs the padded layout; zeros elsewhere
+            B, T = qkv.shape[:2]
+            q, k, v = qkv.view(B, T, 3, nh, d // nh).permute(2, 0, 3, 1, 4).unbind(0)  # (B, nh, T, hs)
+        else:
+            w = torch.cat([self.key.weight, self.value.weight])  # (2d, d)
+            b = torch.cat([self.key.bias, self.value.bias])
+            kv = rows.unpack(F.linear(x, w, b))  # (B, T, 2d)
+            B, T = kv.shape[:2]
+            k, v = kv.view(B, T, 2, nh, d // nh).permute(2, 0, 3, 1, 4).unbind(0)  # (B, nh, T, hs)
+            q = self.query(queries).view(B, nh, 1, d // nh)  # (B, nh, 1, hs): one query per example
         # Padding keys are hidden from every query; padded queries still produce (ignored) outputs.
         bias = bias.to(q.dtype)
         if self.keep_probs or (self.training and self.dropout_p > 0 and q.device.type == "cpu"):
             # SDPA's CPU kernels take no dropout: it would fall back to a math path that also re-checks
             # every row for -inf. Written out, with our cheaper dropout masks (and the probabilities
             # at hand for whoever asked to keep them):
-            att = (q * q.shape[-1] ** -0.5) @ k.transpose(-2, -1) + bias  # (B, nh, T, T)
-            probs = att.softmax(-1)  # (B, nh, T, T)
+            att = (q * q.shape[-1] ** -0.5) @ k.transpose(-2, -1) + bias  # (B, nh, Tq, T)
+            probs = att.softmax(-1)  # (B, nh, Tq, T)
             if self.keep_probs:
                 self.probs = probs.detach()
-            y = self.attn_dropout(probs) @ v  # (B, nh, T, hs)
+            y = self.attn_dropout(probs) @ v  # (B, nh, Tq, hs)
         else:
             y = F.scaled_dot_product_attention(
                 q, k, v, attn_mask=bias, dropout_p=self.dropout_p if self.training else 0.0
-            )  # (B, nh, T, hs)
+            )  # (B, nh, Tq, hs)
+        if queries is not None:
+            return y.reshape(B, d)  # (B, nh, 1, hs) -> (B, d)
         y = y.transpose(1, 2).reshape(B, T, d)
         return y if rows is None else out_rows.pack(y)
 
@@ -350,6 +364,9 @@ class BertAttention(nn.Module):
         if rows is None:
             return self.output(self.self(h, bias), h)
         rows_in, rows_out = rows
+        if rows_out.cls and not self.self.keep_probs:  # [CLS] is the only query read: q there alone
+            cls = h[:, 0]  # (B, d)
+            return rows_out.unpack(self.output(self.self(rows_in.pack(h), bias, rows_in, queries=cls), cls))
         y = self.self(rows_in.pack(h), bias, rows_in, rows_out)  # (N_out, d)
         return rows_out.unpack(self.output(y, rows_out.pack(h)))
 

@@ -111,6 +111,27 @@ def test_padding_free_skips_rows_and_grows_them_exactly_where_needed(setup):
     assert [int(q.sum()) for q, _, _ in top[:-1]] == counts[1:]  # AMPLIFY's growth starts one block later
 
 
+@pytest.mark.parametrize("name", ["none", "amplify", "tmix"])
+def test_last_block_queries_only_cls(setup, name):
+    """With the pooler, the last block computes its query at [CLS] alone (one row per example; its keys and
+    values at every real position, in one GEMM); the blocks below q, k and v in one GEMM, at every real row."""
+    model, batch = setup
+    method = make_method(name, L)
+    p = torch.tensor(PERMS[0])
+    layers = frozenset({L}) if name != "none" else frozenset()
+    plan = Plan(lam=torch.tensor(0.6), perm=p, label_perm=p, layers=layers, lam_value=0.6)
+    rows = {}
+    hooks = [getattr(model.bert.encoder.layer[k].attention.self, m).register_forward_hook(
+        lambda mod, args, out, key=(k, m): rows.__setitem__(key, args[0].shape[0])) for k in range(L)
+        for m in ("query", "key", "value")]
+    try:
+        model(batch["input_ids"], batch["attention_mask"], batch["token_type_ids"], mix=method.mixer(plan))
+    finally:
+        for h in hooks:
+            h.remove()
+    assert rows == {(L - 1, "query"): len(LENGTHS)}  # the modules are called only there, with B rows
+
+
 def test_eval_padding_free_equals_padded(setup):
     model, batch = setup
     model.eval()

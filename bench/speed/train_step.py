@@ -197,13 +197,12 @@ def useful_flops(model, batch):
     positions: their query and output projections and feed-forward (6 FLOPs per weight each) and their
     attention (12·d·n each). Padding and rows nobody reads are not useful work: a model that computes
     them gets no credit for them in MFU."""
-    c = model.config
-    unread = 0
-    if getattr(model, "pooling", "pooler") == "pooler":
-        unread = 6 * (2 * c.hidden_size**2 + 2 * c.hidden_size * c.intermediate_size)  # per position
+    c, d = model.config, model.config.hidden_size
     n = batch["attention_mask"].sum(1).tolist()
-    return float(sum(k * model.flops_per_token(k) - (k - 1) * (unread + (12 * c.hidden_size * k if unread else 0))
-                     for k in n))
+    if getattr(model, "pooling", "pooler") != "pooler":  # a mean reads every position of the last block
+        return float(sum(k * model.flops_per_token(k) for k in n))
+    unread = 6 * (2 * d**2 + 2 * d * c.intermediate_size)  # per position: q, attention output, feed-forward
+    return float(sum(k * model.flops_per_token(k) - (k - 1) * (unread + 12 * d * k) for k in n))
 
 
 def gemm_peak_tflops(cfg, n_rows, device, reps=5):
