@@ -153,6 +153,9 @@ def build_parser():
     g.add_argument("--claims", action="store_true",
                    help="check the paper's claims against every stored result in --results; train nothing "
                         "(bench/report/claims.py)")
+    g.add_argument("--speed", nargs="+", default=None, metavar="PATH",
+                   help="with --claims: bench.speed JSONs (files, or directories of speed-*.json) whose interleaved "
+                        "rounds test the cost claim on a shared machine, beside the runs' own timers")
     g = p.add_argument_group("resuming and splitting")
     g.add_argument("--retry-failed", action="store_true", help="re-run runs recorded as failed")
     g.add_argument("--report-only", action="store_true", help="print the tables from stored results; train nothing")
@@ -345,11 +348,13 @@ def main(argv=None):
     from bench.grid.runner import barrier, dist_close, dist_init, grid_stamp, rank_device, run_share
 
     p, args = parse(argv)
+    if args.speed is not None and not args.claims:
+        p.error("--speed is read by --claims only")
     if args.claims:
         from bench.report.claims import claims_report
 
         try:
-            print(claims_report(args.results, alpha=args.sig_alpha, fmt=args.format, out=args.out))
+            print(claims_report(args.results, alpha=args.sig_alpha, fmt=args.format, out=args.out, speed=args.speed))
         except ValueError as e:
             p.exit(2, f"{p.prog}: error: {e}\n")
         return 0

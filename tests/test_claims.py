@@ -164,3 +164,50 @@ def test_empty_directory_gives_no_runs_everywhere(tmp_path):
     out = claims.claims_report(tmp_path)
     rows = by_claim(out)
     assert rows and all(r[-1].startswith("not enough evidence (no runs") for r in rows.values())
+
+
+def write_speed(path, ms, rounds=20, seed=0):
+    """A bench.speed JSON: every variant's per-round step times, each round's load shared by all variants."""
+    rng = np.random.default_rng(seed)
+    load = rng.uniform(0.8, 1.6, rounds)  # the machine's drift: the same for every variant of a round
+    variants = {v: {"times_ms": list(base * load * rng.normal(1, 0.01, rounds))} for v, base in ms.items()}
+    path.write_text(json.dumps({"schema": 1, "benchmark": "speed", "variants": variants}))
+    return path
+
+
+def test_cost_from_interleaved_rounds(results, tmp_path, capsys):
+    """The runs' timers say tmix is slower than amplify; bench.speed's rounds can say otherwise, and the
+    machine's drift between rounds (up to 2x here) cancels in each round's ratio."""
+    speed = tmp_path / "speed"
+    speed.mkdir()
+    write_speed(speed / "speed-a.json", {"hf": 900, "none": 500, "amplify": 520, "tmix": 600, "sentmix": 520})
+    write_speed(speed / "speed-b.json", {"none": 300, "amplify": 310, "tmix": 360, "sentmix": 310}, seed=1)
+    assert compare.main(["--claims", "--results", str(results), "--speed", str(speed)]) == 0
+    out = capsys.readouterr().out
+    assert "2 bench.speed benchmarks: speed-a, speed-b" in out
+    rows = by_claim(out)
+    tmix = rows["AMPLIFY's training step costs less than tmix's (interleaved)"]
+    assert tmix[1] == "Wilcoxon over interleaved rounds" and tmix[4] == "rounds 20" and tmix[5] == "2 benchmarks"
+    assert tmix[-1] == "supported" and tmix[0].startswith("step time -1")  # 520/600, 310/360: -13%, -14%
+    assert rows["AMPLIFY's training step costs less than sentmix's (interleaved)"][-1] == "not enough evidence"
+    assert rows["AMPLIFY's training step costs less than embedmix's (interleaved)"][-1] == (
+        "not enough evidence (no runs: no unit with a --speed benchmark that timed both amplify and embedmix)")
+    r = np.log(np.array(json.loads((speed / "speed-a.json").read_text())["variants"]["amplify"]["times_ms"])
+               / np.array(json.loads((speed / "speed-a.json").read_text())["variants"]["tmix"]["times_ms"]))
+    units = claims.load_speed([speed / "speed-a.json"])
+    e, p, _ = claims.speed_unit(units["speed-a"], "amplify", "tmix")
+    assert p == pytest.approx(sps.wilcoxon(r).pvalue) and math.exp(e) == pytest.approx(np.median(np.exp(r)))
+    # without --speed: no interleaved lines at all
+    assert not any(k.endswith("(interleaved)") for k in by_claim(claims.claims_report(results)))
+
+
+def test_speed_files_that_cannot_be_read_are_errors(tmp_path, capsys):
+    (tmp_path / "r").mkdir()
+    (tmp_path / "x.json").write_text(json.dumps({"status": "ok"}))
+    for bad, msg in ((tmp_path / "nope.json", "no such file"), (tmp_path / "x.json", "not a bench.speed result")):
+        with pytest.raises(SystemExit) as e:
+            compare.main(["--claims", "--results", str(tmp_path / "r"), "--speed", str(bad)])
+        assert e.value.code == 2 and msg in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        compare.main(["--report-only", "--speed", str(tmp_path)])
+    assert "--speed is read by --claims only" in capsys.readouterr().err

@@ -7,7 +7,8 @@ python -m bench.compare --claims: the paper's claims, one line each, checked aga
 The claims (Yang & Xiang 2024, as docs/method.md lists them), AMPLIFY against each other method found:
   1. accuracy    AMPLIFY beats no mixup (none)
   2. accuracy    AMPLIFY beats each baseline (embedmix, sentmix, tmix; manifold when it has runs)
-  3. time        AMPLIFY's training step costs less than each baseline's
+  3. time        AMPLIFY's training step costs less than each baseline's (from the runs' own timers, and,
+                 given --speed, from bench.speed's interleaved rounds: the measurement to trust on a shared machine)
   4. robustness  with noisy training texts AMPLIFY loses less accuracy than none and each baseline
   5. stability   AMPLIFY's accuracy varies less across seeds than none's and each baseline's
   6. calibration AMPLIFY's test probabilities are better calibrated than none's and than label smoothing's
@@ -28,6 +29,11 @@ give; per-example tests (bootstrap, McNemar) speak to these trained models only 
 Within a unit:
   1, 2  Welch's t on the per-seed test accuracies (the paper's test). Effect: Δ = mean(AMPLIFY) - mean(X).
   3     Welch's t on the log of each run's mean step time. Effect: the ratio of geometric means, as a %.
+        Runs of different methods may have met different machine loads, which this test cannot tell from the
+        method. So, with --speed: a unit is one bench.speed JSON (one batch shape or dataset, one machine),
+        whose rounds step every variant seconds apart; Wilcoxon's signed-rank test on the per-round
+        log(AMPLIFY / X), two-sided. Effect: the median per-round ratio, as bench.speed prints it. It speaks to
+        that machine and those batches: rounds are repeated measurements, not independent runs.
   4     per seed, r = the mean over the unit's noisy settings of (noisy accuracy - clean accuracy); Welch's t
         on r. Effect: mean r(AMPLIFY) - mean r(X), positive when AMPLIFY loses less.
   5     Brown-Forsythe (bench.stats.over_seeds.variance_ratio_test). Effect: var(AMPLIFY) / var(X). It needs 3 seeds in
@@ -126,6 +132,28 @@ def load(results_dir):
     return units, counts
 
 
+def load_speed(paths):
+    """bench.speed JSONs (files, or directories of speed-*.json) -> {file stem: {variant: [ms per round]}}."""
+    files = []
+    for path in map(Path, paths or ()):
+        if path.is_dir():
+            files += sorted(path.glob("speed-*.json"))
+        elif path.is_file():
+            files.append(path)
+        else:
+            raise ValueError(f"--speed {path}: no such file or directory (bench.speed writes one JSON per benchmark)")
+    units = {}
+    for f in files:
+        res = read_json(f)
+        if not isinstance(res, dict) or res.get("benchmark") != "speed" or not isinstance(res.get("variants"), dict):
+            raise ValueError(f"--speed {f}: not a bench.speed result (no 'benchmark': 'speed' with 'variants')")
+        times = {v: r["times_ms"] for v, r in res["variants"].items() if r.get("times_ms")}
+        if len({len(t) for t in times.values()}) > 1:
+            raise ValueError(f"--speed {f}: variants have different numbers of rounds; rounds must pair up")
+        units[f.stem] = times
+    return units
+
+
 # -----------------------------------------------------------------------------
 # tests
 
@@ -151,6 +179,13 @@ def accuracy_unit(clean, a, b):
 def time_unit(clean, a, b):
     logs = [[math.log(r["mean_step_s"]) for _, r in sorted(clean[m].items())] for m in (a, b)]
     return float(np.mean(logs[0]) - np.mean(logs[1])), _quiet(welch_t, *logs).p, logs
+
+
+def speed_unit(times, a, b):
+    """One bench.speed JSON: (log of the median per-round ratio a / b, Wilcoxon p on the log ratios, [rounds])."""
+    r = np.log(np.asarray(times[a]) / np.asarray(times[b]))
+    p = sps.wilcoxon(r).pvalue if len(r) >= 2 and np.any(r != 0) else math.nan
+    return float(np.log(np.median(np.exp(r)))), float(p), [r]
 
 
 def variance_unit(clean, a, b):
@@ -197,6 +232,7 @@ def calibration_unit(metric):
 KINDS = {  # claim kind -> (unit function, which data, claimed direction of the effect, test name)
     "accuracy": (accuracy_unit, "clean", +1, "Welch over seeds"),
     "time": (time_unit, "clean", -1, "Welch over seeds, log step time"),
+    "time-interleaved": (speed_unit, "speed", -1, "Wilcoxon over interleaved rounds"),
     "robustness": (robustness_unit, "levels", +1, "Welch over seeds, drop from clean"),
     "stability": (variance_unit, "clean", -1, "Brown–Forsythe over seeds"),
     **{f"calibration-{m}": (calibration_unit(m), "clean", -1, f"Welch over seeds, {METRIC_NAMES[m]}")
@@ -208,8 +244,14 @@ def check(units, kind, a, b):
     """One claim line (before Holm): the effect, the combined p, and what it rests on."""
     fn, data, claimed, test = KINDS[kind]
     per_unit = []
+    if data == "speed":
+        units = {(name, name): times for name, times in units.items()}
     for (setting, dataset), levels in units.items():
-        if data == "clean":
+        if data == "speed":
+            if a not in levels or b not in levels:
+                continue
+            out = fn(levels, a, b)
+        elif data == "clean":
             clean = levels.get(None, {})
             if a not in clean or b not in clean:
                 continue
@@ -221,7 +263,8 @@ def check(units, kind, a, b):
     line = {"kind": kind, "a": a, "b": b, "test": test, "units": len(per_unit), "p": math.nan, "direction": 0.0,
             "effect": math.nan, "reason": ""}
     if not per_unit:
-        what = {"robustness": "noisy-data runs (table4/5) of both"}.get(kind, "both")
+        what = {"robustness": "noisy-data runs (table4/5) of both",
+                "time-interleaved": "a --speed benchmark that timed both"}.get(kind, "both")
         if kind.startswith("calibration"):
             what = "stored test probabilities of both"
         line["reason"] = f"no runs: no unit with {what} {a} and {b}"
@@ -235,7 +278,8 @@ def check(units, kind, a, b):
     tested = [(p, claimed * np.sign(e) if not math.isnan(e) else 0.0) for _, _, e, p, _ in per_unit
               if not math.isnan(p)]
     if not tested:
-        need = "3 seeds in one method" if kind == "stability" else "2 seeds per method"
+        need = {"stability": "3 seeds in one method", "time-interleaved": "2 rounds that differ"}.get(
+            kind, "2 seeds per method")
         line["reason"] = f"no test possible: the test needs at least {need} in a unit"
         return line
     line["p"], line["direction"] = stouffer(tested)
@@ -259,6 +303,7 @@ def verdict(line, alpha):
 CLAIM_TEXT = {
     "accuracy": "AMPLIFY is more accurate than {b}",
     "time": "AMPLIFY's training step costs less than {b}'s",
+    "time-interleaved": "AMPLIFY's training step costs less than {b}'s (interleaved)",
     "robustness": "AMPLIFY loses less accuracy to noisy training text than {b}",
     "stability": "AMPLIFY's accuracy varies less across seeds than {b}'s",
     **{f"calibration-{m}": "AMPLIFY is better calibrated than {b} (" + METRIC_NAMES[m] + ")" for m in METRICS},
@@ -273,7 +318,7 @@ def effect_text(line):
         return f"Δ {100 * e:+.2f} pts"
     if kind == "robustness":
         return f"drop Δ {100 * e:+.2f} pts"
-    if kind == "time":
+    if kind.startswith("time"):
         return f"step time {100 * (math.exp(e) - 1):+.1f}%"
     if kind == "calibration-ece":
         return f"ECE Δ {100 * e:+.2f} pts"
@@ -282,29 +327,35 @@ def effect_text(line):
     return f"variance ×{math.exp(e):.2f}"
 
 
-def claim_lines(units, methods_found):
+def claim_lines(units, methods_found, speed=None):
     bases = [m for m in BASELINES if m in methods_found or m in TABLE2_BASELINES]
     lines = [check(units, "accuracy", "amplify", "none")]
     lines += [check(units, "accuracy", "amplify", b) for b in bases]
     lines += [check(units, "time", "amplify", b) for b in bases]
+    if speed:
+        lines += [check(speed, "time-interleaved", "amplify", b) for b in bases]
     lines += [check(units, "robustness", "amplify", b) for b in ("none", *bases)]
     lines += [check(units, "stability", "amplify", b) for b in ("none", *bases)]
     lines += [check(units, f"calibration-{m}", "amplify", b) for b in CALIBRATION_AGAINST for m in METRICS]
     return lines
 
 
-def claims_table(units, alpha):
+def claims_table(units, alpha, speed=None):
+    """speed: load_speed's {file: {variant: [ms per round]}}, for the interleaved cost lines (None: none)."""
     found = {m for levels in units.values() for runs in levels.values() for m in runs}
-    lines = claim_lines(units, found)
+    lines = claim_lines(units, found, speed)
     adjusted = holm([ln["p"] for ln in lines])
     rows, recs = [], []
     for ln, q in zip(lines, adjusted, strict=True):
         ln["p_holm"] = float(q)
         v = verdict(ln, alpha)
-        seeds = "–" if "seeds_min" not in ln else (
+        unit = "rounds " if ln["kind"] == "time-interleaved" else ""
+        seeds = "–" if "seeds_min" not in ln else unit + (
             str(ln["seeds_min"]) if ln["seeds_min"] == ln["seeds_max"] else f"{ln['seeds_min']}–{ln['seeds_max']}")
         where = "–" if "datasets" not in ln else str(ln["datasets"]) + (
             f" ({ln['units']} units in {ln['settings']} settings)" if ln["settings"] > 1 else "")
+        if ln["kind"] == "time-interleaved" and "datasets" in ln:
+            where = f"{ln['units']} benchmark" + "s" * (ln["units"] > 1)
         text = CLAIM_TEXT[ln["kind"]].format(b=ln["b"])
         rows.append([text, effect_text(ln), ln["test"], pval(ln["p"]), pval(ln["p_holm"]), seeds, where, v])
         recs.append({"claim": text, "kind": ln["kind"], "a": ln["a"], "b": ln["b"], "effect": ln["effect"],
@@ -321,8 +372,10 @@ def claims_table(units, alpha):
              f"Verdict at α={alpha}: supported / contradicted only when the Holm-adjusted p ≤ α and the test and "
              "the effect both point the claimed / the opposite way; otherwise not enough evidence, which is not "
              "evidence of no difference. Seed-level tests with 2-3 seeds have little power, Brown–Forsythe least.",
-             "Timings come from the runs' own timers; runs of different methods may have met different machine "
-             "loads (a shared machine, other jobs), which the time test cannot tell from the method."]
+             "Step time lines: from the runs' own timers, whose runs may have met different machine loads (a shared "
+             "machine, other jobs) that the test cannot tell from the method; \"(interleaved)\": from bench.speed "
+             "JSONs (--speed), each round stepping every method seconds apart, so load hits all alike; they speak "
+             "to that machine and those batches."]
     return Table("claims", "The paper's claims, checked", ["claim", "measured effect", "test", "p", "p Holm",
                                                              "seeds", "datasets", f"verdict (α={alpha})"],
                  rows, recs, notes, align="lllrrrrl")
@@ -342,14 +395,19 @@ def settings_lines(units):
     return out
 
 
-def claims_report(results_dir, alpha=0.05, fmt="markdown", out=None):
-    """The printed report: what was read, then the claims table. Writes claims.csv etc. to `out` if given."""
+def claims_report(results_dir, alpha=0.05, fmt="markdown", out=None, speed=None):
+    """The printed report: what was read, then the claims table. Writes claims.csv etc. to `out` if given.
+    speed: bench.speed JSONs (files or directories) for the interleaved cost lines."""
     units, counts = load(results_dir)
+    speed_units = load_speed(speed)
     status = [f"{counts['files']} result files in {results_dir}: {counts['used']} runs used; left out: "
               f"{counts['variants']} method variants (table1/table6/reference-bug), {counts['not ok']} failed, "
               f"{counts['unreadable or stale']} unreadable or stale, {counts['duplicates']} duplicates.",
               *settings_lines(units)]
-    tables = [claims_table(units, alpha)]
+    if speed is not None:
+        status.append(f"interleaved step times (--speed): {len(speed_units)} bench.speed benchmarks"
+                      + (": " + ", ".join(speed_units) if speed_units else ""))
+    tables = [claims_table(units, alpha, speed_units)]
     if out:
         write_tables(tables, out, preamble=status)
     prefix = {"markdown": "", "latex": "% ", "csv": "# "}[fmt]
