@@ -40,9 +40,10 @@ Speed on CPU (issue 12; each point is checked against the plain computation in t
   mix callable that says where it mixes (attributes `mixes`, `perm`, `union`; amplify/methods.py)
   gets this; any other callable gets the plain padded computation.
 - Only what the head reads: a classifier on the pooler reads the last block at [CLS] only, so there the
-  last block computes q, k, v at every real position (its attention reads all keys) and everything
-  after attention (output projection, LayerNorm, feed-forward: about three quarters of the block) at
-  [CLS] only, plus the rows a mix there needs (`BertModel.forward`'s `cls_only`). With padding or
+  last block computes k and v at every real position (its attention reads all keys), and the query, the
+  attention itself and everything after it (output projection, LayerNorm, feed-forward: most of the
+  block) at [CLS] only (`BertModel.forward`'s `cls_only`). Every mix is position-wise, so the rows a mix
+  there needs are the partners' [CLS] rows: [CLS] still. With padding or
   without: on CPU a batch without padding takes the same packed path, its other blocks at every row.
   A mix callable that reads every token's values (a watcher: attribute `reads_every_token = True`)
   turns this off, so what it reads is computed.
