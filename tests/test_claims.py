@@ -197,6 +197,10 @@ def test_cost_from_interleaved_rounds(results, tmp_path, capsys):
     units = claims.load_speed([speed / "speed-a.json"])
     e, p, _ = claims.speed_unit(units["speed-a"], "amplify", "tmix")
     assert p == pytest.approx(sps.wilcoxon(r).pvalue) and math.exp(e) == pytest.approx(np.median(np.exp(r)))
+    table = out.split("### Step time vs none, interleaved (--speed)")[1]
+    assert "speed-a" in table and "speed-b" in table and "| hf " not in table
+    speed_rows = {r["method"]: r for r in claims.speed_table(claims.load_speed([speed / "speed-a.json"])).records}
+    assert speed_rows["tmix"]["step_time_vs_none"] == pytest.approx(1.2, rel=0.02) and "hf" not in speed_rows
     # without --speed: no interleaved lines at all
     assert not any(k.endswith("(interleaved)") for k in by_claim(claims.claims_report(results)))
 

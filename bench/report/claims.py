@@ -68,7 +68,7 @@ from scipy import stats as sps
 
 from amplify.results import read_json, read_probs
 from bench.grid.plan import DEFAULTS, identity, run_key
-from bench.report.tables import Table, pval, render_all, write_tables
+from bench.report.tables import Table, num, pval, render_all, write_tables
 from bench.stats.calibration import METRIC_NAMES, METRICS
 from bench.stats.checks import DegenerateInputWarning
 from bench.stats.multiple_testing import holm
@@ -381,6 +381,25 @@ def claims_table(units, alpha, speed=None):
                  rows, recs, notes, align="lllrrrrl")
 
 
+def speed_table(speed):
+    """The evidence behind the interleaved lines: each method's step time / none's, median over rounds."""
+    names = list(speed)
+    methods = [m for m in ("none", *BASELINES, "amplify") if any(m in t for t in speed.values())]
+    methods += sorted({m for t in speed.values() for m in t} - set(methods) - {"hf", "hf-fused"})
+    rows, recs = [], []
+    for m in methods:
+        row = [m]
+        for n in names:
+            t = speed[n]
+            r = float(np.median(np.asarray(t[m]) / np.asarray(t["none"]))) if m in t and "none" in t else math.nan
+            row.append(num(r, ".3f"))
+            recs.append({"method": m, "benchmark": n, "step_time_vs_none": r, "rounds": len(t.get(m, []))})
+        rows.append(row)
+    notes = ["Median over the rounds of (the method's step time / none's step time in the same round); bench.speed "
+             "prints the same numbers as 'ratio vs none'. n/a: the benchmark did not time that method."]
+    return Table("speed", "Step time vs none, interleaved (--speed)", ["method", *names], rows, recs, notes)
+
+
 def settings_lines(units):
     settings = sorted({s for s, _ in units})
     dicts = [json.loads(s) for s in settings]
@@ -407,7 +426,7 @@ def claims_report(results_dir, alpha=0.05, fmt="markdown", out=None, speed=None)
     if speed is not None:
         status.append(f"interleaved step times (--speed): {len(speed_units)} bench.speed benchmarks"
                       + (": " + ", ".join(speed_units) if speed_units else ""))
-    tables = [claims_table(units, alpha, speed_units)]
+    tables = [claims_table(units, alpha, speed_units)] + ([speed_table(speed_units)] if speed_units else [])
     if out:
         write_tables(tables, out, preamble=status)
     prefix = {"markdown": "", "latex": "% ", "csv": "# "}[fmt]
