@@ -130,3 +130,23 @@ def test_grid_throughput_runs_every_way(tmp_path, data_dir, monkeypatch, capsys)
     assert "throughput vs 2x1" in capsys.readouterr().out
     with pytest.raises(SystemExit):
         grid_throughput.parse_args(["--ways", "2by1"])
+
+
+def test_whole_run_times_ours_and_hugging_face_runs(tmp_path, data_dir, capsys):
+    """bench.speed.whole_run: run.py and the HF loop as child processes on real MiniLM weights and TREC, every
+    way in every round, on the same real training tokens."""
+    from bench.speed import whole_run
+
+    out = tmp_path / "wr.json"
+    res = whole_run.main(["--dataset", "trec-coarse", "--data-dir", str(data_dir), "--train-limit", "64",
+                          "--eval-limit", "32", "--rounds", "1", "--ways", "ours", "hf-fused", "--out", str(out)])
+    assert json.loads(out.read_text())["ways"] == res["ways"]
+    assert [w["way"] for w in res["ways"]] == ["ours", "hf-fused"] and res["batches_per_epoch"] == 2
+    assert 64 * 5 < res["train_real_tokens_per_epoch"] < 64 * 40  # TREC questions: 5-40 tokens
+    for w in res["ways"]:
+        assert len(w["wall_s"]) == 1 and w["wall_s"][0] > w["train_s"][0] > 0
+        assert positive(w["real_tokens_per_wall_s"]) and 0 <= w["test_acc"][0] <= 1
+    assert res["ways"][0]["wall_vs_ours"] == 1.0 and positive(res["ways"][1]["wall_vs_ours"])
+    assert "wall vs ours" in capsys.readouterr().out
+    with pytest.raises(SystemExit):
+        whole_run.parse_args(["--ways", "theirs"])

@@ -7,5 +7,7 @@ data pipeline. They import model, amplify and data (what they time), never the r
     data_pipeline.py    python -m bench.data_speed   tokenize, cache and collate against issue 3's budgets
     grid_throughput.py  python -m bench.speed.grid_throughput   runs per hour of a small grid, --jobs x --threads
                         ways (and older code) side by side; it runs bench.compare as a command, never imports it
+    whole_run.py        python -m bench.speed.whole_run   a whole run.py run vs the same run as a loop around Hugging
+                        Face's model, each a child process timed from start to exit
 (`python -m bench.speed.checkpoint_load` and `python -m bench.speed.data_pipeline` are the same commands.)
 """
