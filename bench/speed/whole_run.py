@@ -116,8 +116,8 @@ def hf_run(args):
             break
     hf.load_state_dict(best_state)
     test = evaluate(model, data.test, cfg, device, amp)
-    result = {"status": "ok", "way": f"hf-{args.hf_child}", "best_epoch": best["epoch"], "best_dev_acc": best["dev_acc"],
-              "test_acc": test["acc"], "steps": step, "train_time_s": train_time,
+    result = {"status": "ok", "way": f"hf-{args.hf_child}", "best_epoch": best["epoch"],
+              "best_dev_acc": best["dev_acc"], "test_acc": test["acc"], "steps": step, "train_time_s": train_time,
               "wall_time_s": time.perf_counter() - t_start}
     write_json_atomic(Path(args.out), result)
 
@@ -181,7 +181,8 @@ def parse_args(argv=None):
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--dataset", default="trec-fine", help="(%(default)s)")
     p.add_argument("--epochs", type=int, default=1, help="epochs per run (%(default)s)")
-    p.add_argument("--lr", type=float, default=1e-4, help="peak learning rate (%(default)s: the minilm-table2 recipe's)")
+    p.add_argument("--lr", type=float, default=1e-4,
+                   help="peak learning rate (%(default)s: the minilm-table2 recipe's)")
     p.add_argument("--patience", type=int, default=3, help="early stopping on dev accuracy (%(default)s)")
     p.add_argument("--seed", type=int, default=0, help="(%(default)s)")
     p.add_argument("--threads", type=int, default=1, help="torch threads of every run (%(default)s)")
