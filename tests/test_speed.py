@@ -80,7 +80,9 @@ def test_speed_without_hf(tmp_path, one_thread, monkeypatch):
     res = check_rows(run_speed(tmp_path, one_thread, "--pad-frac", "0.25"), ["none", "amplify"])
     assert not res["hf"]["included"] and res["hf"]["note"] == "transformers not installed"
     assert all(row["ratio_vs_hf"] is None for row in res["variants"].values())
-    assert res["real_tokens_frac"] == 0.75
+    assert res["real_tokens_frac"] == 0.75 and res["padding_free"]
+    padded = check_rows(run_speed(tmp_path, one_thread, "--pad-frac", "0.25", "--padded"), ["none", "amplify"])
+    assert not padded["padding_free"]  # every position computed: what a padded implementation pays
 
 
 def test_peak_lookup_and_args():

@@ -552,6 +552,9 @@ def parse_args(argv=None):
     p.add_argument("--data-dir", default=None, help="datasets root (else $AMPLIFY_DATA_DIR, else ~/.cache/amplify)")
     p.add_argument("--methods", default=",".join(METHODS), help="comma-separated mixup methods to time (default: all)")
     p.add_argument("--no-hf", action="store_true", help="skip the Hugging Face references")
+    p.add_argument("--padded", action="store_true",
+                   help="our model without its padding-free path: every position of every block, as a padded "
+                        "implementation computes (and ours on CUDA); what the methods cost at equal work")
     p.add_argument("--steps", type=int, default=30, help="timed rounds, one step of every variant each (%(default)s)")
     p.add_argument("--warmup", type=int, default=3, help="untimed rounds first (%(default)s)")
     p.add_argument("--optimizer-rounds", type=int, default=10,
@@ -604,6 +607,7 @@ def run(a):
         if a.epoch:
             a.steps = len(batches)
     ours, info = build_ours(a.model, a.weights, a.random_init, a.num_labels)
+    ours.bert.padding_free = not a.padded
     cfg = ours.config
     if a.seq_len > cfg.max_position_embeddings:
         raise SystemExit(f"--seq-len {a.seq_len} exceeds the model's {cfg.max_position_embeddings} positions")
