@@ -9,6 +9,7 @@ python -m bench.compare: run a grid of fine-tuning runs (resumable), then print 
     python -m bench.compare --preset paper --launcher slurm --slurm-gpus 1 --slurm-parallel 8  # a Slurm job array
     python -m bench.compare --experiment table4 --preset reduced  # the paper's other experiments: bench/experiments/
     python -m bench.compare --claims --results results/paper      # the paper's claims vs stored results
+    python -m bench.compare --claims --results results/paper --speed bench/results/minilm-table2-speed  # + cost
 
 The grid is --datasets x --methods x --seeds (default: the paper's Table 2, 7 datasets x none, embedmix,
 sentmix, tmix, amplify x 3 seeds) over one base config, which takes every option of run.py. A --preset
@@ -27,7 +28,8 @@ Then it prints (Markdown by default; --format latex or csv; --out DIR also write
      paired bootstrap and McNemar over test examples, Holm-corrected, with Hedges' g and a verdict in
      words (bench/report/significance.py);
   3. cost: step time, samples/s, peak memory and overhead vs none per method (bench/report/tables.py);
-and the failed runs, if any.
+and the failed runs, if any. The runs' own timers meet whatever load the machine had; for the cost claim,
+--claims --speed reads bench.speed JSONs instead, whose rounds time every method seconds apart.
 
 torchrun: the ranks split the pending runs (bench/grid/plan.py), each trains on its own GPU if there are
 GPUs, and rank 0 prints the tables after a final barrier. --shard i/N splits a grid between independent
