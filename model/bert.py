@@ -318,6 +318,7 @@ class BertSelfAttention(nn.Module):
             k, v = kv.view(B, T, 2, nh, d // nh).permute(2, 0, 3, 1, 4).unbind(0)  # (B, nh, T, hs)
             q = self.query(queries).view(B, nh, 1, d // nh)  # (B, nh, 1, hs): one query per example
         # Padding keys are hidden from every query; padded queries still produce (ignored) outputs.
+        # Tq below: the queries, T (or 1 with `queries`).
         bias = bias.to(q.dtype)
         if self.keep_probs or (self.training and self.dropout_p > 0 and q.device.type == "cpu"):
             # SDPA's CPU kernels take no dropout: it would fall back to a math path that also re-checks
