@@ -206,6 +206,12 @@ def train_step(model, method, batch, optimizer, rng, gen, device, amp, max_grad_
     return loss.detach()
 
 
+def total_steps(cfg, batches_per_epoch):
+    """The run's optimiser steps if it never stops early: every epoch, or --max-steps if fewer."""
+    total = batches_per_epoch * cfg.epochs
+    return total if cfg.max_steps is None else min(cfg.max_steps, total)
+
+
 def autocast_for(device):
     if device.type == "cuda":
         return lambda: torch.autocast("cuda", dtype=torch.bfloat16)
@@ -254,7 +260,7 @@ def train(cfg, out=None, progress=True, save_model=None, steps_csv=None, tensorb
                          ssmix_clean_loss=cfg.ssmix_clean_loss, label_smoothing=cfg.label_smoothing)
     optimizer = AdamW(param_groups(model, cfg.weight_decay), lr=cfg.lr, eps=cfg.eps, weight_decay=cfg.weight_decay)
     batcher = Batcher(data.train, batch_size=cfg.batch_size, shuffle=True, seed=cfg.seed, bucket=cfg.bucket)
-    total = len(batcher) * cfg.epochs if cfg.max_steps is None else min(cfg.max_steps, len(batcher) * cfg.epochs)
+    total = total_steps(cfg, len(batcher))
     warm = warmup_steps(total, cfg.warmup_ratio)
     rng, gen = seeded_generators(cfg.seed)
     amp = autocast_for(device)

@@ -182,7 +182,10 @@ def time_unit(clean, a, b):
 
 
 def speed_unit(times, a, b):
-    """One bench.speed JSON: (log of the median per-round ratio a / b, Wilcoxon p on the log ratios, [rounds])."""
+    """One bench.speed JSON: (log of the median per-round ratio a / b, Wilcoxon p on the log ratios, [rounds]);
+    None when it did not time both."""
+    if a not in times or b not in times:
+        return None
     r = np.log(np.asarray(times[a]) / np.asarray(times[b]))
     p = sps.wilcoxon(r).pvalue if len(r) >= 2 and np.any(r != 0) else math.nan
     return float(np.log(np.median(np.exp(r)))), float(p), [r]
@@ -247,11 +250,7 @@ def check(units, kind, a, b):
     if data == "speed":
         units = {(name, name): times for name, times in units.items()}
     for (setting, dataset), levels in units.items():
-        if data == "speed":
-            if a not in levels or b not in levels:
-                continue
-            out = fn(levels, a, b)
-        elif data == "clean":
+        if data == "clean":
             clean = levels.get(None, {})
             if a not in clean or b not in clean:
                 continue

@@ -55,7 +55,7 @@ def hf_run(args):
     import torch.nn.functional as F
 
     from amplify.optim import cosine_with_warmup, param_groups, set_lr, warmup_steps
-    from amplify.train import autocast_for, evaluate, prepare_data
+    from amplify.train import autocast_for, evaluate, prepare_data, total_steps
     from bench.speed.train_step import import_transformers
     from data import load_dataset
     from data.batching import Batcher
@@ -89,7 +89,7 @@ def hf_run(args):
     opt = torch.optim.AdamW(param_groups(hf, cfg.weight_decay), lr=cfg.lr, eps=cfg.eps,
                             weight_decay=cfg.weight_decay, fused=args.hf_child == "fused")
     batcher = Batcher(data.train, batch_size=cfg.batch_size, shuffle=True, seed=cfg.seed, bucket=cfg.bucket)
-    total = len(batcher) * cfg.epochs if cfg.max_steps is None else min(cfg.max_steps, len(batcher) * cfg.epochs)
+    total = total_steps(cfg, len(batcher))
     warm = warmup_steps(total, cfg.warmup_ratio)
     step, train_time, best, since_best, best_state = 0, 0.0, None, 0, None
     for epoch in range(cfg.epochs):
