@@ -22,12 +22,14 @@ made with another config. Failed runs are recorded and reported, and skipped unt
 Each run trains in a child process (bench/grid/runner.py says why).
 
 Then it prints (Markdown by default; --format latex or csv; --out DIR also writes them to files):
+  0. a summary: one line per dataset and method, gathered from the tables below (bench/report/summary.py);
   1. accuracy: mean ± std test accuracy per method x dataset, Δ vs none, the best per column in bold
      (bench/report/tables.py);
   2. significance: each method vs none and amplify vs each other method, by Welch's t over seeds, a
      paired bootstrap and McNemar over test examples, Holm-corrected, with Hedges' g and a verdict in
      words (bench/report/significance.py);
-  3. cost: step time, samples/s, peak memory and overhead vs none per method (bench/report/tables.py);
+  3. calibration: NLL, ECE and Brier score per method and their significance (bench/report/calibration.py);
+  4. cost: step time, samples/s, peak memory and overhead vs none per method (bench/report/tables.py);
 and the failed runs, if any. The runs' own timers meet whatever load the machine had; for the cost claim,
 --claims --speed reads bench.speed JSONs instead, whose rounds time every method seconds apart.
 

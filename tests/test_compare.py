@@ -163,6 +163,25 @@ def test_one_seed_says_welch_is_not_available(tmp_path, capsys):
     assert "| none     | 75.00" not in out and "70.00" in out  # seed 0 only, no std
 
 
+def test_summary_gathers_the_other_tables(tmp_path, capsys):
+    """One line per dataset and method: the accuracy table's cell, the significance table's Holm p of the method vs
+    none, the calibration table's means; nothing computed twice, nothing new."""
+    write_fixture(tmp_path / "r")
+    _, out = report_md(tmp_path, capsys)
+    summary = {(r[0], r[1]): r[2:] for r in table_rows(out, "Summary: accuracy, significance vs none and calibration")}
+    acc = {r[0]: r[1:] for r in table_rows(out, "Test accuracy per method and dataset")}
+    sig = {(r[0], r[1]): r for r in table_rows(out, "Significance of the differences")}
+    assert len(summary) == len(acc) * 2 and summary[("trec-coarse", "none")][3:6] == ["", "", ""]
+    for (d, m), (text, seeds, delta, welch, boot, mc, nll, ece, brier) in summary.items():
+        cell = acc[m][0 if d == "trec-coarse" else 1]
+        assert cell.startswith(text) and seeds == "3"
+        if m != "none":
+            assert cell.endswith(f"({delta})")
+            row = sig[(d, f"{m} vs none")]
+            assert (row[2], row[4], row[6], row[8]) == (delta, welch, boot, mc)
+        assert (nll, ece, brier) == ("n/a", "n/a", "n/a")  # the fixture stores no probabilities
+
+
 def test_cost_table(tmp_path, capsys):
     write_fixture(tmp_path / "r")
     _, out = report_md(tmp_path, capsys)
@@ -198,7 +217,7 @@ def test_formats_and_out_files(tmp_path, capsys):
     assert "\x02" not in tex and "\x03" not in tex and r"$\Delta$ pts" in tex
     files = sorted(p.name for p in (tmp_path / "tables").iterdir())
     assert files == ["accuracy.csv", "calibration-significance.csv", "calibration.csv", "cost.csv", "significance.csv",
-                     "tables.md", "tables.tex"]
+                     "summary.csv", "tables.md", "tables.tex"]
     acc = list(csv.DictReader(io.StringIO((tmp_path / "tables" / "accuracy.csv").read_text())))
     row = next(r for r in acc if r["method"] == "amplify" and r["dataset"] == "trec-coarse")
     assert float(row["mean_acc"]) == pytest.approx(0.85) and row["best"] == "True" and row["n_seeds"] == "3"

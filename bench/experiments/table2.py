@@ -1,13 +1,15 @@
 """
-table2, the default experiment: the paper's Table 2, accuracy per method and dataset over seeds, its
-significance table (bench/report/significance.py), the calibration tables (NLL, ECE, Brier and their
-significance, bench/report/calibration.py) and the cost table (bench/report/tables.py).
+table2, the default experiment: a summary (bench/report/summary.py: one line per dataset and method, gathered
+from the tables after it), the paper's Table 2 (accuracy per method and dataset over seeds), its significance
+table (bench/report/significance.py), the calibration tables (NLL, ECE, Brier and their significance,
+bench/report/calibration.py) and the cost table (bench/report/tables.py).
 """
 
 from bench.experiments.registry import Experiment, register
 from bench.grid.plan import grid_configs
 from bench.report.calibration import calibration_significance_table, calibration_table
 from bench.report.significance import significance_table
+from bench.report.summary import summary_table
 from bench.report.tables import accuracy_table, cost_table
 
 
@@ -16,9 +18,11 @@ def table2_configs(spec):
 
 
 def table2_tables(records, spec, opts):
-    return [accuracy_table(records, spec.methods, spec.datasets),
-            significance_table(records, spec.methods, spec.datasets, alpha=opts.alpha, n_resamples=opts.n_resamples),
-            calibration_table(records, spec.methods, spec.datasets),
+    accuracy = accuracy_table(records, spec.methods, spec.datasets)
+    significance = significance_table(records, spec.methods, spec.datasets, alpha=opts.alpha,
+                                      n_resamples=opts.n_resamples)
+    calibration = calibration_table(records, spec.methods, spec.datasets)
+    return [summary_table(accuracy, significance, calibration), accuracy, significance, calibration,
             calibration_significance_table(records, spec.methods, spec.datasets, alpha=opts.alpha,
                                            n_resamples=opts.n_resamples),
             cost_table(records, spec.methods)]

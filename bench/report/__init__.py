@@ -6,6 +6,7 @@ amplify.results; never bench.experiments, bench.compare or bench.grid.runner.
     tables.py        the Table type, its markdown/LaTeX/CSV rendering, and the accuracy, cost and failure tables
     significance.py  which differences are real: the comparison family, three tests per pair, Holm, the verdict
     calibration.py   NLL, ECE and Brier per method and dataset from the stored test probabilities, and their tests
+    summary.py       one line per dataset and method, gathered from the three tables above (what the README quotes)
     plots.py         Figure 4's loss and time curves and the Figure 3-style p-value heatmap (CSV + PNG)
     claims.py        --claims: the paper's claims, one line each, checked against every stored result
 """

@@ -1,0 +1,58 @@
+"""The README's results are the report's: every table the README quotes from a bench.compare command is that
+command's output, today, on the committed result files.
+
+A quoted table is marked in README.md by an HTML comment right above it (invisible when rendered):
+
+    <!-- quoted: python -m bench.compare --preset minilm-table2 --report-only --datasets mrpc ; table: TITLE -->
+
+TITLE is the table's title as the command prints it after "### ".
+The test runs the command in-process from the repository root and compares the table's lines (header, rule, rows)
+with the README's, trailing spaces aside. A committed run that changes a quoted number fails it until the README
+is updated; a README edit by hand that drifts from the files fails it too."""
+
+import re
+import shlex
+from pathlib import Path
+
+import pytest
+
+from bench import compare
+
+ROOT = Path(__file__).resolve().parents[1]
+MARK = re.compile(r"<!-- quoted: (?P<cmd>python -m bench\.compare .*?) ; table: (?P<title>.*?) -->")
+
+
+def table_after(lines, start):
+    """The Markdown table lines (those starting with '|') after line `start`, skipping blank lines before it."""
+    i = start + 1
+    while i < len(lines) and not lines[i].strip():
+        i += 1
+    out = []
+    while i < len(lines) and lines[i].lstrip().startswith("|"):
+        out.append(lines[i].strip())
+        i += 1
+    return out
+
+
+def quoted():
+    lines = (ROOT / "README.md").read_text(encoding="utf-8").splitlines()
+    return [(m["cmd"], m["title"], table_after(lines, i)) for i, line in enumerate(lines) if (m := MARK.search(line))]
+
+
+QUOTED = quoted()
+
+
+def test_the_readme_quotes_its_results_tables():
+    """Not vacuous: the Results section's tables are marked (summary per dataset, the speed tables)."""
+    assert len(QUOTED) >= 3, [q[:2] for q in QUOTED]
+    assert all(table for _, _, table in QUOTED), "a marker with no Markdown table under it"
+
+
+@pytest.mark.parametrize("cmd,title,table", QUOTED, ids=[f"{c.split('--', 1)[1]}|{t}" for c, t, _ in QUOTED])
+def test_readme_table_is_the_commands_output(cmd, title, table, capsys, monkeypatch):
+    monkeypatch.chdir(ROOT)
+    compare.main(shlex.split(cmd)[3:])  # exit status 1 is fine: a grid still running is incomplete
+    out = capsys.readouterr().out.splitlines()
+    heads = [i for i, line in enumerate(out) if line == f"### {title}"]
+    assert heads, f"`{cmd}` printed no table titled {title!r}"
+    assert table == table_after(out, heads[0]), f"README.md's table differs from `{cmd}`'s {title!r}"
