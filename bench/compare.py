@@ -51,6 +51,8 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
+
 import run as run_cli
 from bench.experiments import EXPERIMENTS, GridSpec, ReportOptions
 from bench.grid.plan import collect, device_type, foreign_files, parse_shard, plan, shard_of, to_do
@@ -250,6 +252,33 @@ def make_plan(args):
     return experiment, spec, plan(configs, args.results)
 
 
+def time_left_lines(got):
+    """Minutes per run by dataset, and what the unfinished runs should cost, from the finished runs' own wall
+    time: each unfinished run is priced at the median of its (dataset, method) cell, else of its dataset; a
+    dataset with no finished run yet is named, not guessed. Wall time includes whatever else the machine ran."""
+    done = {}
+    for run, res in got["ok"]:
+        done.setdefault((run.cfg.dataset, run.cfg.method), []).append(res["wall_time_s"] / 60)
+    by_dataset = {}
+    for (d, _), minutes in done.items():
+        by_dataset.setdefault(d, []).extend(minutes)
+    per_run = ", ".join(f"{d} {np.median(m):.1f} ({len(m)} runs, {min(m):.1f}-{max(m):.1f})"
+                        for d, m in by_dataset.items())
+    lines = [f"Minutes per run, median (range) of the runs' own wall time: {per_run}."]
+    left = got["missing"] + got["stale"]
+    if not left:
+        return lines
+    priced = [np.median(done.get((r.cfg.dataset, r.cfg.method)) or by_dataset[r.cfg.dataset])
+              for r in left if r.cfg.dataset in by_dataset]
+    unknown = list(dict.fromkeys(r.cfg.dataset for r in left if r.cfg.dataset not in by_dataset))
+    text = f"Left: {len(left)} runs"
+    if priced:
+        text += f"; {len(priced)} of them on datasets with finished runs, about {sum(priced) / 60:.1f} CPU-hours"
+    if unknown:
+        text += f"; {len(left) - len(priced)} on datasets with no finished run yet ({', '.join(unknown)}): not priced"
+    return lines + [text + "."]
+
+
 def status_lines(runs, got, args):
     """What the reader should know before the tables: how complete the grid is, and any warnings."""
     records = [res for _, res in got["ok"]]
@@ -266,6 +295,7 @@ def status_lines(runs, got, args):
                      "were not read.")
     if records:
         lines.append(f"Runs' own wall time, summed: {sum(r['wall_time_s'] for r in records) / 60:.1f} min.")
+        lines += time_left_lines(got)
     else:
         lines.append("No finished runs yet: nothing to tabulate.")
     return lines + provenance_notes([(run.cfg, res) for run, res in got["ok"]])

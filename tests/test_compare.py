@@ -207,6 +207,17 @@ def test_failed_missing_and_stale_runs_are_reported(tmp_path, capsys):
     acc = {r[0]: r[1:] for r in table_rows(out, "Test accuracy per method and dataset")}
     assert acc["amplify"][0] == "**87.50 ± 3.54** (+12.50)"  # seeds 0 and 2 only (0.85, 0.90) vs none's 75
     assert "the number of seeds differs between cells" in out
+    # priced from the runs' own wall time (120 x step time): sst-2/tmix at its cell's 0.48 min, sst-2/none at 0.40
+    assert "sst-2 0.4 (7 runs, 0.4-0.5)" in out and "trec-coarse 0.2 (8 runs, 0.2-0.2)" in out
+    assert "Left: 2 runs; 2 of them on datasets with finished runs, about 0.0 CPU-hours." in out
+
+
+def test_time_left_names_datasets_it_cannot_price(tmp_path, capsys):
+    write_fixture(tmp_path / "r", skip={("sst-2", m, s) for m in METHODS for s in SEEDS} | {("trec-coarse", "tmix", 0)})
+    _, out = report_md(tmp_path, capsys)
+    assert "Minutes per run, median (range) of the runs' own wall time: trec-coarse 0.2 (8 runs, 0.2-0.2)." in out
+    assert "Left: 10 runs; 1 of them on datasets with finished runs, about 0.0 CPU-hours; 9 on datasets with no " \
+           "finished run yet (sst-2): not priced." in out
 
 
 def test_formats_and_out_files(tmp_path, capsys):
