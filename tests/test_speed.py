@@ -12,6 +12,7 @@ import pytest
 import torch
 
 from bench.speed import train_step as speed
+from bench.speed.mfu import lookup_peak_tflops
 
 KEYS = {"schema", "benchmark", "command", "device", "device_name", "dtype", "threads", "model", "batch_size",
         "seq_len", "pad_frac", "methods", "steps", "warmup", "flops_per_token", "peak_tflops", "hf", "wall_s",
@@ -86,11 +87,11 @@ def test_speed_without_hf(tmp_path, one_thread, monkeypatch):
 
 
 def test_peak_lookup_and_args():
-    assert speed.lookup_peak_tflops("NVIDIA H100 80GB HBM3") == 989.0
-    assert speed.lookup_peak_tflops("NVIDIA H100 PCIe") == 756.0
-    assert speed.lookup_peak_tflops("NVIDIA H200") == 989.0
-    assert speed.lookup_peak_tflops("NVIDIA A100-SXM4-40GB") == 312.0
-    assert speed.lookup_peak_tflops("NVIDIA GeForce RTX 4090") is None
+    assert lookup_peak_tflops("NVIDIA H100 80GB HBM3") == 989.0
+    assert lookup_peak_tflops("NVIDIA H100 PCIe") == 756.0
+    assert lookup_peak_tflops("NVIDIA H200") == 989.0
+    assert lookup_peak_tflops("NVIDIA A100-SXM4-40GB") == 312.0
+    assert lookup_peak_tflops("NVIDIA GeForce RTX 4090") is None
     with pytest.raises(SystemExit):
         speed.parse_args(["--methods", "none,cutmix"])
 
