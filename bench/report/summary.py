@@ -19,6 +19,14 @@ def _by(records, *keys):
     return {tuple(r[k] for k in keys): r for r in records}
 
 
+def _metric(cell, key):
+    """A calibration table record's mean of `key` as printed: ECE in percent, NLL and Brier with 3 decimals."""
+    value = cell.get(f"{key}_mean", math.nan)
+    if math.isnan(value):
+        return "n/a"
+    return f"{100 * value:.2f}" if key == "ece" else f"{value:.3f}"
+
+
 def summary_table(accuracy, significance, calibration, baseline="none"):
     """Rows (dataset, method) in the accuracy table's method order; the best mean accuracy of a dataset in bold."""
     acc = [r for r in accuracy.records if r["dataset"] != "mean"]
@@ -56,10 +64,3 @@ def summary_table(accuracy, significance, calibration, baseline="none"):
                "McNemar Holm p", "NLL", "ECE %", "Brier"]
     return Table("summary", "Summary: accuracy, significance vs none and calibration", headers, rows, recs, notes,
                  align="llrrrrrrrrr")
-
-
-def _metric(cell, key):
-    value = cell.get(f"{key}_mean", math.nan)
-    if math.isnan(value):
-        return "n/a"
-    return f"{100 * value:.2f}" if key == "ece" else f"{value:.3f}"
