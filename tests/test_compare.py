@@ -158,7 +158,9 @@ def test_one_seed_says_welch_is_not_available(tmp_path, capsys):
     out = capsys.readouterr().out
     assert code == 0
     rows = table_rows(out, "Significance of the differences")
-    assert all(r[3] == "n/a (1 seed)" and r[9] == "n/a" for r in rows)
+    assert all(r[3] == "n/a (1 seed)" and r[4] == "n/a" and r[9] == "n/a" for r in rows)
+    summary = table_rows(out, "Summary: accuracy, significance vs none and calibration")
+    assert all(r[5] == "n/a" for r in summary if r[1] != "none")  # Welch Holm p: the significance table's n/a
     assert "Welch's test and g are n/a where a method has one seed" in out
     assert "| none     | 75.00" not in out and "70.00" in out  # seed 0 only, no std
 
