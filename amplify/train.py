@@ -28,6 +28,7 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
+from amplify.allocator import keep_freed_memory
 from amplify.logs import RunLog, steps_csv_path
 from amplify.methods import make_method, seeded_generators
 from amplify.optim import AdamW, cosine_with_warmup, param_groups, set_lr, warmup_steps
@@ -242,6 +243,7 @@ def train(cfg, out=None, progress=True, save_model=None, steps_csv=None, tensorb
     log = RunLog(steps_csv, tensorboard)
     t_start = time.perf_counter()
     env = environment()  # at the start: the code that runs (a commit made while it trains is not it)
+    env["malloc"] = keep_freed_memory()  # the same numbers, fewer page faults per step (amplify/allocator.py)
     device = resolve_device(cfg.device)
     torch.manual_seed(cfg.seed)
     ds = load_dataset(cfg.dataset, data_dir=cfg.data_dir)

@@ -82,6 +82,7 @@ import torch
 import torch.nn.functional as F
 from tabulate import tabulate
 
+from amplify.allocator import keep_freed_memory
 from amplify.methods import METHODS, make_method, seeded_generators
 from amplify.optim import AdamW, param_groups
 from amplify.results import REPO, environment, write_json_atomic
@@ -388,6 +389,7 @@ def parse_args(argv=None):
 
 def run(a):
     env = environment()  # at the start: the code that runs (a commit made while it runs is not it)
+    env["malloc"] = keep_freed_memory()  # as a run does; the HF references in this process get it too
     torch.set_num_threads(a.threads)
     device = resolve_device(a.device)
     amp = autocast_for(device)

@@ -54,6 +54,7 @@ def hf_run(args):
     import torch
     import torch.nn.functional as F
 
+    from amplify.allocator import keep_freed_memory
     from amplify.optim import cosine_with_warmup, param_groups, set_lr, warmup_steps
     from amplify.train import autocast_for, evaluate, prepare_data, total_steps
     from bench.speed.train_step import import_transformers
@@ -68,6 +69,7 @@ def hf_run(args):
     if transformers is None:
         raise SystemExit("the hf ways need transformers: pip install -r requirements-dev.txt")
     torch.set_num_threads(args.threads)
+    keep_freed_memory()  # as run.py's train() does: both ways share the allocator, so code alone differs
     cfg = config_from_args(args, method="none", seed=args.seed, dataset=args.dataset).validate()
     torch.manual_seed(cfg.seed)
     device, amp = torch.device("cpu"), autocast_for(torch.device("cpu"))
