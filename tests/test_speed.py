@@ -153,3 +153,20 @@ def test_whole_run_times_ours_and_hugging_face_runs(tmp_path, data_dir, capsys):
     assert "wall vs ours" in capsys.readouterr().out
     with pytest.raises(SystemExit):
         whole_run.parse_args(["--ways", "theirs"])
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc's malloc: Linux only")
+def test_allocator_bench_steps_both_settings_in_lockstep(tmp_path, capsys):
+    """bench.speed.allocator: two spawned processes, one per malloc setting, one timed step each per round."""
+    from bench.speed import allocator
+
+    out = tmp_path / "alloc.json"
+    res = allocator.main(["--model", "tiny", "--batch-size", "4", "--seq-len", "16", "--rounds", "3", "--warmup",
+                          "1", "--quiet", "--out", str(out)])
+    assert json.loads(out.read_text())["rows"] == {k: [list(r) for r in v] for k, v in res["rows"].items()}
+    assert res["malloc"]["usual"] == "glibc's defaults" and res["malloc"]["kept"]
+    for mode in ("usual", "kept"):
+        assert len(res["rows"][mode]) == 3 and positive(res[mode]["ms_median"]) and positive(res["peak_rss_mb"][mode])
+        assert all(r[2] >= 0 for r in res["rows"][mode])  # page faults
+    assert positive(res["ratio"]) and res["ratio_iqr"][0] <= res["ratio"] <= res["ratio_iqr"][1]
+    assert "kept / usual" in capsys.readouterr().out
