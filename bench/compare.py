@@ -142,7 +142,9 @@ def build_parser():
                "  torchrun --nproc_per_node=4 -m bench.compare --preset paper\n"
                "  python -m bench.compare --preset paper --launcher slurm --slurm-partition gpu --slurm-gpus 1 "
                "--slurm-cpus 8 --slurm-mem 32G --slurm-time 240 --slurm-parallel 8 --results /shared/paper\n"
-               "  python -m bench.compare --preset paper --shard $SLURM_ARRAY_TASK_ID/8",
+               "  python -m bench.compare --preset paper --shard $SLURM_ARRAY_TASK_ID/8\n\n"
+               "stopping: Ctrl-C or SIGTERM loses the runs in flight (a restart re-runs them); a file named STOP in "
+               "the results directory lets them finish and starts no new one (delete it to go on)",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     g = p.add_argument_group("the grid")
@@ -431,12 +433,15 @@ def main(argv=None):
             print(f"{len(runs)} runs in the grid; {len(pending)} to run{where}{procs} -> {args.results}",
                   file=sys.stderr)
         Path(args.results).mkdir(parents=True, exist_ok=True)
+        stop_file = Path(args.results) / "STOP"  # touch it to end the grid after the runs in flight
+        if info.rank == 0 and stop_file.exists():
+            print(f"{stop_file} exists, so no run will start: delete it to run the grid", file=sys.stderr)
         device = rank_device(args.device, info)
         jobs = args.jobs or (usable_cpus() if info.world == 1 and device_type(device) == "cpu" else 1)
         run_share(share, grid_stamp(info, shard), retry_failed=args.retry_failed, device=device,
                   progress=not args.quiet and info.rank == 0, in_process=args.in_process, jobs=jobs,
                   threads=pick_threads(args.threads, jobs=jobs), save_models=args.save_models,
-                  tensorboard=args.tensorboard)
+                  tensorboard=args.tensorboard, stop_file=stop_file)
         barrier(info)
     except KeyboardInterrupt:
         print(f"\ninterrupted: finished runs are kept in {args.results}; run the same command again to resume",
@@ -446,6 +451,9 @@ def main(argv=None):
         dist_close(info)
     if info.rank != 0:
         return 0
+    if stop_file.exists():
+        print(f"stopped by {stop_file}: finished runs are kept; delete it and run the same command again to go on",
+              file=sys.stderr)
     got = collect(runs)
     if shard[1] > 1 and incomplete(got):  # other shards may still be working: say how far the grid got
         mine = collect(shard_of(runs, shard))

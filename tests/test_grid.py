@@ -108,6 +108,35 @@ def test_lock_keeps_a_second_worker_off_a_busy_run(tmp_path, capsys):
         assert again  # released when its holder let go
 
 
+def test_a_stop_file_lets_the_runs_in_flight_finish_and_starts_no_new_one(tmp_path, monkeypatch):
+    runs = plan([cfg(seed=s) for s in range(4)], tmp_path)
+    stop, started = tmp_path / "STOP", []
+
+    def execute(run, grid, **kw):  # the first run to start asks for the stop while it trains
+        started.append(run.label)
+        stop.touch()
+        time.sleep(0.2)  # the other job looks for new work meanwhile
+        return {"status": "ok", "test_acc": 0.5, "best_epoch": 1}
+
+    monkeypatch.setattr("bench.grid.runner.execute", execute)
+    logs = []
+    outcome = run_share(runs, {"rank": 0}, progress=False, jobs=2, stop_file=stop, log=logs.append)
+    assert 1 <= len(started) <= 2  # in flight when STOP appeared: finished; nothing after it started
+    assert all(outcome[label] == "ok" for label in started)
+    assert sorted(outcome.values()).count("skipped (stop file)") == 4 - len(started)
+    assert sum("STOP exists" in line for line in logs) >= 1
+
+
+def test_grid_started_with_a_stop_file_trains_nothing_and_says_why(data_dir, tmp_path, capsys):
+    results = tmp_path / "r"
+    results.mkdir()
+    (results / "STOP").touch()
+    assert compare.main(smoke_args(results, data_dir, tmp_path / "c")) == 1  # incomplete
+    err = capsys.readouterr().err
+    assert "STOP exists, so no run will start" in err and "stopped by" in err
+    assert not list(results.glob("*.json"))
+
+
 def test_exit_reasons_are_words():
     assert "killed by SIGKILL (out of memory?)" in _exit_reason(-9)
     assert "exited with code 3" in _exit_reason(3)

@@ -14,6 +14,9 @@ Killing. Ctrl-C (SIGINT reaches the whole process group) stops the child, writes
 flight and raises KeyboardInterrupt out of run_share: the grid stops cleanly and a restart resumes. A child
 ended by SIGTERM (Slurm's scancel, a time limit or a preemption signal every process of the job) is treated
 the same way: the run is missing, not failed, and a resubmission runs it again.
+To stop without losing the runs in flight, create a file named STOP in the results directory (`stop_file`):
+no new run starts, the ones training finish and are written, and the grid ends; delete the file and run
+the same command again to go on.
 kill -9 of this process kills the child too (PR_SET_PDEATHSIG on Linux, a watchdog thread elsewhere), so
 no orphan keeps training and writes a duplicate later. Either way the unfinished run has no file and is
 re-run on restart; finished files are never touched again.
@@ -250,10 +253,10 @@ def run_lock(run):
 
 
 def run_share(share, grid, retry_failed=False, device=None, progress=True, in_process=False, log=None, jobs=1,
-              threads=None, save_models=False, tensorboard=None):
+              threads=None, save_models=False, tensorboard=None, stop_file=None):
     """Run each of `share` (a list of Run) unless it is done or busy elsewhere, `jobs` at a time (each in its
-    own child process with `threads` CPU threads). Returns {label: status}, status one of "ok", "failed",
-    "skipped (done)", "skipped (busy)".
+    own child process with `threads` CPU threads), and none once `stop_file` exists. Returns {label: status},
+    status one of "ok", "failed", "skipped (done)", "skipped (busy)", "skipped (stop file)".
 
     Why jobs: on a CPU, two 1-thread runs side by side do more runs per hour than one 2-thread run (OpenMP
     threads lose time waiting for each other on short sequences). The per-run locks keep jobs apart."""
@@ -264,6 +267,11 @@ def run_share(share, grid, retry_failed=False, device=None, progress=True, in_pr
     bar = tqdm(total=len(share), desc="grid", unit="run", disable=None if progress else True, dynamic_ncols=True)
 
     def one(i, run):
+        if stop_file is not None and stop_file.exists():
+            if "skipped (stop file)" not in outcome.values():
+                log(f"{prefix}{stop_file} exists: no new run starts; the runs in flight finish")
+            outcome[run.label] = "skipped (stop file)"
+            return
         with run_lock(run) as mine:
             if not mine:
                 outcome[run.label] = "skipped (busy)"
