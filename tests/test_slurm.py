@@ -90,6 +90,17 @@ def test_submitit_missing_says_how_to_install(tmp_path, data_dir, monkeypatch, c
     assert e.value.code == 2 and "pip install submitit" in capsys.readouterr().err
 
 
+def test_a_task_that_starts_after_a_stop_file_trains_nothing(tmp_path):
+    from dataclasses import asdict
+
+    from amplify.train import TrainConfig
+
+    (tmp_path / "STOP").touch()
+    path = tmp_path / "run.json"
+    assert slurm.run_task(asdict(TrainConfig(model="tiny")), str(path)) == "skipped (stop file)"
+    assert not path.exists()
+
+
 def test_mounts_that_keep_locks_local_are_warned_about(tmp_path, monkeypatch):
     for fstype, opts, bad in [("nfs4", ["rw", "vers=4.2"], False), ("nfs", ["rw", "nolock"], True),
                               ("nfs", ["rw", "local_lock=all"], True), ("lustre", ["rw", "flock"], False),

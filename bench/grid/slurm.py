@@ -86,7 +86,8 @@ def _submitit():
 
 def run_task(cfg_dict, path, retry_failed=False, threads=None, save_models=False, tensorboard=None):
     """One array task: the run of `path` through run_share (lock, state re-read, child process).
-    Returns its outcome: "ok", "failed", "skipped (done)", "skipped (busy)" or "stopped" (cancelled)."""
+    Returns its outcome: "ok", "failed", "skipped (done)", "skipped (busy)", "skipped (stop file)" (a STOP
+    file in the results directory: tasks that start after it train nothing) or "stopped" (cancelled)."""
     from amplify.train import TrainConfig
     from bench.grid.runner import Dist, grid_stamp, run_share
 
@@ -97,7 +98,7 @@ def run_task(cfg_dict, path, retry_failed=False, threads=None, save_models=False
     threads = threads or int(os.environ.get("SLURM_CPUS_PER_TASK", "0")) or None
     try:
         outcome = run_share([run], grid, retry_failed=retry_failed, progress=False, jobs=1, threads=threads,
-                            save_models=save_models, tensorboard=tensorboard,
+                            save_models=save_models, tensorboard=tensorboard, stop_file=run.path.parent / "STOP",
                             log=lambda msg: print(msg, file=sys.stderr, flush=True))
     except KeyboardInterrupt:  # scancel, the time limit: the run has no file and is resubmitted next time
         print(f"{run.label}: stopped by a signal; no result written, a resubmission runs it again", file=sys.stderr)
