@@ -17,6 +17,7 @@ usual, the page faults per step, and each process's peak resident memory (what k
 import argparse
 import contextlib
 import multiprocessing as mp
+import os
 import resource
 import sys
 import time
@@ -116,6 +117,10 @@ def main(argv=None):
     a = parse_args(argv)
     if not sys.platform.startswith("linux"):
         raise SystemExit("bench.speed.allocator measures glibc's malloc: Linux only")
+    preset = sorted(k for k in os.environ if k.startswith("MALLOC_") or k == "AMPLIFY_MALLOC")
+    if preset:  # both processes would inherit them: neither would run with the setting it is named for
+        raise SystemExit(f"bench.speed.allocator compares glibc's defaults with amplify/allocator.py's setting: "
+                         f"unset {', '.join(preset)} first")
     env = environment()
     ctx = mp.get_context("spawn")  # fresh interpreters: fork would hand both the parent's heap
     procs, conns = {}, {}
