@@ -87,7 +87,10 @@ def config_from_args(args, **overrides):
 def main(argv=None):
     p = argparse.ArgumentParser(
         description="Fine-tune BERT with one mixup method and write a JSON result.",
-        epilog=f"methods: {', '.join(METHODS)}\ndatasets: {', '.join(DATASETS)}",
+        epilog=f"methods: {', '.join(METHODS)}\ndatasets: {', '.join(DATASETS)}\n\n"
+               "environment: AMPLIFY_DATA_DIR the datasets root; AMPLIFY_MALLOC=default leaves glibc's malloc as it\n"
+               "is (a run otherwise keeps freed memory for the next step: same numbers, fewer page faults;\n"
+               "amplify/allocator.py)",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("--method", default="amplify", choices=METHODS, help="mixup method (%(default)s)")
