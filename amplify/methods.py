@@ -136,7 +136,7 @@ class Method:
                 return h, mask
             return mix_pair(h, plan), (union_mask(mask, plan.perm) if union else mask)
 
-        # Where it mixes, for the model to know which padding positions it may skip (model/bert.py,
+        # Where it mixes, for the model to know which padding positions it may skip (model/packing.py,
         # positions_needed): every (site, layer) it acts on this step, the partners, the mask rule.
         mix.mixes = frozenset((s, k) for s in sites for k in plan.layers)
         mix.perm, mix.union = plan.perm, union
@@ -306,7 +306,7 @@ def token_saliency(model, batch, amp, keep_graph=False):
             captured["h"] = h  # (B, T, d) the embedding output, as in the reference code
         return h, mask
 
-    capture.mixes = ()  # it mixes nowhere: the model may skip padding rows (model/bert.py, positions_needed)
+    capture.mixes = ()  # it mixes nowhere: the model may skip padding rows (model/packing.py, positions_needed)
     with amp():
         logits = model(batch["input_ids"], batch["attention_mask"], batch["token_type_ids"], mix=capture)
     loss = F.cross_entropy(logits.float(), batch["labels"])

@@ -7,7 +7,8 @@ import pytest
 import torch
 
 from amplify.methods import METHODS, Plan, make_method
-from model.bert import BertForSequenceClassification, Dropout, Rows, positions_needed, tiny_config
+from model.bert import BertForSequenceClassification, Dropout, tiny_config
+from model.packing import Rows, positions_needed
 
 L = 3
 LENGTHS = [9, 3, 6, 2, 9, 5]  # mixed, two of them the longest
