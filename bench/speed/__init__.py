@@ -11,5 +11,7 @@ data pipeline. They import model, amplify and data (what they time), never the r
                         ways (and older code) side by side; it runs bench.compare as a command, never imports it
     whole_run.py        python -m bench.speed.whole_run   a whole run.py run vs the same run as a loop around Hugging
                         Face's model, each a child process timed from start to exit
+    allocator.py        python -m bench.speed.allocator   our step with glibc's usual malloc and with freed memory
+                        kept (amplify/allocator.py), one fresh process each, stepping in lockstep
 (`python -m bench.speed.checkpoint_load` and `python -m bench.speed.data_pipeline` are the same commands.)
 """
