@@ -5,14 +5,14 @@ A training step allocates and frees the same tensors every time. glibc's malloc 
 above its mmap threshold (a threshold it never raises past 32 MiB) with a fresh mmap and unmaps it on
 free, so the largest tensors are new memory in every step, and the kernel faults in and zeroes their
 pages again. MiniLM's word-embedding gradient (30522 x 384 floats, 47 MB) is one: `torch.zeros` of it
-takes 17 ms in fresh memory here and 2 ms in reused memory. Steps on real batches got 4.6% shorter on
-TREC-fine, 2.9% on SST-2 and SST-5, 1.3% on MRPC (`python -m bench.speed.allocator`: both settings side
-by side; bench/results/allocator-cpu-*.json).
+takes 17 ms in fresh memory here and 2 ms in reused memory. Steps on real batches got 3.9-4.6% shorter
+on TREC-fine, 1.3-2.9% on SST-2 and SST-5, 1.3-2.0% on MRPC (`python -m bench.speed.allocator`: both
+settings side by side, two measurements; README, Performance).
 
 `keep_freed_memory()` turns glibc's mmap off and raises its trim threshold to 1 GiB, so freed blocks
 stay in the heap and the next step reuses them. A process then keeps the memory of its largest step
-until it ends, which it reaches at its peak anyway (peak resident memory moved by -73 to +40 MiB of
-1.1-2.2 GiB in those measurements; the heap settles within a few hundred steps). What a run computes
+until it ends, which it reaches at its peak anyway (peak resident memory moved by -73 to +60 MiB of
+1.0-2.1 GiB in those measurements; the heap settles within a few hundred steps). What a run computes
 does not change, only where its memory comes from (tests/test_allocator.py runs the same training both
 ways and compares every number).
 jemalloc or tcmalloc preloaded (LD_PRELOAD, as PyTorch's CPU tuning guide suggests) do the same for any

@@ -27,6 +27,7 @@ from tqdm.auto import tqdm
 
 from amplify.results import REPO, environment, write_json_atomic
 from bench.speed.timing import quartiles
+from bench.speed.train_step import cpu_model
 from model.registry import MODELS
 
 MODES = ("usual", "kept")
@@ -130,11 +131,13 @@ def main(argv=None):
         procs[mode].start()
     try:
         states = {mode: conns[mode].recv() for mode in MODES}  # each has built and warmed up
+        load_before, t0 = os.getloadavg(), time.perf_counter()
         rows = {mode: [] for mode in MODES}
         for r in tqdm(range(a.rounds), desc="rounds", disable=a.quiet, file=sys.stderr):
             for mode in MODES if r % 2 == 0 else MODES[::-1]:
                 conns[mode].send(r)
                 rows[mode].append(conns[mode].recv())
+        load_after, wall = os.getloadavg(), time.perf_counter() - t0
         peaks = {}
         for mode in MODES:
             conns[mode].send(None)
@@ -149,13 +152,15 @@ def main(argv=None):
     s = summary(rows)
     what = a.data or f"b{a.batch_size}t{a.seq_len}"
     result = {"schema": 1, "benchmark": "allocator", "command": "python -m bench.speed.allocator "
-              + " ".join(sys.argv[1:] if argv is None else argv), "model": a.model, "data": what,
+              + " ".join(sys.argv[1:] if argv is None else argv), "cpu": cpu_model(), "model": a.model, "data": what,
               "threads": a.threads, "rounds": a.rounds, "warmup": a.warmup, "malloc": states, **s,
-              "peak_rss_mb": peaks, "rows": rows, "env": env}
+              "peak_rss_mb": peaks, "rows": rows, "wall_s": wall,
+              "load_avg": {"before": list(load_before), "after": list(load_after)}, "env": env}
     out = Path(a.out) if a.out else REPO / "results" / f"allocator-cpu-{a.model}-{what}.json"
     write_json_atomic(out, result)
     u, k = s["usual"], s["kept"]
-    print(f"{a.model}, {what}, {a.threads} thread(s), {a.rounds} rounds")
+    print(f"{a.model}, {what}, {a.threads} thread(s), {a.rounds} rounds, load average {load_before[0]:.1f} -> "
+          f"{load_after[0]:.1f}")
     print(f"usual malloc: {u['ms_median']:.1f} ms/step, {u['faults_median']:.0f} page faults/step, "
           f"peak RSS {peaks['usual']:.0f} MiB")
     print(f"kept memory:  {k['ms_median']:.1f} ms/step, {k['faults_median']:.0f} page faults/step, "
