@@ -12,26 +12,6 @@ from conftest import REPO
 
 pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc's malloc: Linux only")
 
-# MiniLM training steps on one small batch: what keep_freed_memory said, then the page faults of each step.
-STEPS = """
-import contextlib, resource, torch
-from amplify.allocator import keep_freed_memory
-from amplify.methods import make_method
-from amplify.optim import AdamW, param_groups
-from bench.speed.train_step import Feed, build_ours, make_our_step, random_batch
-torch.set_num_threads(1)
-state = keep_freed_memory() if {keep} else "not called"
-model, _ = build_ours("minilm-l6")
-feed = Feed([random_batch(model.config, 8, 16, 2)], torch.device("cpu"))
-step = make_our_step(model.train(), make_method("none", 6), AdamW(param_groups(model, 0.01), lr=1e-5), feed, 0,
-                     torch.device("cpu"), contextlib.nullcontext)
-faults = []
-for _ in range(6):
-    f0 = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
-    step()
-    faults.append(resource.getrusage(resource.RUSAGE_SELF).ru_minflt - f0)
-print(state, *faults)
-"""
 EMBEDDING_GRAD_PAGES = 30522 * 384 * 4 // os.sysconf("SC_PAGE_SIZE")  # MiniLM's word-embedding gradient
 
 
@@ -43,13 +23,19 @@ def python(code, **env):
     return out.stdout.split()
 
 
-def test_freed_memory_is_reused_not_faulted_in_again(minilm_dir):
-    kept, usual = python(STEPS.format(keep=True)), python(STEPS.format(keep=False))
-    assert kept[0] == "kept"
+def test_freed_memory_is_reused_not_faulted_in_again(minilm_dir, tmp_path, monkeypatch):
+    """bench.speed.allocator's two fresh processes (glibc's defaults, kept), MiniLM steps on one small batch."""
+    from bench.speed import allocator
+
+    for k in [k for k in os.environ if k.startswith("MALLOC_") or k == "AMPLIFY_MALLOC"]:
+        monkeypatch.delenv(k)
+    res = allocator.main(["--model", "minilm-l6", "--batch-size", "8", "--seq-len", "16", "--rounds", "3",
+                          "--warmup", "3", "--quiet", "--out", str(tmp_path / "alloc.json")])
+    assert res["malloc"]["kept"] == "kept"
     # glibc as usual mmaps the 47 MB gradient afresh in every step and the kernel faults in every page of it;
     # kept, the steps after the first ones find it (and everything else) in memory they already touched
-    assert min(map(int, usual[-3:])) > EMBEDDING_GRAD_PAGES, usual
-    assert max(map(int, kept[-3:])) < EMBEDDING_GRAD_PAGES // 10, kept
+    assert min(r[2] for r in res["rows"]["usual"]) > EMBEDDING_GRAD_PAGES, res["rows"]["usual"]
+    assert max(r[2] for r in res["rows"]["kept"]) < EMBEDDING_GRAD_PAGES // 10, res["rows"]["kept"]
 
 
 @pytest.mark.parametrize("env, said", [({"AMPLIFY_MALLOC": "default"}, "$AMPLIFY_MALLOC"),
