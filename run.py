@@ -105,11 +105,16 @@ def main(argv=None):
                    help="TensorBoard logs to DIR: per-step loss, lr, λ; per-epoch dev/test accuracy (optional "
                         "package: pip install -r requirements-tensorboard.txt). Every run also writes its steps "
                         "to a CSV beside the result JSON (OUT.steps.csv)")
+    p.add_argument("--no-checkpoint", action="store_true",
+                   help="neither write nor read OUT.ckpt.pt (default: each finished epoch saves the run's state "
+                        "there, and the same command after a kill continues from it with the same numbers; "
+                        "removed when the result is written; amplify/checkpoint.py)")
     add_train_args(p)
     args = p.parse_args(argv)
 
     import torch
 
+    from amplify.checkpoint import checkpoint_path, discard, epochs_done
     from amplify.logs import check_tensorboard, steps_csv_path
     from amplify.results import check_writable, write_json_or_fallback
     from amplify.threads import pick_threads
@@ -127,16 +132,20 @@ def main(argv=None):
             check_tensorboard()
         except ImportError as e:
             p.exit(2, f"run.py: error: {e}\n")
+    checkpoint = None if args.no_checkpoint else checkpoint_path(out)
     try:
         torch.set_num_threads(pick_threads(args.threads))
         cfg = config_from_args(args, seed=args.seed, method=args.method, dataset=args.dataset).validate()
         result = train(cfg, out=None, progress=not args.quiet, save_model=args.save_model,
-                       steps_csv=steps_csv_path(out), tensorboard=args.tensorboard)
+                       steps_csv=steps_csv_path(out), tensorboard=args.tensorboard, checkpoint=checkpoint)
     except (ValueError, ModelNotFound, DataFormatError, DataMissingError, FileExistsError) as e:
         p.exit(2, f"run.py: error: {e}\n")
     except KeyboardInterrupt:
-        p.exit(130, "\nrun.py: interrupted; no result written\n")
+        done = epochs_done(checkpoint) if checkpoint else 0
+        kept = f"; the same command continues after epoch {done} ({checkpoint})" if done else ""
+        p.exit(130, f"\nrun.py: interrupted; no result written{kept}\n")
     written, error = write_json_or_fallback(out, result)
+    discard(checkpoint)
     if error is not None:
         print(f"run.py: could not write {out} ({error}); the result is saved in {written}", file=sys.stderr)
         out = written

@@ -11,6 +11,9 @@ reported is the one at the epoch with the best dev accuracy; test never selects 
 evaluated once, at the end, on that epoch's weights (kept in memory); `eval_test_each_epoch` adds it
 to every epoch's row (otherwise only the best epoch's row has it).
 
+Resuming: with a `checkpoint` file, the loop saves its whole state after every epoch, and a run of the
+same config started again continues from there with the same numbers (amplify/checkpoint.py).
+
 Seeding: one seed sets the classifier head's init and dropout (torch's global RNG), the data order
 (the batcher's seed) and the mixing draws (their own generators, amplify/methods.py). On CPU the same
 seed gives the same numbers. On CUDA we train under bf16 autocast and avoid host-device syncs inside
@@ -28,6 +31,7 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
+from amplify import checkpoint as ckpt
 from amplify.allocator import keep_freed_memory
 from amplify.logs import RunLog, steps_csv_path
 from amplify.methods import make_method, seeded_generators
@@ -229,14 +233,18 @@ class NonFiniteLoss(RuntimeError):
     pass
 
 
-def train(cfg, out=None, progress=True, save_model=None, steps_csv=None, tensorboard=None):
+def train(cfg, out=None, progress=True, save_model=None, steps_csv=None, tensorboard=None, checkpoint=None):
     """Run one configuration; returns the result dict (and writes it atomically to `out`).
 
     Outputs beside the result, not part of the config (they change where things go, not what is computed):
     save_model   a directory for the fine-tuned classifier at its best-dev epoch, in Hugging Face's layout
                  (amplify/export.py);
     steps_csv    a CSV of every step's loss, lr and λ (default with `out`: beside it, amplify/logs.py);
-    tensorboard  a TensorBoard log directory (needs the optional tensorboard package)."""
+    tensorboard  a TensorBoard log directory (needs the optional tensorboard package);
+    checkpoint   a file for the run's state at the end of every epoch (amplify/checkpoint.py). If it holds a
+                 killed run of the same config, training continues after that run's last finished epoch, with
+                 the numbers an uninterrupted run gives. Removed with `out`; otherwise the caller removes it
+                 (ckpt.discard) once it has written the result."""
     cfg.validate()
     if steps_csv is None and out is not None:
         steps_csv = steps_csv_path(out)
@@ -272,9 +280,22 @@ def train(cfg, out=None, progress=True, save_model=None, steps_csv=None, tensorb
     result = {"schema": 1, "status": "running", "error": None, "config": asdict(cfg), "method": method.describe(),
               "model": {**model_info, "n_params": model.num_params()}, "data": data.info, "device": str(device),
               "dtype": "bf16-autocast" if device.type == "cuda" else "fp32", "epochs": []}
-    step, best, since_best, losses, train_time = 0, None, 0, [], 0.0
+    step, best, best_test, since_best, losses, train_time, first_epoch = 0, None, None, 0, [], 0.0, 0
+    wall_before, peak_before, resumed = 0.0, 0.0, []  # the earlier processes of a resumed run
+    saved, why = ckpt.load(checkpoint, asdict(cfg)) if checkpoint else (None, None)
+    if why:
+        print(f"checkpoint: {why}", file=sys.stderr)
+    if saved is not None:
+        loop, best_state, log.rows = ckpt.restore(saved, model, optimizer, rng, gen, device)
+        first_epoch, step, since_best, losses = saved["epoch"], loop["step"], loop["since_best"], loop["losses"]
+        train_time, result["epochs"], best_test = loop["train_time"], loop["epochs"], loop["best_test"]
+        best = result["epochs"][loop["best_epoch"] - 1]
+        wall_before, peak_before = loop["wall_time_s"], loop["peak_memory_mb"]
+        resumed = loop["resumed"] + [{"after_epoch": first_epoch, "env": loop["env"]}]
+        print(f"checkpoint: resuming {checkpoint} after epoch {first_epoch} (step {step}); delete it to start over",
+              file=sys.stderr)
     try:
-        for epoch in range(cfg.epochs):
+        for epoch in range(first_epoch, cfg.epochs):
             model.train()
             method.start_epoch(epoch + 1)
             buf = torch.zeros(len(batcher), device=device)  # losses stay on the device: no sync per step
@@ -322,12 +343,19 @@ def train(cfg, out=None, progress=True, save_model=None, steps_csv=None, tensorb
                 # Only the best-dev epoch's test accuracy is reported, so test is evaluated once, at the
                 # end, on these weights (kept in memory: a copy of the state dict, on the device).
                 best, best_test, since_best = row, test, 0
-                if test is None or save_model:
-                    best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
+                best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
             else:
                 since_best += 1
             if since_best >= cfg.patience or step >= total:
                 break
+            if checkpoint:
+                loop = {"step": step, "since_best": since_best, "losses": losses, "train_time": train_time,
+                        "epochs": result["epochs"], "best_epoch": best["epoch"], "best_test": best_test,
+                        "wall_time_s": wall_before + time.perf_counter() - t_start,
+                        "peak_memory_mb": max(peak_before, peak_memory_mb(device)), "resumed": resumed, "env": env}
+                ckpt.save(checkpoint, config=asdict(cfg), epoch=epoch + 1, model=model, optimizer=optimizer, rng=rng,
+                          gen=gen, device=device, loop=loop, best_state=None if best is row else best_state,
+                          log_rows=log.rows)
         row, test = best, best_test
         if test is None:
             if row["epoch"] != result["epochs"][-1]["epoch"]:
@@ -351,9 +379,12 @@ def train(cfg, out=None, progress=True, save_model=None, steps_csv=None, tensorb
         result.update(status="failed", error=str(e))
     result.update(train_loss_steps=losses, steps=step, train_time_s=train_time,
                   mean_step_s=train_time / max(step, 1), samples_per_s=step * cfg.batch_size / max(train_time, 1e-9),
-                  wall_time_s=time.perf_counter() - t_start, peak_memory_mb=peak_memory_mb(device),
-                  env=env)
+                  wall_time_s=wall_before + time.perf_counter() - t_start,
+                  peak_memory_mb=max(peak_before, peak_memory_mb(device)), env=env)
+    if resumed:
+        result["resumed"] = resumed  # after which epochs, and each earlier process's code and machine
     log.close()
     if out is not None:
         write_json_atomic(out, result)
+        ckpt.discard(checkpoint)
     return result

@@ -255,6 +255,7 @@ def test_killed_grid_resumes_without_losing_or_duplicating(data_dir, tmp_path):
     final = snapshot(results)
     assert len(final) == 4 and {k: final[k] for k in done} == done
     assert all(json.loads((results / name).read_text())["status"] == "ok" for name in final)
+    assert not list(results.glob("*.ckpt.pt"))  # a killed run's checkpoint goes once its result is written
     assert out.stdout.count(TITLE) == 1 and "4 ok, 0 failed, 0 missing" in out.stdout
     trained = [line for line in out.stderr.splitlines() if ": test acc " in line]
     assert len(trained) == 4 - len(done)

@@ -10,16 +10,18 @@ Why a child process per run (multiprocessing "spawn"):
   - nothing leaks between runs (RNG states, allocator caches, torch's global flags).
 It costs a few seconds of imports per run. `in_process=True` (--in-process) skips it, for debugging.
 
-Killing. Ctrl-C (SIGINT reaches the whole process group) stops the child, writes nothing for the run in
-flight and raises KeyboardInterrupt out of run_share: the grid stops cleanly and a restart resumes. A child
-ended by SIGTERM (Slurm's scancel, a time limit or a preemption signal every process of the job) is treated
-the same way: the run is missing, not failed, and a resubmission runs it again.
+Killing. Ctrl-C (SIGINT reaches the whole process group) stops the child, writes no result for the run
+in flight and raises KeyboardInterrupt out of run_share: the grid stops cleanly and a restart resumes. A
+child ended by SIGTERM (Slurm's scancel, a time limit or a preemption signal every process of the job) is
+treated the same way: the run is missing, not failed, and a resubmission runs it again. A run in flight
+loses only its current epoch: each finished epoch leaves a checkpoint beside the result (RUN.ckpt.pt,
+amplify/checkpoint.py) and the restart continues from it, with the numbers an uninterrupted run gives.
 To stop without losing the runs in flight, create a file named STOP in the results directory (`stop_file`):
 no new run starts, the ones training finish and are written, and the grid ends; delete the file and run
 the same command again to go on.
 kill -9 of this process kills the child too (PR_SET_PDEATHSIG on Linux, a watchdog thread elsewhere), so
-no orphan keeps training and writes a duplicate later. Either way the unfinished run has no file and is
-re-run on restart; finished files are never touched again.
+no orphan keeps training and writes a duplicate later. Either way the unfinished run has no result file
+and continues from its checkpoint on restart; finished files are never touched again.
 
 Locks. Before a run we take an exclusive, non-blocking flock on `.locks/<run file>.lock` in the results
 directory and re-read the result: a second process working on the same grid (two shells by mistake, or
@@ -107,6 +109,16 @@ def rank_device(device, info):
 # one run
 
 
+def start_label(run, state):
+    """How a run starts: new, continued from a killed run's checkpoint, or re-run after a failure."""
+    from amplify.checkpoint import checkpoint_path, epochs_done
+
+    if state != "missing":
+        return f"re-run: {state}"
+    done = epochs_done(checkpoint_path(run.path))
+    return f"resumes after epoch {done}" if done else "new"
+
+
 def _now():
     return datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
 
@@ -121,12 +133,14 @@ def failure_record(cfg, error, tb=None):
 
 def _train_and_write(cfg, path, grid, progress, save_model=None, tensorboard=None):
     """The body of a run, in the child (or in this process with in_process): train, stamp, write."""
+    from amplify.checkpoint import checkpoint_path, discard
     from amplify.logs import steps_csv_path
     from amplify.train import train
 
+    checkpoint = checkpoint_path(path)  # a killed run continues after its last finished epoch
     try:
         result = train(cfg, out=None, progress=progress, save_model=save_model, steps_csv=steps_csv_path(path),
-                       tensorboard=tensorboard)
+                       tensorboard=tensorboard, checkpoint=checkpoint)
     except KeyboardInterrupt:
         raise
     except Exception as e:  # a bad dataset, a missing model, CUDA out of memory...: this run failed, not the grid
@@ -135,6 +149,7 @@ def _train_and_write(cfg, path, grid, progress, save_model=None, tensorboard=Non
     written, error = write_json_or_fallback(path, result)
     if error is not None:  # the run is not lost: say where it is (the grid then records the run as failed)
         print(f"could not write {path} ({error}); the finished result is saved in {written}", file=sys.stderr)
+    discard(checkpoint)
     return result
 
 
@@ -281,7 +296,7 @@ def run_share(share, grid, retry_failed=False, device=None, progress=True, in_pr
             if state == "ok" or (state == "failed" and not retry_failed):
                 outcome[run.label] = "skipped (done)"
                 return
-            log(f"{prefix}[{i}/{len(share)}] {run.label} ({'re-run: ' + state if state != 'missing' else 'new'})")
+            log(f"{prefix}[{i}/{len(share)}] {run.label} ({start_label(run, state)})")
             t0 = time.perf_counter()
             result = execute(run, grid, device=device, progress=progress and jobs == 1, in_process=in_process,
                              threads=threads, save_model=save_models, tensorboard=tensorboard)

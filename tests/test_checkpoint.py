@@ -1,0 +1,171 @@
+"""A killed run resumes from its last epoch's checkpoint with the numbers of an uninterrupted run."""
+
+import json
+
+import pytest
+
+import amplify.checkpoint as ckpt
+import amplify.train as T
+import run
+from amplify.train import TrainConfig, train
+from bench import compare
+
+# what may differ between an uninterrupted run and a resumed one: time, memory, the processes' records
+CLOCK = {"train_time_s", "mean_step_s", "samples_per_s", "wall_time_s", "peak_memory_mb", "env", "resumed"}
+
+
+class Killed(BaseException):
+    """Stands for the process dying right after a checkpoint is written (not caught by train())."""
+
+
+def kill_after(monkeypatch, epoch):
+    """Make the checkpoint of `epoch` the last thing the process does."""
+    real = ckpt.save
+
+    def save(path, **kw):
+        real(path, **kw)
+        if kw["epoch"] == epoch:
+            raise Killed
+
+    monkeypatch.setattr(ckpt, "save", save)
+
+
+def numbers(result):
+    """Everything a run computed, without its clock and process records."""
+    out = {k: v for k, v in result.items() if k not in CLOCK}
+    out["epochs"] = [{k: v for k, v in row.items() if k != "train_time_s"} for row in result["epochs"]]
+    return out
+
+
+def tiny_cfg(data_dir, tmp_path, **kw):
+    base = dict(model="tiny", dataset="trec-coarse", method="amplify", epochs=5, patience=3, train_limit=96,
+                eval_limit=64, batch_size=16, max_length=32, lr=1e-3, data_dir=str(data_dir),
+                cache_dir=str(tmp_path / "cache"))
+    return TrainConfig(**{**base, **kw})
+
+
+def scripted_dev(monkeypatch, accs, start=0):
+    """Dev accuracy from a script (so that the best epoch is known); test is evaluated for real."""
+    real, calls = T.evaluate, [start]
+
+    def evaluate(model, encoded, cfg, device, amp):
+        result = real(model, encoded, cfg, device, amp)
+        if encoded.name.endswith("/dev"):
+            result["acc"], calls[0] = accs[calls[0]], calls[0] + 1
+        return result
+
+    monkeypatch.setattr(T, "evaluate", evaluate)
+
+
+@pytest.mark.parametrize("each_epoch", [False, True])
+@pytest.mark.parametrize("killed_after", [2, 3])  # best epoch (2) = the checkpoint's own, or an earlier one
+def test_resumed_run_equals_an_uninterrupted_one(data_dir, tmp_path, monkeypatch, capsys, killed_after,
+                                                 each_epoch):
+    accs = [0.5, 0.9, 0.6, 0.7, 0.65]  # best at epoch 2; patience 3 stops after epoch 5
+    cfg = tiny_cfg(data_dir, tmp_path, eval_test_each_epoch=each_epoch)
+    path = tmp_path / "r.ckpt.pt"
+    with monkeypatch.context() as m:
+        scripted_dev(m, accs)
+        whole = train(cfg, progress=False, steps_csv=tmp_path / "whole.csv")
+    with monkeypatch.context() as m:
+        scripted_dev(m, accs)
+        kill_after(m, killed_after)
+        with pytest.raises(Killed):
+            train(cfg, progress=False, checkpoint=path, steps_csv=tmp_path / "killed.csv")
+    assert ckpt.epochs_done(path) == killed_after and not (tmp_path / "killed.csv").exists()
+    with monkeypatch.context() as m:
+        scripted_dev(m, accs, start=killed_after)
+        resumed = train(cfg, progress=False, checkpoint=path, steps_csv=tmp_path / "resumed.csv",
+                        out=tmp_path / "r.json")
+    assert f"resuming {path} after epoch {killed_after}" in capsys.readouterr().err
+    assert whole["status"] == "ok" and whole["best_epoch"] == 2 and len(whole["epochs"]) == 5
+    assert numbers(resumed) == numbers(whole)  # losses of every step, every epoch's row, test predictions, probs
+    assert (tmp_path / "resumed.csv").read_text() == (tmp_path / "whole.csv").read_text()
+    assert [r["after_epoch"] for r in resumed["resumed"]] == [killed_after] and "resumed" not in whole
+    assert resumed["wall_time_s"] > resumed["epochs"][0]["train_time_s"] * killed_after * 0.5  # both processes
+    assert not path.exists()  # removed with the result
+
+
+def test_a_checkpoint_of_another_config_or_unreadable_starts_over(data_dir, tmp_path, monkeypatch, capsys):
+    path = tmp_path / "r.ckpt.pt"
+    with monkeypatch.context() as m:
+        kill_after(m, 1)
+        with pytest.raises(Killed):
+            train(tiny_cfg(data_dir, tmp_path, epochs=2), progress=False, checkpoint=path)
+    other = tiny_cfg(data_dir, tmp_path, epochs=2, seed=1)
+    fresh = train(other, progress=False)
+    got = train(other, progress=False, checkpoint=path)
+    assert "another config (differs in seed); starting over" in capsys.readouterr().err
+    assert numbers(got) == numbers(fresh) and "resumed" not in got
+    path.write_bytes(b"not a checkpoint")  # e.g. truncated by a full disk
+    assert ckpt.epochs_done(path) == 0 and ckpt.epochs_done(tmp_path / "none.pt") == 0
+    got = train(other, progress=False, checkpoint=path)
+    assert "cannot be read" in capsys.readouterr().err and numbers(got) == numbers(fresh)
+    assert ckpt.epochs_done(path) == 1  # replaced by this run's own (the caller removes it after writing)
+
+
+TINY = ["--model", "tiny", "--epochs", "3", "--patience", "3", "--train-limit", "64", "--eval-limit", "32",
+        "--batch-size", "16", "--max-length", "32", "--lr", "1e-3", "--quiet"]
+
+
+def test_run_py_continues_after_ctrl_c(data_dir, tmp_path, monkeypatch, capsys):
+    def args(out, *extra):
+        return [*TINY, "--data-dir", str(data_dir), "--cache-dir", str(tmp_path / "c"), "--out", str(out), *extra]
+
+    assert run.main(args(tmp_path / "whole.json", "--no-checkpoint")) == 0
+    assert not list(tmp_path.glob("*.ckpt.pt"))  # --no-checkpoint writes none
+    out = tmp_path / "r.json"
+    with monkeypatch.context() as m:
+        real = ckpt.save
+
+        def save_then_ctrl_c(path, **kw):
+            real(path, **kw)
+            raise KeyboardInterrupt
+
+        m.setattr(ckpt, "save", save_then_ctrl_c)
+        with pytest.raises(SystemExit) as stop:
+            run.main(args(out))
+    assert stop.value.code == 130 and not out.exists()
+    assert f"the same command continues after epoch 1 ({tmp_path / 'r.ckpt.pt'})" in capsys.readouterr().err
+    assert run.main(args(out)) == 0
+    whole, resumed = (json.loads((tmp_path / f).read_text()) for f in ("whole.json", "r.json"))
+    assert numbers(resumed) == numbers(whole) and resumed["resumed"][0]["after_epoch"] == 1
+    assert not (tmp_path / "r.ckpt.pt").exists()
+
+
+def test_grid_run_resumes_from_its_checkpoint_and_says_so(data_dir, tmp_path, monkeypatch, capsys):
+    results = tmp_path / "r"
+    args = ["--preset", "smoke", "--methods", "amplify", "--seeds", "0", "--results", str(results),
+            "--data-dir", str(data_dir), "--cache-dir", str(tmp_path / "c"), "--epochs", "2", "--quiet", "--in-process"]
+    assert compare.main([*args, "--results", str(tmp_path / "whole")]) == 0
+    (whole,) = (json.loads(p.read_text()) for p in (tmp_path / "whole").glob("*.json"))
+    assert len(whole["epochs"]) == 2
+    with monkeypatch.context() as m:
+        kill_after(m, 1)
+        with pytest.raises(Killed):
+            compare.main(args)
+    (left,) = results.glob("*.ckpt.pt")
+    assert not list(results.glob("*.json")) and ckpt.epochs_done(left) == 1
+    capsys.readouterr()
+    assert compare.main(args) == 0
+    assert "(resumes after epoch 1)" in capsys.readouterr().err
+    (path,) = results.glob("*.json")
+    resumed = json.loads(path.read_text())
+    assert numbers(resumed) == {**numbers(whole), "grid": resumed["grid"]} and not left.exists()
+
+
+@pytest.mark.slow
+def test_minilm_run_resumes_bit_for_bit(data_dir, minilm_dir, tmp_path, monkeypatch):
+    """The real model (padding-free path, pretrained weights, pooler) on real TREC-fine batches."""
+    cfg = TrainConfig(model="minilm-l6", weights=str(minilm_dir), dataset="trec-fine", method="amplify", epochs=2,
+                      train_limit=64, eval_limit=64, lr=1e-4, data_dir=str(data_dir),
+                      cache_dir=str(tmp_path / "cache"))
+    whole = train(cfg, progress=False)
+    path = tmp_path / "r.ckpt.pt"
+    with monkeypatch.context() as m:
+        kill_after(m, 1)
+        with pytest.raises(Killed):
+            train(cfg, progress=False, checkpoint=path)
+    resumed = train(cfg, progress=False, checkpoint=path)
+    assert numbers(resumed) == numbers(whole) and len(whole["train_loss_steps"]) == 4
+    assert whole["status"] == "ok" and len(whole["test_predictions"]) == 64
