@@ -147,6 +147,9 @@ def test_grid_run_resumes_from_its_checkpoint_and_says_so(data_dir, tmp_path, mo
     (left,) = results.glob("*.ckpt.pt")
     assert not list(results.glob("*.json")) and ckpt.epochs_done(left) == 1
     capsys.readouterr()
+    compare.main([*args, "--dry-run"])
+    result_file = left.with_name(left.name.replace(".ckpt.pt", ".json"))
+    assert f"{result_file} (resumes after epoch 1)" in capsys.readouterr().out
     assert compare.main(args) == 0
     assert "(resumes after epoch 1)" in capsys.readouterr().err
     (path,) = results.glob("*.json")
