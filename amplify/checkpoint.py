@@ -80,7 +80,8 @@ def _plain(values):
 
 def save(path, *, config, epoch, model, optimizer, rng, gen, device, loop, best_state, log_rows):
     """Write the state after `epoch` (1-based) finished. `loop` is a dict of Python values (see train());
-    `best_state` is None when the best-dev epoch is `epoch` itself."""
+    `best_state` is None when the best-dev epoch is `epoch` itself. Returns None, or why the file could not
+    be written (a full disk must not end the run: it only loses what the checkpoint would have saved)."""
     path = Path(path)
     state = {
         "format": FORMAT, "config": config, "epoch": epoch,
@@ -94,8 +95,11 @@ def save(path, *, config, epoch, model, optimizer, rng, gen, device, loop, best_
     try:
         torch.save(state, tmp)
         os.replace(tmp, path)
+    except (OSError, RuntimeError) as e:  # torch.save reports a failed write as RuntimeError
+        return f"could not write {path} after epoch {epoch} ({type(e).__name__}: {e}); training goes on"
     finally:
         tmp.unlink(missing_ok=True)
+    return None
 
 
 def load(path, config):

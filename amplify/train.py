@@ -353,9 +353,11 @@ def train(cfg, out=None, progress=True, save_model=None, steps_csv=None, tensorb
                         "epochs": result["epochs"], "best_epoch": best["epoch"], "best_test": best_test,
                         "wall_time_s": wall_before + time.perf_counter() - t_start,
                         "peak_memory_mb": max(peak_before, peak_memory_mb(device)), "resumed": resumed, "env": env}
-                ckpt.save(checkpoint, config=asdict(cfg), epoch=epoch + 1, model=model, optimizer=optimizer, rng=rng,
-                          gen=gen, device=device, loop=loop, best_state=None if best is row else best_state,
-                          log_rows=log.rows)
+                why = ckpt.save(checkpoint, config=asdict(cfg), epoch=epoch + 1, model=model, optimizer=optimizer,
+                                rng=rng, gen=gen, device=device, loop=loop,
+                                best_state=None if best is row else best_state, log_rows=log.rows)
+                if why:
+                    print(f"checkpoint: {why}", file=sys.stderr)
         row, test = best, best_test
         if test is None:
             if row["epoch"] != result["epochs"][-1]["epoch"]:

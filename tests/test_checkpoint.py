@@ -23,7 +23,7 @@ def kill_after(monkeypatch, epoch):
     real = ckpt.save
 
     def save(path, **kw):
-        real(path, **kw)
+        assert real(path, **kw) is None
         if kw["epoch"] == epoch:
             raise Killed
 
@@ -102,6 +102,19 @@ def test_a_checkpoint_of_another_config_or_unreadable_starts_over(data_dir, tmp_
     got = train(other, progress=False, checkpoint=path)
     assert "cannot be read" in capsys.readouterr().err and numbers(got) == numbers(fresh)
     assert ckpt.epochs_done(path) == 1  # replaced by this run's own (the caller removes it after writing)
+
+
+def test_a_failed_checkpoint_write_warns_and_the_run_goes_on(data_dir, tmp_path, monkeypatch, capsys):
+    def full_disk(obj, f):
+        raise OSError(28, "No space left on device")
+
+    cfg = tiny_cfg(data_dir, tmp_path, epochs=2)
+    whole = train(cfg, progress=False)
+    monkeypatch.setattr(ckpt.torch, "save", full_disk)
+    got = train(cfg, progress=False, checkpoint=tmp_path / "r.ckpt.pt")
+    err = capsys.readouterr().err
+    assert "could not write" in err and "No space left on device" in err and "training goes on" in err
+    assert numbers(got) == numbers(whole) and not list(tmp_path.glob("*ckpt*"))  # no file, no temporary left
 
 
 TINY = ["--model", "tiny", "--epochs", "3", "--patience", "3", "--train-limit", "64", "--eval-limit", "32",
