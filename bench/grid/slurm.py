@@ -13,7 +13,9 @@ Submitting twice. Every submission is written down in RESULTS/.slurm/jobs/JOBID.
 file). Submitting again asks squeue which of those tasks are still pending or running, and submits only the
 runs that are neither finished nor queued: re-running the same command after a crash, a time limit or a
 scancel resubmits exactly what is missing. Even if a run is queued twice (two people, two login nodes) the
-lock and the state re-read keep it from being trained twice. squeue only, never sacct: it works on clusters
+lock and the state re-read keep it from being trained twice. A task stopped mid-run leaves its run's state
+after the last finished epoch beside the result (RUN.ckpt.pt, amplify/checkpoint.py): the resubmitted task
+continues from there, on any node, with the numbers an uninterrupted run gives. squeue only, never sacct: it works on clusters
 without accounting.
 
 Shared results directory. Jobs on different nodes write into one directory, so it must be on a filesystem
