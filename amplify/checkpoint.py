@@ -7,7 +7,8 @@ A fine-tuning run of the evidence grid takes 20-50 minutes on one CPU core. With
 killed in its fifth epoch (a session that ends, a Slurm job preempted, Ctrl-C) starts again at epoch 1;
 with it, the same command continues at epoch 5 and loses at most the epoch that was in flight.
 
-"The same numbers" means bit for bit on CPU: the file holds everything the rest of the run reads.
+"The same numbers" means bit for bit on CPU, at the same thread count (a different count splits float sums
+differently, and the resumed run says so): the file holds everything the rest of the run reads.
     model, optimizer     the weights and AdamW's moments and step counts (amplify/optim.py)
     rng                  torch's global generator (dropout), the mixing draws' own numpy and torch
                          generators (amplify/methods.py), and the CUDA generator on a GPU

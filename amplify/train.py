@@ -294,6 +294,10 @@ def train(cfg, out=None, progress=True, save_model=None, steps_csv=None, tensorb
         resumed = loop["resumed"] + [{"after_epoch": first_epoch, "env": loop["env"]}]
         print(f"checkpoint: resuming {checkpoint} after epoch {first_epoch} (step {step}); delete it to start over",
               file=sys.stderr)
+        if loop["env"].get("torch_threads") != env["torch_threads"]:  # float sums split differently
+            print(f"checkpoint: the run so far used {loop['env'].get('torch_threads')} threads, this process "
+                  f"{env['torch_threads']}: its numbers equal an uninterrupted run's to float rounding, not bit for "
+                  "bit (--threads sets the count)", file=sys.stderr)
     try:
         for epoch in range(first_epoch, cfg.epochs):
             model.train()

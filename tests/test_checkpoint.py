@@ -3,6 +3,7 @@
 import json
 
 import pytest
+import torch
 
 import amplify.checkpoint as ckpt
 import amplify.train as T
@@ -149,35 +150,54 @@ def test_run_py_continues_after_ctrl_c(data_dir, tmp_path, monkeypatch, capsys):
 def test_grid_run_resumes_from_its_checkpoint_and_says_so(data_dir, tmp_path, monkeypatch, capsys):
     results = tmp_path / "r"
     args = ["--preset", "smoke", "--methods", "amplify", "--seeds", "0", "--results", str(results),
-            "--data-dir", str(data_dir), "--cache-dir", str(tmp_path / "c"), "--epochs", "2", "--quiet", "--in-process"]
-    assert compare.main([*args, "--results", str(tmp_path / "whole")]) == 0
+            "--data-dir", str(data_dir), "--cache-dir", str(tmp_path / "c"), "--epochs", "2", "--quiet",
+            "--threads", "1"]  # the same numbers need the same thread count (float sums split differently)
+    assert compare.main([*args, "--results", str(tmp_path / "whole")]) == 0  # a child process, as below
     (whole,) = (json.loads(p.read_text()) for p in (tmp_path / "whole").glob("*.json"))
     assert len(whole["epochs"]) == 2
-    with monkeypatch.context() as m:
-        kill_after(m, 1)
-        with pytest.raises(Killed):
-            compare.main(args)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # --in-process trains in this process, at its thread count
+    try:
+        with monkeypatch.context() as m:
+            kill_after(m, 1)
+            with pytest.raises(Killed):
+                compare.main([*args, "--in-process"])
+    finally:
+        torch.set_num_threads(threads)
     (left,) = results.glob("*.ckpt.pt")
     assert not list(results.glob("*.json")) and ckpt.epochs_done(left) == 1
     capsys.readouterr()
     compare.main([*args, "--dry-run"])
     result_file = left.with_name(left.name.replace(".ckpt.pt", ".json"))
     assert f"{result_file} (resumes after epoch 1)" in capsys.readouterr().out
-    assert compare.main(args) == 0
-    assert "(resumes after epoch 1)" in capsys.readouterr().err
+    assert compare.main(args) == 0  # as a grid runs it: in a child process (as do Slurm's tasks)
+    err = capsys.readouterr().err
+    assert "(resumes after epoch 1)" in err and "threads" not in err
     (path,) = results.glob("*.json")
     resumed = json.loads(path.read_text())
     assert numbers(resumed) == {**numbers(whole), "grid": resumed["grid"]} and not left.exists()
 
 
 @pytest.mark.slow
-def test_minilm_run_resumes_bit_for_bit(data_dir, minilm_dir, tmp_path, monkeypatch):
+def test_minilm_run_resumes_bit_for_bit(data_dir, minilm_dir, tmp_path, monkeypatch, capsys):
     """The real model (padding-free path, pretrained weights, pooler) on real TREC-fine batches."""
     cfg = TrainConfig(model="minilm-l6", weights=str(minilm_dir), dataset="trec-fine", method="amplify", epochs=2,
                       train_limit=64, eval_limit=64, lr=1e-4, data_dir=str(data_dir),
                       cache_dir=str(tmp_path / "cache"))
     whole = train(cfg, progress=False)
     path = tmp_path / "r.ckpt.pt"
+    with monkeypatch.context() as m:
+        kill_after(m, 1)
+        with pytest.raises(Killed):
+            train(cfg, progress=False, checkpoint=path)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(threads + 1)
+    try:
+        other = train(cfg, progress=False, checkpoint=path, out=tmp_path / "other.json")  # removes the file
+    finally:
+        torch.set_num_threads(threads)
+    assert f"used {threads} threads, this process {threads + 1}" in capsys.readouterr().err
+    assert other["train_loss_steps"] == pytest.approx(whole["train_loss_steps"], rel=1e-5)
     with monkeypatch.context() as m:
         kill_after(m, 1)
         with pytest.raises(Killed):

@@ -15,8 +15,8 @@ runs that are neither finished nor queued: re-running the same command after a c
 scancel resubmits exactly what is missing. Even if a run is queued twice (two people, two login nodes) the
 lock and the state re-read keep it from being trained twice. A task stopped mid-run leaves its run's state
 after the last finished epoch beside the result (RUN.ckpt.pt, amplify/checkpoint.py): the resubmitted task
-continues from there, on any node, with the numbers an uninterrupted run gives. squeue only, never sacct: it works on clusters
-without accounting.
+continues from there, on any node, with the numbers an uninterrupted run gives. squeue only, never sacct:
+it works on clusters without accounting.
 
 Shared results directory. Jobs on different nodes write into one directory, so it must be on a filesystem
 that all nodes see, with (1) rename within a directory atomic (every POSIX network filesystem: NFS, Lustre,
