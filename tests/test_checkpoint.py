@@ -1,6 +1,10 @@
 """A killed run resumes from its last epoch's checkpoint with the numbers of an uninterrupted run."""
 
 import json
+import subprocess
+import sys
+import time
+from pathlib import Path
 
 import pytest
 import torch
@@ -11,6 +15,7 @@ import run
 from amplify.train import TrainConfig, train
 from bench import compare
 
+REPO = Path(__file__).resolve().parents[1]
 # what may differ between an uninterrupted run and a resumed one: time, memory, the processes' records
 CLOCK = {"train_time_s", "mean_step_s", "samples_per_s", "wall_time_s", "peak_memory_mb", "env", "resumed"}
 
@@ -145,6 +150,30 @@ def test_run_py_continues_after_ctrl_c(data_dir, tmp_path, monkeypatch, capsys):
     whole, resumed = (json.loads((tmp_path / f).read_text()) for f in ("whole.json", "r.json"))
     assert numbers(resumed) == numbers(whole) and resumed["resumed"][0]["after_epoch"] == 1
     assert not (tmp_path / "r.ckpt.pt").exists()
+
+
+def test_run_py_killed_by_sigkill_continues_from_its_last_epoch(data_dir, tmp_path):
+    """The real thing: a process killed without any chance to clean up (kill -9, the OOM killer)."""
+    def cmd(out, *extra):
+        return [sys.executable, "run.py", *TINY, "--epochs", "50", "--patience", "50", "--threads", "1", "--data-dir",
+                str(data_dir), "--cache-dir", str(tmp_path / "c"), "--out", str(out), *extra]
+
+    whole = subprocess.run(cmd(tmp_path / "whole.json", "--no-checkpoint"), cwd=REPO, capture_output=True, text=True)
+    assert whole.returncode == 0, whole.stderr[-2000:]
+    out, path = tmp_path / "r.json", tmp_path / "r.ckpt.pt"
+    proc = subprocess.Popen(cmd(out), cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    t0 = time.monotonic()
+    while ckpt.epochs_done(path) < 2 and proc.poll() is None and time.monotonic() - t0 < 120:
+        time.sleep(0.05)
+    proc.kill()
+    proc.wait()
+    done = ckpt.epochs_done(path)
+    assert 2 <= done < 50 and not out.exists(), "the run should be killed mid-way with a checkpoint written"
+    again = subprocess.run(cmd(out), cwd=REPO, capture_output=True, text=True)
+    assert again.returncode == 0 and f"resuming {path} after epoch" in again.stderr, again.stderr[-2000:]
+    whole, resumed = (json.loads((tmp_path / f).read_text()) for f in ("whole.json", "r.json"))
+    assert resumed["resumed"][0]["after_epoch"] >= done and numbers(resumed) == numbers(whole)
+    assert not path.exists() and not list(tmp_path.glob(".*.tmp"))
 
 
 def test_grid_run_resumes_from_its_checkpoint_and_says_so(data_dir, tmp_path, monkeypatch, capsys):
