@@ -207,6 +207,16 @@ def test_grid_run_resumes_from_its_checkpoint_and_says_so(data_dir, tmp_path, mo
     assert numbers(resumed) == {**numbers(whole), "grid": resumed["grid"]} and not left.exists()
 
 
+def test_grid_without_checkpoints_writes_none(data_dir, tmp_path, monkeypatch):
+    saved = []
+    monkeypatch.setattr(ckpt, "save", lambda path, **kw: saved.append(path))
+    args = ["--preset", "smoke", "--methods", "amplify", "--seeds", "0", "--results", str(tmp_path / "r"),
+            "--data-dir", str(data_dir), "--cache-dir", str(tmp_path / "c"), "--epochs", "2", "--quiet",
+            "--in-process"]
+    assert compare.main([*args, "--no-checkpoints"]) == 0 and saved == []
+    assert compare.main([*args, "--results", str(tmp_path / "r2")]) == 0 and len(saved) == 1  # after epoch 1
+
+
 @pytest.mark.slow
 def test_minilm_run_resumes_bit_for_bit(data_dir, minilm_dir, tmp_path, monkeypatch, capsys):
     """The real model (padding-free path, pretrained weights, pooler) on real TREC-fine batches."""

@@ -57,8 +57,8 @@ def test_submit_asks_for_the_resources_and_never_twice(tmp_path, data_dir, monke
                                       "time")} == {"partition": "gpu", "gpus_per_node": 1, "cpus_per_task": 8,
                                                    "mem": "32G", "array_parallelism": 8, "time": 10}
     assert ex.params["additional_parameters"] == {"account": "abc", "qos": "high"}
-    fn, (cfgs, paths, retry, threads, save, tb) = ex.calls[0]
-    assert fn is slurm.run_task and len(paths) == 4 and save == [True] * 4
+    fn, (cfgs, paths, retry, threads, save, tb, checkpoints) = ex.calls[0]
+    assert fn is slurm.run_task and len(paths) == 4 and save == [True] * 4 and checkpoints == [True] * 4
     assert all(c["device"] == "cuda" for c in cfgs)  # --slurm-gpus: the runs' keys say cuda, whatever this host has
     assert "submitted Slurm job array 78 (4 tasks" in out and "squeue -j 78" in out
     assert re.search(r"tables when it is done:  python -m bench.compare .*--launcher slurm .*--report-only", out)

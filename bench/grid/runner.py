@@ -131,13 +131,13 @@ def failure_record(cfg, error, tb=None):
             "device": device_type(cfg.device), "env": environment()}
 
 
-def _train_and_write(cfg, path, grid, progress, save_model=None, tensorboard=None):
+def _train_and_write(cfg, path, grid, progress, save_model=None, tensorboard=None, checkpoints=True):
     """The body of a run, in the child (or in this process with in_process): train, stamp, write."""
     from amplify.checkpoint import checkpoint_path, discard
     from amplify.logs import steps_csv_path
     from amplify.train import train
 
-    checkpoint = checkpoint_path(path)  # a killed run continues after its last finished epoch
+    checkpoint = checkpoint_path(path) if checkpoints else None  # a killed run continues after its last epoch
     try:
         result = train(cfg, out=None, progress=progress, save_model=save_model, steps_csv=steps_csv_path(path),
                        tensorboard=tensorboard, checkpoint=checkpoint)
@@ -174,7 +174,8 @@ def _die_with_parent(parent_pid):
     threading.Thread(target=watch, daemon=True).start()
 
 
-def _child(cfg_dict, path, grid, progress, parent_pid, threads=None, save_model=None, tensorboard=None):
+def _child(cfg_dict, path, grid, progress, parent_pid, threads=None, save_model=None, tensorboard=None,
+           checkpoints=True):
     _die_with_parent(parent_pid)
     if threads is not None:
         import torch
@@ -183,7 +184,7 @@ def _child(cfg_dict, path, grid, progress, parent_pid, threads=None, save_model=
     from amplify.train import TrainConfig
 
     try:
-        _train_and_write(TrainConfig(**cfg_dict), path, grid, progress, save_model, tensorboard)
+        _train_and_write(TrainConfig(**cfg_dict), path, grid, progress, save_model, tensorboard, checkpoints)
     except KeyboardInterrupt:
         sys.exit(130)  # nothing written: the run is re-done on restart
 
@@ -207,21 +208,22 @@ def model_dir(run):
 
 
 def execute(run, grid, device=None, progress=True, in_process=False, threads=None, save_model=False,
-            tensorboard=None):
+            tensorboard=None, checkpoints=True):
     """Train one run and write its result file (and its steps CSV beside it); returns the result. Raises
     KeyboardInterrupt on Ctrl-C. save_model: also write the run's best-dev classifier to model_dir(run)
-    (amplify/export.py). tensorboard: a directory; the run logs into its subdirectory named like its file."""
+    (amplify/export.py). tensorboard: a directory; the run logs into its subdirectory named like its file.
+    checkpoints: keep the run's state after each epoch beside its file, to continue it after a kill."""
     save_model = str(model_dir(run)) if save_model else None
     tensorboard = str(Path(tensorboard) / run.path.stem) if tensorboard else None
     cfg = replace(run.cfg, device=device) if device else run.cfg
     grid = {**grid, "key": run.key, "attempt": uuid.uuid4().hex, "started_at": _now()}
     if in_process:
-        return _train_and_write(cfg, run.path, grid, progress, save_model, tensorboard)
+        return _train_and_write(cfg, run.path, grid, progress, save_model, tensorboard, checkpoints)
     import multiprocessing
 
     proc = multiprocessing.get_context("spawn").Process(
         target=_child, args=(asdict(cfg), str(run.path), grid, progress, os.getpid(), threads, save_model,
-                                tensorboard),
+                                tensorboard, checkpoints),
         name=f"run {run.label}")
     proc.start()
     try:
@@ -268,7 +270,7 @@ def run_lock(run):
 
 
 def run_share(share, grid, retry_failed=False, device=None, progress=True, in_process=False, log=None, jobs=1,
-              threads=None, save_models=False, tensorboard=None, stop_file=None):
+              threads=None, save_models=False, tensorboard=None, stop_file=None, checkpoints=True):
     """Run each of `share` (a list of Run) unless it is done or busy elsewhere, `jobs` at a time (each in its
     own child process with `threads` CPU threads), and none once `stop_file` exists. Returns {label: status},
     status one of "ok", "failed", "skipped (done)", "skipped (busy)", "skipped (stop file)".
@@ -299,7 +301,7 @@ def run_share(share, grid, retry_failed=False, device=None, progress=True, in_pr
             log(f"{prefix}[{i}/{len(share)}] {run.label} ({start_label(run, state)})")
             t0 = time.perf_counter()
             result = execute(run, grid, device=device, progress=progress and jobs == 1, in_process=in_process,
-                             threads=threads, save_model=save_models, tensorboard=tensorboard)
+                             threads=threads, save_model=save_models, tensorboard=tensorboard, checkpoints=checkpoints)
         outcome[run.label] = result["status"]
         took = time.perf_counter() - t0
         took_ok.append(took)

@@ -86,7 +86,8 @@ def _submitit():
 # what an array task runs (on the compute node)
 
 
-def run_task(cfg_dict, path, retry_failed=False, threads=None, save_models=False, tensorboard=None):
+def run_task(cfg_dict, path, retry_failed=False, threads=None, save_models=False, tensorboard=None,
+             checkpoints=True):
     """One array task: the run of `path` through run_share (lock, state re-read, child process).
     Returns its outcome: "ok", "failed", "skipped (done)", "skipped (busy)", "skipped (stop file)" (a STOP
     file in the results directory: tasks that start after it train nothing) or "stopped" (cancelled)."""
@@ -101,9 +102,10 @@ def run_task(cfg_dict, path, retry_failed=False, threads=None, save_models=False
     try:
         outcome = run_share([run], grid, retry_failed=retry_failed, progress=False, jobs=1, threads=threads,
                             save_models=save_models, tensorboard=tensorboard, stop_file=run.path.parent / "STOP",
-                            log=lambda msg: print(msg, file=sys.stderr, flush=True))
+                            checkpoints=checkpoints, log=lambda msg: print(msg, file=sys.stderr, flush=True))
     except KeyboardInterrupt:  # scancel, the time limit: the run has no file and is resubmitted next time
-        print(f"{run.label}: stopped by a signal; no result written, a resubmission runs it again", file=sys.stderr)
+        again = "continues from its last finished epoch" if checkpoints else "runs it again"
+        print(f"{run.label}: stopped by a signal; no result written, a resubmission {again}", file=sys.stderr)
         return "stopped"
     return outcome[run.label]
 
@@ -195,7 +197,8 @@ def check_shared_locks(path):
 # submitting and waiting
 
 
-def submit(runs, opts, retry_failed=False, save_models=False, tensorboard=None, threads=None, log=print):
+def submit(runs, opts, retry_failed=False, save_models=False, tensorboard=None, threads=None, checkpoints=True,
+           log=print):
     """Submit the runs of the grid that are not finished and not already queued; returns (job id or None,
     the submitted runs, {run file: live task} of those already queued)."""
     results = runs[0].path.parent.resolve()
@@ -223,7 +226,7 @@ def submit(runs, opts, retry_failed=False, save_models=False, tensorboard=None, 
     abs_runs = [Run(r.cfg, r.key, r.path.resolve()) for r in pending]
     n, tb = len(abs_runs), tensorboard and str(Path(tensorboard).resolve())
     jobs = ex.map_array(run_task, [asdict(r.cfg) for r in abs_runs], [str(r.path) for r in abs_runs],
-                        [retry_failed] * n, [threads] * n, [save_models] * n, [tb] * n)
+                        [retry_failed] * n, [threads] * n, [save_models] * n, [tb] * n, [checkpoints] * n)
     job_id = jobs[0].job_id.split("_")[0]
     write_json_atomic(folder / "jobs" / f"{job_id}.json",
                       {"job": job_id, "submitted_at": time.strftime("%Y-%m-%dT%H:%M:%S"),
