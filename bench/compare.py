@@ -143,8 +143,9 @@ def build_parser():
                "  python -m bench.compare --preset paper --launcher slurm --slurm-partition gpu --slurm-gpus 1 "
                "--slurm-cpus 8 --slurm-mem 32G --slurm-time 240 --slurm-parallel 8 --results /shared/paper\n"
                "  python -m bench.compare --preset paper --shard $SLURM_ARRAY_TASK_ID/8\n\n"
-               "stopping: Ctrl-C or SIGTERM loses the runs in flight (a restart re-runs them); a file named STOP in "
-               "the results directory lets them finish and starts no new one (delete it to go on)",
+               "stopping: Ctrl-C or SIGTERM stops the runs in flight, which lose only their current epoch (a restart "
+               "continues each from its checkpoint, RUN.ckpt.pt); a file named STOP in the results directory lets "
+               "them finish and starts no new one (delete it to go on)",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     g = p.add_argument_group("the grid")
@@ -452,8 +453,8 @@ def main(argv=None):
                   tensorboard=args.tensorboard, stop_file=stop_file, checkpoints=not args.no_checkpoints)
         barrier(info)
     except KeyboardInterrupt:
-        print(f"\ninterrupted: finished runs are kept in {args.results}; run the same command again to resume",
-              file=sys.stderr)
+        print(f"\ninterrupted: finished runs are kept in {args.results}, and the runs in flight their last finished "
+              "epoch; run the same command again to resume", file=sys.stderr)
         return 130
     finally:
         dist_close(info)

@@ -186,7 +186,7 @@ def _child(cfg_dict, path, grid, progress, parent_pid, threads=None, save_model=
     try:
         _train_and_write(TrainConfig(**cfg_dict), path, grid, progress, save_model, tensorboard, checkpoints)
     except KeyboardInterrupt:
-        sys.exit(130)  # nothing written: the run is re-done on restart
+        sys.exit(130)  # no result written: on restart the run continues from its checkpoint (if any)
 
 
 def _exit_reason(code):
