@@ -330,12 +330,12 @@ def incomplete(got):
 
 
 def dry_run(runs, shard, retry_failed):
-    from amplify.checkpoint import checkpoint_path, epochs_done
+    from bench.grid.runner import resumes_after
 
     mine = {r.key for r, _ in to_do(shard_of(runs, shard), retry_failed)}
     for run in runs:
         state, _ = run.state()
-        done = epochs_done(checkpoint_path(run.path)) if state == "missing" else 0
+        done = resumes_after(run) if state == "missing" else 0
         resumes = f" (resumes after epoch {done})" if done else ""
         print(f"{state:8s} {'run ' if run.key in mine else '    '} {run.label:32s} {run.path}{resumes}")
     print(f"{len(runs)} runs; {len(mine)} to run in shard {shard[0]}/{shard[1]}")

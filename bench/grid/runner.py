@@ -109,13 +109,18 @@ def rank_device(device, info):
 # one run
 
 
-def start_label(run, state):
-    """How a run starts: new, continued from a killed run's checkpoint, or re-run after a failure."""
+def resumes_after(run):
+    """The epochs a killed run of `run` left in its checkpoint (0: none, it starts from the beginning)."""
     from amplify.checkpoint import checkpoint_path, epochs_done
 
+    return epochs_done(checkpoint_path(run.path))
+
+
+def start_label(run, state):
+    """How a run starts: new, continued from a killed run's checkpoint, or re-run after a failure."""
     if state != "missing":
         return f"re-run: {state}"
-    done = epochs_done(checkpoint_path(run.path))
+    done = resumes_after(run)
     return f"resumes after epoch {done}" if done else "new"
 
 
