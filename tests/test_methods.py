@@ -237,3 +237,62 @@ def test_mix_epochs_switch_mixing_on_and_off():
     assert m.describe()["mix_epochs"] == [2] and "mix_epochs" not in make_method("tmix", L).describe()
     with pytest.raises(ValueError, match="mixing methods only"):
         make_method("labelsmooth", L, mix_epochs=[1])
+
+
+ONE_IN_FLOAT32 = 1.0 - 2.0**-30  # λ < 1 as drawn (float64), exactly 1 in float32
+BELOW_ONE_IN_FLOAT32 = float(np.nextafter(np.float32(1.0), np.float32(0.0)))  # 1 - 2^-24: still mixes
+
+
+def step_with_dropout(model, method, batch, plan):
+    """Logits, loss and gradients of one training step with dropout on, from a fixed random state."""
+    torch.manual_seed(7)
+    b = method.prepare(model, batch, plan, NO_CPU)
+    logits = model(b["input_ids"], b["attention_mask"], b["token_type_ids"], mix=method.mixer(plan))
+    loss = method.loss(logits, b["labels"], plan)
+    model.zero_grad(set_to_none=True)
+    loss.backward()
+    grads = {n: p.grad.clone() for n, p in model.named_parameters() if p.grad is not None}
+    return logits.detach(), loss.detach(), grads
+
+
+@pytest.mark.parametrize("name", [n for n in METHODS if n not in ("none", "labelsmooth")])
+def test_a_step_whose_lambda_is_one_in_float32_is_skipped_exactly_where_it_mixes_nothing(setup, name):
+    """λ = 1 in float32 makes λ·h + (1-λ)·h[perm] = h and the loss CE(y): such a step mixes nowhere (its
+    plan has no layers, the model skips the partners' padding rows) and its numbers, dropout on, equal
+    those of the mixed computation it replaces. Not for union-mask methods (λ = 1 still widens the mask)
+    nor SSMix (its own rule); and λ one float32 step below 1 still mixes."""
+    _, ids, mask, types, labels = setup
+    torch.manual_seed(0)
+    model = BertForSequenceClassification(tiny_config(num_hidden_layers=L), num_labels=3).train()  # dropout 0.1
+    model.bert.padding_free = False  # the same positions, so the same dropout masks, either way
+    batch = dict(input_ids=ids, attention_mask=mask, token_type_ids=types, labels=labels)
+    method = make_method(name, L)
+    layers = method.draw_layers(np.random.default_rng(0))
+    for lam, skipped in ((ONE_IN_FLOAT32, method.identity_at_one), (BELOW_ONE_IN_FLOAT32, False)):
+        method.draw_lam = lambda rng, lam=lam: lam
+        plan = method.plan(4, *seeded_generators(0), torch.device("cpu"))
+        assert plan.lam_value == lam and (plan.layers == frozenset() if skipped else plan.layers == layers)
+    assert method.identity_at_one == (name not in ("embedmix", "manifold", "ssmix"))
+    if name == "ssmix":
+        return
+    method.draw_lam = lambda rng: ONE_IN_FLOAT32
+    plan = method.plan(4, *seeded_generators(0), torch.device("cpu"))
+    skip = Plan(lam=plan.lam, perm=plan.perm, label_perm=plan.label_perm, layers=frozenset(), lam_value=plan.lam_value)
+    layers = {0} if name == "manifold" else layers  # at the embeddings: every block then sees the wider mask
+    forced = Plan(lam=plan.lam, perm=plan.perm, label_perm=plan.label_perm, layers=layers, lam_value=plan.lam_value)
+    assert plan.lam.item() == 1.0 and not method.mixer(skip).mixes
+    a, b = step_with_dropout(model, method, batch, skip), step_with_dropout(model, method, batch, forced)
+    if not method.identity_at_one:  # the union mask lets each example attend to its padding: not the same
+        assert not torch.equal(a[0], b[0])
+        return
+    assert torch.equal(a[0], b[0]) and torch.equal(a[1], b[1])
+    assert a[2].keys() == b[2].keys() and all(torch.equal(a[2][n], b[2][n]) for n in a[2])
+
+
+def test_amplifys_lambda_is_one_in_float32_on_about_37_percent_of_steps():
+    """The share the methods docstring quotes: AMPLIFY's max of 5 Beta(0.1, 0.1) draws against the
+    baselines' max(l, 1-l) of one Beta(0.2, 0.2) draw."""
+    rng = np.random.default_rng(0)
+    share = lambda m: np.mean([np.float32(m.draw_lam(rng)) == 1.0 for _ in range(20_000)])
+    assert 0.35 < share(make_method("amplify", L)) < 0.40
+    assert 0.02 < share(make_method("tmix", L)) < 0.05
