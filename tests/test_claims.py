@@ -1,6 +1,7 @@
 """--claims (bench/report/claims.py) on result files written by hand: every verdict (supported, contradicted, not enough
 evidence, no runs, no test possible), what is read and what is left out, and the combination of units."""
 
+import itertools
 import json
 import math
 from dataclasses import asdict
@@ -187,22 +188,41 @@ def test_cost_from_interleaved_rounds(results, tmp_path, capsys):
     assert "2 bench.speed benchmarks: speed-a, speed-b" in out
     rows = by_claim(out)
     tmix = rows["AMPLIFY's training step costs less than tmix's (interleaved)"]
-    assert tmix[1] == "Wilcoxon over interleaved rounds" and tmix[4] == "rounds 20" and tmix[5] == "2 benchmarks"
+    assert tmix[1] == "permutation over interleaved rounds" and tmix[4] == "rounds 20" and tmix[5] == "2 benchmarks"
     assert tmix[-1] == "supported" and tmix[0].startswith("step time -1")  # 520/600, 310/360: -13%, -14%
     assert rows["AMPLIFY's training step costs less than sentmix's (interleaved)"][-1] == "not enough evidence"
     assert rows["AMPLIFY's training step costs less than embedmix's (interleaved)"][-1] == (
         "not enough evidence (no runs: no unit with a --speed benchmark that timed both amplify and embedmix)")
-    r = np.log(np.array(json.loads((speed / "speed-a.json").read_text())["variants"]["amplify"]["times_ms"])
-               / np.array(json.loads((speed / "speed-a.json").read_text())["variants"]["tmix"]["times_ms"]))
+    variants = json.loads((speed / "speed-a.json").read_text())["variants"]
     units = claims.load_speed([speed / "speed-a.json"])
     e, p, _ = claims.speed_unit(units["speed-a"], "amplify", "tmix")
-    assert p == pytest.approx(sps.wilcoxon(r).pvalue) and math.exp(e) == pytest.approx(np.median(np.exp(r)))
+    total = np.sum(variants["amplify"]["times_ms"]) / np.sum(variants["tmix"]["times_ms"])
+    assert math.exp(e) == pytest.approx(total) and p < 1e-3
     table = out.split("### Step time vs none, interleaved (--speed)")[1]
     assert "speed-a" in table and "speed-b" in table and "| hf " not in table
     speed_rows = {r["method"]: r for r in claims.speed_table(claims.load_speed([speed / "speed-a.json"])).records}
     assert speed_rows["tmix"]["step_time_vs_none"] == pytest.approx(1.2, rel=0.02) and "hf" not in speed_rows
     # without --speed: no interleaved lines at all
     assert not any(k.endswith("(interleaved)") for k in by_claim(claims.claims_report(results)))
+
+
+def test_interleaved_cost_is_the_total_a_run_pays_and_its_permutation_test_is_exact_on_few_rounds():
+    """AMPLIFY's steps are of two kinds (a `none` step when λ is 1 in float32): here 4 of 10 rounds cost
+    none's 100 ms and 6 cost 130, against a baseline at 120. The median per round says AMPLIFY is dearer
+    (130 / 120); the total a run pays says cheaper (1180 / 1200). With 10 rounds the permutation test
+    is exact (2^10 swaps, fewer than its 10,000 resamples): checked against every swap enumerated here."""
+    rng = np.random.default_rng(0)
+    base = rng.normal(120, 2, 10)
+    amp = np.where(np.arange(10) < 4, rng.normal(100, 2, 10), rng.normal(130, 2, 10))
+    times = {"none": list(rng.normal(100, 2, 10)), "amplify": list(amp), "tmix": list(base)}
+    e, p, _ = claims.speed_unit(times, "amplify", "tmix")
+    assert math.exp(e) == pytest.approx(amp.sum() / base.sum()) and math.exp(e) < 1 < np.median(amp / base)
+    flips = np.array(list(itertools.product([False, True], repeat=10)))  # (1024, 10): swap round i or not
+    a, b = np.where(flips, base, amp), np.where(flips, amp, base)
+    stats = np.log(a.sum(1) / b.sum(1))
+    assert p == pytest.approx(np.mean(np.abs(stats) >= abs(e) - 1e-12))
+    row = {r["method"]: r for r in claims.speed_table({"x": times}).records}["amplify"]
+    assert row["step_time_vs_none"] == pytest.approx(amp.sum() / np.sum(times["none"]))
 
 
 def test_speed_files_that_cannot_be_read_are_errors(tmp_path, capsys):

@@ -31,9 +31,12 @@ Within a unit:
   3     Welch's t on the log of each run's mean step time. Effect: the ratio of geometric means, as a %.
         Runs of different methods may have met different machine loads, which this test cannot tell from the
         method. So, with --speed: a unit is one bench.speed JSON (one batch shape or dataset, one machine),
-        whose rounds step every variant seconds apart; Wilcoxon's signed-rank test on the per-round
-        log(AMPLIFY / X), two-sided. Effect: the median per-round ratio, as bench.speed prints it. It speaks to
-        that machine and those batches: rounds are repeated measurements, not independent runs.
+        whose rounds step every variant seconds apart. Effect: AMPLIFY's total time over the rounds / X's,
+        what a run pays (a median per round would not be: AMPLIFY's steps are of two kinds, a `none` step when
+        its λ is 1 in float32, ~37% of them, and a mixing step). Test: the paired permutation test of that
+        ratio, AMPLIFY's and X's times swapped within rounds (each round's batch and load are shared), 10,000
+        random swaps, two-sided. It speaks to that machine and those batches: rounds are repeated
+        measurements, not independent runs.
   4     per seed, r = the mean over the unit's noisy settings of (noisy accuracy - clean accuracy); Welch's t
         on r. Effect: mean r(AMPLIFY) - mean r(X), positive when AMPLIFY loses less.
   5     Brown-Forsythe (bench.stats.over_seeds.variance_ratio_test). Effect: var(AMPLIFY) / var(X). It needs 3 seeds in
@@ -181,14 +184,21 @@ def time_unit(clean, a, b):
     return float(np.mean(logs[0]) - np.mean(logs[1])), _quiet(welch_t, *logs).p, logs
 
 
+def log_total_ratio(x, y, axis=-1):
+    return np.log(np.sum(x, axis=axis) / np.sum(y, axis=axis))
+
+
 def speed_unit(times, a, b):
-    """One bench.speed JSON: (log of the median per-round ratio a / b, Wilcoxon p on the log ratios, [rounds]);
-    None when it did not time both."""
+    """One bench.speed JSON: (log of a's total time over the rounds / b's, the paired permutation test's p,
+    [rounds]); None when it did not time both."""
     if a not in times or b not in times:
         return None
-    r = np.log(np.asarray(times[a]) / np.asarray(times[b]))
-    p = sps.wilcoxon(r).pvalue if len(r) >= 2 and np.any(r != 0) else math.nan
-    return float(np.log(np.median(np.exp(r)))), float(p), [r]
+    ta, tb = np.asarray(times[a], dtype=float), np.asarray(times[b], dtype=float)
+    p = math.nan
+    if len(ta) >= 2 and np.any(ta != tb):
+        p = sps.permutation_test((ta, tb), log_total_ratio, permutation_type="samples", vectorized=True,
+                                 n_resamples=10_000, random_state=0).pvalue
+    return float(log_total_ratio(ta, tb)), float(p), [ta]
 
 
 def variance_unit(clean, a, b):
@@ -235,7 +245,7 @@ def calibration_unit(metric):
 KINDS = {  # claim kind -> (unit function, which data, claimed direction of the effect, test name)
     "accuracy": (accuracy_unit, "clean", +1, "Welch over seeds"),
     "time": (time_unit, "clean", -1, "Welch over seeds, log step time"),
-    "time-interleaved": (speed_unit, "speed", -1, "Wilcoxon over interleaved rounds"),
+    "time-interleaved": (speed_unit, "speed", -1, "permutation over interleaved rounds"),
     "robustness": (robustness_unit, "levels", +1, "Welch over seeds, drop from clean"),
     "stability": (variance_unit, "clean", -1, "Brown–Forsythe over seeds"),
     **{f"calibration-{m}": (calibration_unit(m), "clean", -1, f"Welch over seeds, {METRIC_NAMES[m]}")
@@ -381,7 +391,7 @@ def claims_table(units, alpha, speed=None):
 
 
 def speed_table(speed):
-    """The evidence behind the interleaved lines: each method's step time / none's, median over rounds."""
+    """The evidence behind the interleaved lines: each method's total time over the rounds / none's."""
     names = list(speed)
     methods = [m for m in ("none", *BASELINES, "amplify") if any(m in t for t in speed.values())]
     methods += sorted({m for t in speed.values() for m in t} - set(methods) - {"hf", "hf-fused"})
@@ -390,12 +400,13 @@ def speed_table(speed):
         row = [m]
         for n in names:
             t = speed[n]
-            r = float(np.median(np.asarray(t[m]) / np.asarray(t["none"]))) if m in t and "none" in t else math.nan
+            r = float(np.sum(t[m]) / np.sum(t["none"])) if m in t and "none" in t else math.nan
             row.append(num(r, ".3f"))
             recs.append({"method": m, "benchmark": n, "step_time_vs_none": r, "rounds": len(t.get(m, []))})
         rows.append(row)
-    notes = ["Median over the rounds of (the method's step time / none's step time in the same round); bench.speed "
-             "prints the same numbers as 'ratio vs none'. n/a: the benchmark did not time that method."]
+    notes = ["The method's step times summed over the rounds / none's (bench.speed's 'total s'): what a run pays. "
+             "bench.speed's 'ratio vs none' is the median per round, which differs where a method's steps are of "
+             "two kinds (AMPLIFY's λ = 1 steps are none's). n/a: the benchmark did not time that method."]
     return Table("speed", "Step time vs none, interleaved (--speed)", ["method", *names], rows, recs, notes)
 
 
