@@ -170,3 +170,12 @@ def test_allocator_bench_steps_both_settings_in_lockstep(tmp_path, capsys):
         assert all(r[2] >= 0 for r in res["rows"][mode])  # page faults
     assert positive(res["ratio"]) and res["ratio_iqr"][0] <= res["ratio"] <= res["ratio_iqr"][1]
     assert "kept / usual" in capsys.readouterr().out
+
+
+def test_target_line_gives_the_total_a_run_pays_beside_the_median():
+    """AMPLIFY's steps are of two kinds (λ = 1 steps are none's), so its median per-round ratio is not its cost."""
+    rows = {"none": {"ratio_vs_none": 1.0, "ratio_vs_none_iqr": [1.0, 1.0], "total_s": 10.0},
+            "amplify": {"ratio_vs_none": 1.2, "ratio_vs_none_iqr": [1.0, 1.25], "total_s": 11.0}}
+    (line,) = speed.target_lines(rows)
+    assert line == ("costliest method vs none: amplify 1.200x (per-round IQR 1.000-1.250), total over the rounds "
+                    "1.100x  target <= 1.05")
