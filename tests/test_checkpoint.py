@@ -176,6 +176,20 @@ def test_run_py_killed_by_sigkill_continues_from_its_last_epoch(data_dir, tmp_pa
     assert not path.exists() and not list(tmp_path.glob(".*.tmp"))
 
 
+def test_discard_removes_what_a_process_killed_mid_write_left(tmp_path):
+    """save() writes `.NAME.PID.tmp` then renames it; a SIGKILL between the two leaves the temporary file
+    (250-350 MiB for MiniLM). Once the run's result is written, discard removes it with the checkpoint, and
+    nothing of another run."""
+    path = tmp_path / "run-a.ckpt.pt"
+    left = [path, tmp_path / ".run-a.ckpt.pt.4242.tmp", tmp_path / ".run-a.ckpt.pt.17.tmp"]
+    other = [tmp_path / ".run-b.ckpt.pt.4242.tmp", tmp_path / "run-b.ckpt.pt", tmp_path / "run-a.json"]
+    for f in left + other:
+        f.write_bytes(b"x")
+    ckpt.discard(path)
+    assert not any(f.exists() for f in left) and all(f.exists() for f in other)
+    ckpt.discard(None)  # no checkpoint asked for: nothing to do
+
+
 def test_grid_run_resumes_from_its_checkpoint_and_says_so(data_dir, tmp_path, monkeypatch, capsys):
     results = tmp_path / "r"
     args = ["--preset", "smoke", "--methods", "amplify", "--seeds", "0", "--results", str(results),
