@@ -52,7 +52,13 @@ def by_claim(out):
     """{claim text: [cells]} from the markdown claims table."""
     block = out.split("### The paper's claims, checked")[1].split("\n\n")[1]
     rows = [[c.strip() for c in line.strip("|").split("|")] for line in block.splitlines()[2:]]
-    return {r[0]: r[1:] for r in rows}
+    return {r[0]: r[1:2] + r[3:] for r in rows}  # without the interval (interval_of reads it)
+
+
+def interval_of(out, claim):
+    block = out.split("### The paper's claims, checked")[1].split("\n\n")[1]
+    return next(c.strip() for line in block.splitlines()[2:] for c in [line.strip("|").split("|")[2]]
+                if line.strip("|").split("|")[0].strip() == claim)
 
 
 def test_every_verdict(results, capsys):
@@ -80,14 +86,17 @@ def test_every_verdict(results, capsys):
     assert stab[0] == "variance ×1.00" and stab[-1] == "not enough evidence"  # equal spreads
 
 
-def test_p_values_are_stouffer_of_welch_then_holm(results):
+def test_p_values_are_welch_of_the_mean_over_units_then_holm(results):
     units, _ = claims.load(results)
     line = claims.check(units, "accuracy", "amplify", "none")
     a = [METHOD["amplify"][0] + j for j in JITTER]
     b = [METHOD["none"][0] + j for j in JITTER]
-    p_unit = sps.ttest_ind(a, b, equal_var=False).pvalue  # the same in all 3 datasets
-    z = sps.norm.isf(p_unit / 2)
-    assert line["p"] == pytest.approx(2 * sps.norm.sf(3 * z / math.sqrt(3)))
+    unit = sps.ttest_ind(a, b, equal_var=False)  # the same in all 3 datasets
+    # the mean of 3 equal differences, its standard error 1/√3 of one unit's; df = (6v)² / (6 v²/2) = 12
+    assert line["p"] == pytest.approx(2 * sps.t.sf(math.sqrt(3) * unit.statistic, 12))
+    se_unit = (np.mean(a) - np.mean(b)) / unit.statistic
+    half = sps.t.ppf(0.975, 12) * se_unit / math.sqrt(3)
+    assert line["ci"] == pytest.approx((0.1 - half, 0.1 + half))
     assert line["units"] == 3 and line["datasets"] == 3 and line["settings"] == 1
     table = claims.claims_table(units, alpha=0.05)
     ps = np.array([r["p"] for r in table.records])
@@ -96,6 +105,29 @@ def test_p_values_are_stouffer_of_welch_then_holm(results):
     smallest = np.nanargmin(ps)
     assert table.records[smallest]["p_holm"] == pytest.approx(9 * ps[smallest])
     np.testing.assert_allclose([r["p_holm"] for r in table.records], holm(ps))
+
+
+def test_the_interval_of_one_dataset_is_welchs_and_matches_the_p(tmp_path, capsys):
+    """One unit: the accuracy line's p and interval are Welch's own (scipy); the interval excludes 0 exactly when
+    p < α, both ways round; step times get the ratio's interval, the variance none."""
+    accs = {"none": [0.80, 0.82, 0.79], "amplify": [0.83, 0.86, 0.84], "tmix": [0.80, 0.86, 0.83]}
+    for m, values in accs.items():
+        for s, acc in enumerate(values):
+            write(tmp_path, m, "trec-coarse", s, acc, step_s=0.1 * (1 + s / 10) * (1.2 if m == "tmix" else 1))
+    out = claims.claims_report(tmp_path)
+    ref = sps.ttest_ind(accs["amplify"], accs["none"], equal_var=False)
+    lo, hi = ref.confidence_interval(0.95)
+    assert interval_of(out, "AMPLIFY is more accurate than none") == f"[{100 * lo:+.2f}, {100 * hi:+.2f}] pts"
+    assert by_claim(out)["AMPLIFY is more accurate than none"][2] == f"{ref.pvalue:.3f}"
+    assert lo > 0 and ref.pvalue < 0.05
+    tmix = sps.ttest_ind(accs["amplify"], accs["tmix"], equal_var=False)
+    lo, hi = tmix.confidence_interval(0.95)
+    assert lo < 0 < hi and tmix.pvalue > 0.05
+    assert interval_of(out, "AMPLIFY is more accurate than tmix") == f"[{100 * lo:+.2f}, {100 * hi:+.2f}] pts"
+    logs = [[math.log(0.1 * (1 + s / 10) * f) for s in range(3)] for f in (1, 1.2)]
+    lo, hi = np.exp(sps.ttest_ind(*logs, equal_var=False).confidence_interval(0.95)) - 1
+    assert interval_of(out, "AMPLIFY's training step costs less than tmix's") == f"[{100 * lo:+.1f}%, {100 * hi:+.1f}%]"
+    assert interval_of(out, "AMPLIFY's accuracy varies less across seeds than none's") == "–"
 
 
 def test_stouffer_matches_scipy_on_one_sided_p_values():

@@ -44,9 +44,16 @@ Within a unit:
   6     Welch's t on the per-seed NLL, ECE (15 bins) or Brier score (bench/stats/calibration.py), one line
         per metric. Effect: mean(AMPLIFY) - mean(X), negative when AMPLIFY is better calibrated. The paired
         bootstrap over examples is in the calibration significance table (bench/report/calibration.py).
-Across units: Stouffer's method on the signed two-sided p-values (z = ±Φ⁻¹(1 - p/2), Z = Σz / √k), every
-unit weighted equally; units are independent runs, so their z are independent. The printed effect is the
-mean of the units' effects (geometric for ratios). Holm-Bonferroni over every line that has a p.
+Across units. The effect is the mean of the units' effects (geometric for ratios), every unit weighted alike.
+  1, 2, 3 (runs' timers), 4, 6: the per-seed values are Welch's groups, and one Welch t-test asks whether that
+        mean of the units' differences is 0 (bench.stats.over_seeds.welch_mean: each unit's Welch standard
+        error, Welch-Satterthwaite df over every group; for one unit it is Welch's test). The same t gives the
+        effect's confidence interval (1 - α; step times: of the ratio), so the interval excludes no difference
+        exactly when the unadjusted p < α. The interval says which effects the runs leave open, the paper's
+        included: "not enough evidence" with an interval of [-1.0, +0.8] points rules out a gain of 2.
+  3 (interleaved), 5: Stouffer's method on the units' signed two-sided p-values (z = ±Φ⁻¹(1 - p/2),
+        Z = Σz / √k), every unit weighted equally; units are independent, so their z are. No interval.
+Holm-Bonferroni over every line that has a p; the intervals are not adjusted for the many lines.
 
 Verdict, at α (--sig-alpha): "supported" when the Holm-adjusted p ≤ α and both the combined test and the
 measured effect point the way the paper claims; "contradicted" when p ≤ α and both point the other way;
@@ -57,8 +64,9 @@ References: Yang & Xiang 2024, "AMPLIFY: Attention-based Mixup for Performance I
 Smoothing in Transformer", PeerJ Computer Science (the claims); Stouffer, Suchman, DeVinney, Star &
 Williams 1949, "The American Soldier", vol. 1, and Whitlock 2005, "Combining probability from independent
 tests", J. Evolutionary Biology 18 (the z combination; unlike Fisher's method on two-sided p-values it keeps
-the direction of each unit's effect, so opposite effects cancel); Holm 1979 and Brown & Forsythe 1974 as in
-bench/stats/.
+the direction of each unit's effect, so opposite effects cancel); Welch 1947 and Satterthwaite 1946, "An
+approximate distribution of estimates of variance components", Biometrics Bulletin 2 (the df); Holm 1979
+and Brown & Forsythe 1974 as in bench/stats/.
 """
 
 import json
@@ -75,7 +83,7 @@ from bench.report.tables import Table, num, pval, render_all, write_tables
 from bench.stats.calibration import METRIC_NAMES, METRICS
 from bench.stats.checks import DegenerateInputWarning
 from bench.stats.multiple_testing import holm
-from bench.stats.over_seeds import variance_ratio_test, welch_t
+from bench.stats.over_seeds import variance_ratio_test, welch_mean, welch_t
 
 BASELINES = ("embedmix", "sentmix", "tmix", "manifold")
 TABLE2_BASELINES = ("embedmix", "sentmix", "tmix")  # lines printed (as "no runs") even without results
@@ -253,8 +261,12 @@ KINDS = {  # claim kind -> (unit function, which data, claimed direction of the 
 }
 
 
-def check(units, kind, a, b):
-    """One claim line (before Holm): the effect, the combined p, and what it rests on."""
+WELCH_KINDS = ("accuracy", "time", "robustness", *(f"calibration-{m}" for m in METRICS))  # tested by welch_mean
+
+
+def check(units, kind, a, b, confidence=0.95):
+    """One claim line (before Holm): the effect, its `confidence` interval, the combined p, and what it
+    rests on."""
     fn, data, claimed, test = KINDS[kind]
     per_unit = []
     if data == "speed":
@@ -270,7 +282,7 @@ def check(units, kind, a, b):
         if out is not None:
             per_unit.append((setting, dataset, *out))
     line = {"kind": kind, "a": a, "b": b, "test": test, "units": len(per_unit), "p": math.nan, "direction": 0.0,
-            "effect": math.nan, "reason": ""}
+            "effect": math.nan, "ci": (math.nan, math.nan), "reason": ""}
     if not per_unit:
         what = {"robustness": "noisy-data runs (table4/5) of both",
                 "time-interleaved": "a --speed benchmark that timed both"}.get(kind, "both")
@@ -284,14 +296,22 @@ def check(units, kind, a, b):
     line["settings"] = len({s for s, *_ in per_unit})
     sizes = [len(x) for *_, groups in per_unit for x in groups]
     line["seeds_min"], line["seeds_max"] = min(sizes), max(sizes)
-    tested = [(p, claimed * np.sign(e) if not math.isnan(e) else 0.0) for _, _, e, p, _ in per_unit
-              if not math.isnan(p)]
+    if kind in WELCH_KINDS:  # one test of the mean effect over the units that can be tested, and its interval
+        tested = [tuple(groups) for *_, groups in per_unit if min(map(len, groups)) >= 2]
+        if tested:
+            r = _quiet(welch_mean, tested, confidence)
+            line["effect"], line["p"], line["ci"] = r.diff, r.p, (r.low, r.high)
+            line["direction"] = 0.0 if math.isnan(r.t) else float(claimed * np.sign(r.t))
+    else:  # Stouffer over the units' own tests
+        tested = [(p, claimed * np.sign(e) if not math.isnan(e) else 0.0) for _, _, e, p, _ in per_unit
+                  if not math.isnan(p)]
+        if tested:
+            line["p"], line["direction"] = stouffer(tested)
     if not tested:
         need = {"stability": "3 seeds in one method", "time-interleaved": "2 rounds that differ"}.get(
             kind, "2 seeds per method")
         line["reason"] = f"no test possible: the test needs at least {need} in a unit"
         return line
-    line["p"], line["direction"] = stouffer(tested)
     line["units_tested"] = len(tested)
     return line
 
@@ -336,23 +356,38 @@ def effect_text(line):
     return f"variance ×{math.exp(e):.2f}"
 
 
-def claim_lines(units, methods_found, speed=None):
+def ci_text(line):
+    """The effect's interval in the effect's own units; '–' where it has none."""
+    lo, hi = line["ci"]
+    kind = line["kind"]
+    if math.isnan(lo):
+        return "–"
+    if kind.startswith("time"):
+        return f"[{100 * (math.exp(lo) - 1):+.1f}%, {100 * (math.exp(hi) - 1):+.1f}%]"
+    if kind in ("accuracy", "robustness", "calibration-ece"):
+        return f"[{100 * lo:+.2f}, {100 * hi:+.2f}] pts"
+    return f"[{lo:+.4f}, {hi:+.4f}]"
+
+
+def claim_lines(units, methods_found, speed=None, confidence=0.95):
     bases = [m for m in BASELINES if m in methods_found or m in TABLE2_BASELINES]
-    lines = [check(units, "accuracy", "amplify", "none")]
-    lines += [check(units, "accuracy", "amplify", b) for b in bases]
-    lines += [check(units, "time", "amplify", b) for b in bases]
+    c = confidence
+    lines = [check(units, "accuracy", "amplify", "none", c)]
+    lines += [check(units, "accuracy", "amplify", b, c) for b in bases]
+    lines += [check(units, "time", "amplify", b, c) for b in bases]
     if speed:
-        lines += [check(speed, "time-interleaved", "amplify", b) for b in bases]
-    lines += [check(units, "robustness", "amplify", b) for b in ("none", *bases)]
-    lines += [check(units, "stability", "amplify", b) for b in ("none", *bases)]
-    lines += [check(units, f"calibration-{m}", "amplify", b) for b in CALIBRATION_AGAINST for m in METRICS]
+        lines += [check(speed, "time-interleaved", "amplify", b, c) for b in bases]
+    lines += [check(units, "robustness", "amplify", b, c) for b in ("none", *bases)]
+    lines += [check(units, "stability", "amplify", b, c) for b in ("none", *bases)]
+    lines += [check(units, f"calibration-{m}", "amplify", b, c) for b in CALIBRATION_AGAINST for m in METRICS]
     return lines
 
 
 def claims_table(units, alpha, speed=None):
     """speed: load_speed's {file: {variant: [ms per round]}}, for the interleaved cost lines (None: none)."""
     found = {m for levels in units.values() for runs in levels.values() for m in runs}
-    lines = claim_lines(units, found, speed)
+    confidence = 1 - alpha
+    lines = claim_lines(units, found, speed, confidence)
     adjusted = holm([ln["p"] for ln in lines])
     rows, recs = [], []
     for ln, q in zip(lines, adjusted, strict=True):
@@ -366,18 +401,25 @@ def claims_table(units, alpha, speed=None):
         if ln["kind"] == "time-interleaved" and "datasets" in ln:
             where = f"{ln['units']} benchmark" + "s" * (ln["units"] > 1)
         text = CLAIM_TEXT[ln["kind"]].format(b=ln["b"])
-        rows.append([text, effect_text(ln), ln["test"], pval(ln["p"]), pval(ln["p_holm"]), seeds, where, v])
+        rows.append([text, effect_text(ln), ci_text(ln), ln["test"], pval(ln["p"]), pval(ln["p_holm"]), seeds, where,
+                     v])
         recs.append({"claim": text, "kind": ln["kind"], "a": ln["a"], "b": ln["b"], "effect": ln["effect"],
-                     "effect_text": effect_text(ln), "test": ln["test"], "p": ln["p"], "p_holm": ln["p_holm"],
+                     "effect_text": effect_text(ln), "ci_low": ln["ci"][0], "ci_high": ln["ci"][1],
+                     "confidence": confidence, "test": ln["test"], "p": ln["p"], "p_holm": ln["p_holm"],
                      "seeds_min": ln.get("seeds_min"), "seeds_max": ln.get("seeds_max"),
                      "datasets": ln.get("datasets"), "units": ln["units"], "alpha": alpha, "verdict": v})
     k = int(np.sum(~np.isnan(adjusted)))
-    notes = [f"Family: the {k} lines with a p-value, Holm–Bonferroni over all {k}. p: Stouffer's combination over "
-             "units (one dataset in one setting) of a two-sided test per unit; seeds: per method and unit.",
+    notes = [f"Family: the {k} lines with a p-value, Holm–Bonferroni over all {k}. p: for a mean Δ or step time "
+             "from the runs, one Welch t-test of the mean over units (one dataset in one setting) of the units' "
+             "differences; for the interleaved step times and the variance, Stouffer's combination of a two-sided "
+             "test per unit. Seeds: per method and unit.",
              "Effects: accuracy Δ = AMPLIFY − X in points, mean over units; step time: AMPLIFY / X − 1 (geometric); "
              "drop Δ: AMPLIFY's change from clean minus X's (positive: AMPLIFY loses less); variance: "
              "var(AMPLIFY) / var(X) over seeds (geometric mean over units); NLL / ECE (points) / Brier Δ = "
              "AMPLIFY − X (negative: AMPLIFY better calibrated), from runs with stored test probabilities.",
+             f"{confidence:.0%} CI: the effect's interval from the same Welch test (so it excludes no difference "
+             "exactly when the unadjusted p < α), not adjusted for the many lines: effects outside it, the paper's "
+             "included, are unlikely at that confidence. –: lines tested otherwise.",
              f"Verdict at α={alpha}: supported / contradicted only when the Holm-adjusted p ≤ α and the test and "
              "the effect both point the claimed / the opposite way; otherwise not enough evidence, which is not "
              "evidence of no difference. Seed-level tests with 2-3 seeds have little power, Brown–Forsythe least.",
@@ -385,9 +427,9 @@ def claims_table(units, alpha, speed=None):
              "machine, other jobs) that the test cannot tell from the method; \"(interleaved)\": from bench.speed "
              "JSONs (--speed), each round stepping every method seconds apart, so load hits all alike; they speak "
              "to that machine and those batches."]
-    return Table("claims", "The paper's claims, checked", ["claim", "measured effect", "test", "p", "p Holm",
-                                                             "seeds", "datasets", f"verdict (α={alpha})"],
-                 rows, recs, notes, align="lllrrrrl")
+    return Table("claims", "The paper's claims, checked",
+                 ["claim", "measured effect", f"{confidence:.0%} CI", "test", "p", "p Holm", "seeds", "datasets",
+                  f"verdict (α={alpha})"], rows, recs, notes, align="llllrrrrl")
 
 
 def speed_table(speed):

@@ -4,7 +4,8 @@ per-example correctness, p-values). Nothing here knows about runs, result files 
 numpy and scipy only, and nothing else from bench. Checked against scipy/statsmodels in tests/test_stats.py.
 
     checks.py            the conventions every function follows: input validation, DegenerateInputWarning
-    over_seeds.py        one accuracy per seed and method: mean ± std, Welch's t, Cohen's d / Hedges' g,
+    over_seeds.py        one accuracy per seed and method: mean ± std, Welch's t (of one difference, or of
+                         the mean of several units' differences, with its interval), Cohen's d / Hedges' g,
                          Brown-Forsythe's variance ratio test
     over_examples.py     per-example correctness on one test set: pool_seeds, the paired bootstrap, McNemar
     multiple_testing.py  many comparisons at once: Holm, the Comparison row, compare_family

@@ -85,6 +85,59 @@ def welch_t(a, b):
     return TTest(float(t), float(p), float(df))
 
 
+class MeanDiffTest(NamedTuple):
+    diff: float
+    t: float
+    p: float
+    df: float
+    low: float
+    high: float
+
+
+def welch_mean(pairs, confidence=0.95):
+    """Welch's t-test and interval for the mean over units of mean(a) - mean(b), two-sided.
+
+    pairs: [(a, b)], one per unit (e.g. one dataset), each a method's per-seed results; units independent.
+    The estimate is D = (1/K) Σ_u (mean(a_u) - mean(b_u)), with variance (1/K²) Σ_u se²_u from each unit's
+    Welch standard error se²_u = var(a_u)/n_a + var(b_u)/n_b, and degrees of freedom by Welch-Satterthwaite
+    over every group: df = (Σ se²)² / Σ_groups (var/n)² / (n - 1). t = D / (sqrt(Σ se²_u) / K); the interval
+    D ± t(df, (1 + confidence)/2) · sqrt(Σ se²_u) / K. It excludes 0 exactly when p < 1 - confidence.
+    For one unit this is Welch's test: t, p and df equal `welch_t`'s and the interval is
+    scipy.stats.ttest_ind(a, b, equal_var=False).confidence_interval(confidence).
+
+    Every unit counts alike, whatever its spread: the estimate is the plain mean of the units' differences
+    (what a table's "mean" column shows), not a precision-weighted one. Same assumptions as `welch_t`.
+    Degenerate cases (with a DegenerateInputWarning), following `welch_t`: fewer than 2 values in a group of
+    any unit: all nan; every group constant: (D, 0, 1, nan, nan, nan) when D = 0 and every unit's two groups
+    are the same constant, else (D, ±inf, nan, nan, nan, nan).
+    """
+    if not pairs:
+        raise ValueError("welch_mean: no units")
+    diffs, parts, same = [], [], True  # parts: every group's (var/n, n - 1)
+    for i, (a, b) in enumerate(pairs):
+        a, b = _as_1d(a, f"pairs[{i}][0]"), _as_1d(b, f"pairs[{i}][1]")
+        if a.size < 2 or b.size < 2:
+            _degenerate(f"welch_mean: unit {i} needs at least 2 values per group, got {a.size} and {b.size}")
+            return MeanDiffTest(*[math.nan] * 6)
+        diffs.append(float(np.mean(a) - np.mean(b)))
+        parts += [(_var(a) / a.size, a.size - 1), (_var(b) / b.size, b.size - 1)]
+        same = same and _same_constant(a, b)
+    k = len(diffs)
+    diff = sum(diffs) / k
+    se2 = sum(v for v, _ in parts)
+    if se2 == 0.0:
+        if same:
+            _degenerate("welch_mean: in every unit both groups are the same constant; p = 1.0 by convention")
+            return MeanDiffTest(diff, 0.0, 1.0, math.nan, math.nan, math.nan)
+        _degenerate("welch_mean: every group is constant but the means differ; the test is undefined")
+        return MeanDiffTest(diff, math.copysign(math.inf, diff), math.nan, math.nan, math.nan, math.nan)
+    se = math.sqrt(se2) / k
+    df = se2**2 / sum(v**2 / dof for v, dof in parts)
+    t = diff / se
+    half = sps.t.ppf((1 + confidence) / 2, df) * se
+    return MeanDiffTest(diff, float(t), float(2.0 * sps.t.sf(abs(t), df)), float(df), diff - half, diff + half)
+
+
 def _pooled_sd(a, b):
     na, nb = a.size, b.size
     return math.sqrt(((na - 1) * _var(a) + (nb - 1) * _var(b)) / (na + nb - 2))
