@@ -26,9 +26,9 @@ test probabilities (amplify.results.read_probs); older results have none and cou
 
 The tests are over seeds, because a claim about a method is a claim about what another training run would
 give; per-example tests (bootstrap, McNemar) speak to these trained models only and are in the tables.
-Within a unit:
-  1, 2  Welch's t on the per-seed test accuracies (the paper's test). Effect: Δ = mean(AMPLIFY) - mean(X).
-  3     Welch's t on the log of each run's mean step time. Effect: the ratio of geometric means, as a %.
+Within a unit (Welch's t is the paper's test; its groups are tested over all units together, below):
+  1, 2  the per-seed test accuracies. Effect: Δ = mean(AMPLIFY) - mean(X).
+  3     the log of each run's mean step time. Effect: the ratio of geometric means, as a %.
         Runs of different methods may have met different machine loads, which this test cannot tell from the
         method. So, with --speed: a unit is one bench.speed JSON (one batch shape or dataset, one machine),
         whose rounds step every variant seconds apart. Effect: AMPLIFY's total time over the rounds / X's,
@@ -37,11 +37,11 @@ Within a unit:
         ratio, AMPLIFY's and X's times swapped within rounds (each round's batch and load are shared), 10,000
         random swaps, two-sided. It speaks to that machine and those batches: rounds are repeated
         measurements, not independent runs.
-  4     per seed, r = the mean over the unit's noisy settings of (noisy accuracy - clean accuracy); Welch's t
-        on r. Effect: mean r(AMPLIFY) - mean r(X), positive when AMPLIFY loses less.
+  4     per seed, r = the mean over the unit's noisy settings of (noisy accuracy - clean accuracy), Welch's
+        groups. Effect: mean r(AMPLIFY) - mean r(X), positive when AMPLIFY loses less.
   5     Brown-Forsythe (bench.stats.over_seeds.variance_ratio_test). Effect: var(AMPLIFY) / var(X). It needs 3 seeds in
         one method, and even then has almost no power: this line will rarely be anything but "not enough".
-  6     Welch's t on the per-seed NLL, ECE (15 bins) or Brier score (bench/stats/calibration.py), one line
+  6     the per-seed NLL, ECE (15 bins) or Brier score (bench/stats/calibration.py), one line
         per metric. Effect: mean(AMPLIFY) - mean(X), negative when AMPLIFY is better calibrated. The paired
         bootstrap over examples is in the calibration significance table (bench/report/calibration.py).
 Across units. The effect is the mean of the units' effects (geometric for ratios), every unit weighted alike.
@@ -83,7 +83,7 @@ from bench.report.tables import Table, num, pval, render_all, write_tables
 from bench.stats.calibration import METRIC_NAMES, METRICS
 from bench.stats.checks import DegenerateInputWarning
 from bench.stats.multiple_testing import holm
-from bench.stats.over_seeds import variance_ratio_test, welch_mean, welch_t
+from bench.stats.over_seeds import variance_ratio_test, welch_mean
 
 BASELINES = ("embedmix", "sentmix", "tmix", "manifold")
 TABLE2_BASELINES = ("embedmix", "sentmix", "tmix")  # lines printed (as "no runs") even without results
@@ -182,14 +182,18 @@ def stouffer(signed):
     return float(2 * sps.norm.sf(abs(big_z))), float(np.sign(big_z))
 
 
+def welch_groups(groups):
+    """A unit of the kinds tested together by `welch_mean`: (mean(a) - mean(b), None: no test of its own, the
+    two groups of per-seed values)."""
+    return float(np.mean(groups[0]) - np.mean(groups[1])), None, groups
+
+
 def accuracy_unit(clean, a, b):
-    accs = [[r["test_acc"] for _, r in sorted(clean[m].items())] for m in (a, b)]
-    return float(np.mean(accs[0]) - np.mean(accs[1])), _quiet(welch_t, *accs).p, accs
+    return welch_groups([[r["test_acc"] for _, r in sorted(clean[m].items())] for m in (a, b)])
 
 
 def time_unit(clean, a, b):
-    logs = [[math.log(r["mean_step_s"]) for _, r in sorted(clean[m].items())] for m in (a, b)]
-    return float(np.mean(logs[0]) - np.mean(logs[1])), _quiet(welch_t, *logs).p, logs
+    return welch_groups([[math.log(r["mean_step_s"]) for _, r in sorted(clean[m].items())] for m in (a, b)])
 
 
 def log_total_ratio(x, y, axis=-1):
@@ -228,7 +232,7 @@ def robustness_unit(levels, a, b):
                   for s in sorted(seeds)])
     if not all(r):
         return None
-    return float(np.mean(r[0]) - np.mean(r[1])), _quiet(welch_t, *r).p, r
+    return welch_groups(r)
 
 
 def calibration_unit(metric):
@@ -245,12 +249,14 @@ def calibration_unit(metric):
             if not v:
                 return None
             values.append(v)
-        return float(np.mean(values[0]) - np.mean(values[1])), _quiet(welch_t, *values).p, values
+        return welch_groups(values)
 
     return unit
 
 
-KINDS = {  # claim kind -> (unit function, which data, claimed direction of the effect, test name)
+# claim kind -> (unit function, which data, claimed direction of the effect, test name). A unit function gives
+# (effect, the unit's own p or None, [per-seed or per-round groups]), or None when the unit has nothing for the claim.
+KINDS = {
     "accuracy": (accuracy_unit, "clean", +1, "Welch over seeds"),
     "time": (time_unit, "clean", -1, "Welch over seeds, log step time"),
     "time-interleaved": (speed_unit, "speed", -1, "permutation over interleaved rounds"),
