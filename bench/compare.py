@@ -160,8 +160,8 @@ def build_parser():
                    help="results directory (default: the preset's own if it names one, else results/PRESET, or "
                         "results/grid)")
     g.add_argument("--claims", action="store_true",
-                   help="check the paper's claims against every stored result in --results; train nothing "
-                        "(bench/report/claims.py)")
+                   help="check the paper's claims against every stored result in --results (only those of "
+                        "--datasets / --seeds when given); train nothing (bench/report/claims.py)")
     g.add_argument("--speed", nargs="+", default=None, metavar="PATH",
                    help="with --claims: bench.speed JSONs (files, or directories of speed-*.json) whose interleaved "
                         "rounds test the cost claim on a shared machine, beside the runs' own timers")
@@ -236,6 +236,7 @@ def parse(argv=None):
             setattr(args, k, v)
     if args.results is None:
         args.results = f"results/{args.preset or 'grid'}"
+    args.explicit = explicit  # --claims filters by --datasets / --seeds only when they were given
     if args.jobs is not None and args.jobs < 1:
         p.error("--jobs must be >= 1")
     if args.first_seeds < 0:
@@ -399,7 +400,9 @@ def main(argv=None):
         from bench.report.claims import claims_report
 
         try:
-            print(claims_report(args.results, alpha=args.sig_alpha, fmt=args.format, out=args.out, speed=args.speed))
+            only = {k: getattr(args, k) for k in ("datasets", "seeds") if k in args.explicit}
+            print(claims_report(args.results, alpha=args.sig_alpha, fmt=args.format, out=args.out, speed=args.speed,
+                                **only))
         except ValueError as e:
             p.exit(2, f"{p.prog}: error: {e}\n")
         return 0

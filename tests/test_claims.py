@@ -86,6 +86,21 @@ def test_every_verdict(results, capsys):
     assert stab[0] == "variance ×1.00" and stab[-1] == "not enough evidence"  # equal spreads
 
 
+def test_datasets_and_seeds_given_restrict_the_runs_read(results, capsys):
+    """--datasets / --seeds, when given, are filters (the README's claims are over seeds 0-2 while seeds 3-4 land);
+    without them every run is read (42 files: 36 clean and 6 noisy)."""
+    args = ["--claims", "--results", str(results)]
+    assert compare.main([*args, "--datasets", "sst-2", "mrpc", "--seeds", "0", "1"]) == 0
+    out = capsys.readouterr().out
+    assert "16 runs used" in out and "26 outside --datasets sst-2 mrpc and --seeds 0 1." in out
+    rows = by_claim(out)
+    assert rows["AMPLIFY is more accurate than none"][4:6] == ["2", "2"]  # seeds, datasets
+    noisy = rows["AMPLIFY loses less accuracy to noisy training text than none"]
+    assert noisy[-1].startswith("not enough evidence (no runs")  # the noisy runs were on trec-coarse
+    assert compare.main([*args, "--preset", "minilm-table2"]) == 0  # a preset's datasets and seeds are no filter
+    assert "42 runs used" in capsys.readouterr().out
+
+
 def test_p_values_are_welch_of_the_mean_over_units_then_holm(results):
     units, _ = claims.load(results)
     line = claims.check(units, "accuracy", "amplify", "none")
@@ -174,7 +189,7 @@ def test_what_is_read_and_what_is_left_out(results, capsys):
     (results / "notes.json").write_text("[1, 2]")
     units, counts = claims.load(results)
     assert counts == {"files": 47, "used": 42, "not ok": 1, "unreadable or stale": 2, "variants": 2,
-                      "duplicates": 0}
+                      "duplicates": 0, "not asked for": 0}
     assert len(units) == 3
     # a second setting (another lr) is a unit of its own, never compared across
     for m in ("none", "amplify"):

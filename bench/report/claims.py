@@ -105,15 +105,15 @@ def default_options(cfg):
     return cfg["method"] != "amplify" or (cfg.get("n_draws") == 5 and cfg.get("amplify_layers") is None)
 
 
-def load(results_dir):
+def load(results_dir, datasets=None, seeds=None):
     """{(setting, dataset): {level: {method: {seed: result}}}} and counts of what was left out and why.
-    level: None for clean data, else (noise kind, p)."""
+    level: None for clean data, else (noise kind, p). datasets, seeds: read only these (None: every one)."""
     results_dir = Path(results_dir)
     if not results_dir.is_dir():
         raise ValueError(f"--claims reads stored results, but {results_dir} is not a directory; pass --results DIR "
                          "(the directory a bench.compare run wrote into)")
     units, counts = {}, {"files": 0, "used": 0, "not ok": 0, "unreadable or stale": 0, "variants": 0,
-                         "duplicates": 0}
+                         "duplicates": 0, "not asked for": 0}
     for path in sorted(results_dir.glob("*.json")):
         counts["files"] += 1
         res = read_json(path)
@@ -131,14 +131,17 @@ def load(results_dir):
         if not default_options(cfg):
             counts["variants"] += 1
             continue
+        if not (datasets is None or cfg["dataset"] in datasets) or not (seeds is None or cfg["seed"] in seeds):
+            counts["not asked for"] += 1
+            continue
         ident = identity(cfg, res.get("device"))
         setting = json.dumps({k: v for k, v in ident.items() if k not in NOT_SETTING}, sort_keys=True)
         level = (cfg["noise"], float(cfg["noise_p"])) if cfg.get("noise") and cfg.get("noise_p", 0) > 0 else None
-        seeds = units.setdefault((setting, cfg["dataset"]), {}).setdefault(level, {}).setdefault(cfg["method"], {})
-        if cfg["seed"] in seeds:  # e.g. a baseline run with another n_draws: the same computation, counted once
+        runs = units.setdefault((setting, cfg["dataset"]), {}).setdefault(level, {}).setdefault(cfg["method"], {})
+        if cfg["seed"] in runs:  # e.g. a baseline run with another n_draws: the same computation, counted once
             counts["duplicates"] += 1
             continue
-        seeds[cfg["seed"]] = res
+        runs[cfg["seed"]] = res
         counts["used"] += 1
     return units, counts
 
@@ -472,14 +475,18 @@ def settings_lines(units):
     return out
 
 
-def claims_report(results_dir, alpha=0.05, fmt="markdown", out=None, speed=None):
+def claims_report(results_dir, alpha=0.05, fmt="markdown", out=None, speed=None, datasets=None, seeds=None):
     """The printed report: what was read, then the claims table. Writes claims.csv etc. to `out` if given.
-    speed: bench.speed JSONs (files or directories) for the interleaved cost lines."""
-    units, counts = load(results_dir)
+    speed: bench.speed JSONs (files or directories) for the interleaved cost lines. datasets, seeds: only the
+    runs of these (bench.compare's --datasets / --seeds, when given); None: every run."""
+    units, counts = load(results_dir, datasets, seeds)
+    asked = " and ".join(f"--{k} {' '.join(map(str, v))}" for k, v in (("datasets", datasets), ("seeds", seeds))
+                         if v is not None)
     speed_units = load_speed(speed)
     status = [f"{counts['files']} result files in {results_dir}: {counts['used']} runs used; left out: "
               f"{counts['variants']} method variants (table1/table6/reference-bug), {counts['not ok']} failed, "
-              f"{counts['unreadable or stale']} unreadable or stale, {counts['duplicates']} duplicates.",
+              f"{counts['unreadable or stale']} unreadable or stale, {counts['duplicates']} duplicates"
+              + (f", {counts['not asked for']} outside {asked}." if asked else "."),
               *settings_lines(units)]
     if speed is not None:
         status.append(f"interleaved step times (--speed): {len(speed_units)} bench.speed benchmarks"
