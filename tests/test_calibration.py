@@ -219,7 +219,9 @@ def test_claim_6_from_stored_probabilities(tmp_path, capsys):
     block = out.split("### The paper's claims, checked")[1].split("\n\n")[1]
     rows = {r[0]: r[1:] for r in ([c.strip() for c in ln.strip("|").split("|")] for ln in block.splitlines()[2:])}
     nll_line = rows["AMPLIFY is better calibrated than none (NLL)"]
-    assert nll_line[0].startswith("NLL Δ -") and nll_line[1] == "Welch over seeds, NLL" and nll_line[-1] == "supported"
+    assert nll_line[0].startswith("NLL Δ -") and nll_line[2] == "Welch over seeds, NLL" and nll_line[-1] == "supported"
+    low, high = map(float, nll_line[1].strip("[]").split(","))  # the 95% interval: all of it below 0
+    assert low < high < 0
     assert rows["AMPLIFY is better calibrated than none (ECE)"][0].startswith("ECE Δ ")
     assert rows["AMPLIFY is better calibrated than labelsmooth (Brier)"][-1] == (
         "not enough evidence (no runs: no unit with stored test probabilities of both amplify and labelsmooth)")
@@ -239,4 +241,4 @@ def test_claim_6_without_stored_probabilities_says_no_runs(tmp_path, capsys):
     for metric in ("NLL", "ECE", "Brier"):
         assert rows[f"AMPLIFY is better calibrated than none ({metric})"][-1] == (
             "not enough evidence (no runs: no unit with stored test probabilities of both amplify and none)")
-    assert rows["AMPLIFY is more accurate than none"][3] == "1.000"  # the older results still count for accuracy
+    assert rows["AMPLIFY is more accurate than none"][4] == "1.000"  # the older results still count for accuracy
