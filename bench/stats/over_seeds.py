@@ -64,25 +64,10 @@ def welch_t(a, b):
         here, but the t distribution has no defined df and three identical seeds per method do not
         prove a difference to infinite confidence; we refuse to give a p-value.
     One group constant and the other not is an ordinary Welch test (df = n - 1 of the other group).
+    It is `welch_mean` of one unit.
     """
-    a, b = _as_1d(a, "a"), _as_1d(b, "b")
-    na, nb = a.size, b.size
-    if na < 2 or nb < 2:
-        _degenerate(f"welch_t: need at least 2 values per group, got {na} and {nb}")
-        return TTest(math.nan, math.nan, math.nan)
-    diff = float(np.mean(a) - np.mean(b))
-    se2_a, se2_b = _var(a) / na, _var(b) / nb  # squared standard errors of the means
-    se2 = se2_a + se2_b
-    if se2 == 0.0:
-        if _same_constant(a, b):
-            _degenerate("welch_t: both groups are the same constant; p = 1.0 by convention")
-            return TTest(0.0, 1.0, math.nan)
-        _degenerate("welch_t: both groups have zero variance but different means; the test is undefined")
-        return TTest(math.copysign(math.inf, diff), math.nan, math.nan)
-    t = diff / math.sqrt(se2)
-    df = se2**2 / (se2_a**2 / (na - 1) + se2_b**2 / (nb - 1))  # Welch-Satterthwaite
-    p = 2.0 * sps.t.sf(abs(t), df)
-    return TTest(float(t), float(p), float(df))
+    r = welch_mean([(_as_1d(a, "a"), _as_1d(b, "b"))])
+    return TTest(r.t, r.p, r.df)
 
 
 class MeanDiffTest(NamedTuple):
@@ -117,7 +102,7 @@ def welch_mean(pairs, confidence=0.95):
     for i, (a, b) in enumerate(pairs):
         a, b = _as_1d(a, f"pairs[{i}][0]"), _as_1d(b, f"pairs[{i}][1]")
         if a.size < 2 or b.size < 2:
-            _degenerate(f"welch_mean: unit {i} needs at least 2 values per group, got {a.size} and {b.size}")
+            _degenerate(f"welch_mean: need at least 2 values per group, got {a.size} and {b.size} in unit {i}")
             return MeanDiffTest(*[math.nan] * 6)
         diffs.append(float(np.mean(a) - np.mean(b)))
         parts += [(_var(a) / a.size, a.size - 1), (_var(b) / b.size, b.size - 1)]
@@ -129,7 +114,7 @@ def welch_mean(pairs, confidence=0.95):
         if same:
             _degenerate("welch_mean: in every unit both groups are the same constant; p = 1.0 by convention")
             return MeanDiffTest(diff, 0.0, 1.0, math.nan, math.nan, math.nan)
-        _degenerate("welch_mean: every group is constant but the means differ; the test is undefined")
+        _degenerate("welch_mean: every group has zero variance but the means differ; the test is undefined")
         return MeanDiffTest(diff, math.copysign(math.inf, diff), math.nan, math.nan, math.nan, math.nan)
     se = math.sqrt(se2) / k
     df = se2**2 / sum(v**2 / dof for v, dof in parts)
