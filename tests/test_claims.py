@@ -48,17 +48,20 @@ def results(tmp_path):
     return r
 
 
-def by_claim(out):
-    """{claim text: [cells]} from the markdown claims table."""
+def claim_rows(out):
+    """{claim text: [every cell after it]} from the markdown claims table."""
     block = out.split("### The paper's claims, checked")[1].split("\n\n")[1]
     rows = [[c.strip() for c in line.strip("|").split("|")] for line in block.splitlines()[2:]]
-    return {r[0]: r[1:2] + r[3:] for r in rows}  # without the interval (interval_of reads it)
+    return {r[0]: r[1:] for r in rows}
+
+
+def by_claim(out):
+    """claim_rows without the interval column (interval_of reads it)."""
+    return {claim: cells[:1] + cells[2:] for claim, cells in claim_rows(out).items()}
 
 
 def interval_of(out, claim):
-    block = out.split("### The paper's claims, checked")[1].split("\n\n")[1]
-    return next(c.strip() for line in block.splitlines()[2:] for c in [line.strip("|").split("|")[2]]
-                if line.strip("|").split("|")[0].strip() == claim)
+    return claim_rows(out)[claim][1]
 
 
 def test_every_verdict(results, capsys):
