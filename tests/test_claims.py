@@ -148,14 +148,6 @@ def test_the_interval_of_one_dataset_is_welchs_and_matches_the_p(tmp_path, capsy
     assert interval_of(out, "AMPLIFY's accuracy varies less across seeds than none's") == "–"
 
 
-def test_stouffer_matches_scipy_on_one_sided_p_values():
-    signed = [(0.04, 1.0), (0.30, -1.0), (0.01, 1.0)]
-    p, direction = claims.stouffer(signed)
-    one_sided = [q / 2 if d > 0 else 1 - q / 2 for q, d in signed]
-    ref = sps.combine_pvalues(one_sided, method="stouffer").pvalue  # H1: the claimed direction
-    assert p == pytest.approx(2 * min(ref, 1 - ref)) and direction == 1.0
-
-
 def test_one_seed_and_stability_with_few_seeds_say_why_there_is_no_test(tmp_path, capsys):
     for m, acc in (("none", 0.8), ("amplify", 0.9)):
         write(tmp_path, m, "trec-coarse", 0, acc)

@@ -1,5 +1,6 @@
 """bench/stats/ against scipy, hand-worked textbook values and slow loop references."""
 
+import itertools
 import math
 import warnings
 
@@ -8,8 +9,9 @@ import pytest
 from scipy import stats as sps
 
 from bench.stats.checks import DegenerateInputWarning
-from bench.stats.multiple_testing import Comparison, compare_family, holm
+from bench.stats.multiple_testing import Comparison, compare_family, holm, stouffer
 from bench.stats.over_examples import mcnemar, paired_bootstrap, pool_seeds
+from bench.stats.over_rounds import total_ratio_test
 from bench.stats.over_seeds import (
     cohens_d,
     hedges_correction,
@@ -414,3 +416,29 @@ def test_pool_seeds():
         pool_seeds([1, 0, 1])
     with pytest.raises(ValueError, match="0/1"):
         pool_seeds([[1, 0.5]])
+
+
+def test_stouffer_matches_scipy_on_one_sided_p_values():
+    signed = [(0.04, 1.0), (0.30, -1.0), (0.01, 1.0)]
+    p, direction = stouffer(signed)
+    one_sided = [q / 2 if d > 0 else 1 - q / 2 for q, d in signed]
+    ref = sps.combine_pvalues(one_sided, method="stouffer").pvalue  # H1: the asked-about direction
+    assert p == pytest.approx(2 * min(ref, 1 - ref)) and direction == 1.0
+    assert stouffer([(0.2, 1.0), (0.2, -1.0)]) == (1.0, 0.0)  # opposite effects cancel
+    with pytest.raises(ValueError, match="at least one"):
+        stouffer([])
+
+
+def test_total_ratio_test_is_the_ratio_of_totals_and_an_exact_paired_permutation_test():
+    """8 rounds: 2^8 = 256 swaps, fewer than the 10,000 resamples, so scipy enumerates them all; the p is the
+    share of all swaps whose |statistic| reaches the observed one, enumerated here."""
+    rng = np.random.default_rng(1)
+    a, b = rng.normal(110, 5, 8), rng.normal(100, 5, 8)
+    e, p = total_ratio_test(a, b)
+    assert math.exp(e) == pytest.approx(a.sum() / b.sum())
+    flips = np.array(list(itertools.product([False, True], repeat=8)))  # (256, 8): swap round i or not
+    stats = np.log(np.where(flips, b, a).sum(1) / np.where(flips, a, b).sum(1))
+    assert p == pytest.approx(np.mean(np.abs(stats) >= abs(e) - 1e-12))
+    assert math.isnan(total_ratio_test(a, a)[1]) and math.isnan(total_ratio_test(a[:1], b[:1])[1])
+    with pytest.raises(ValueError, match="per-round times of one length"):
+        total_ratio_test(a, b[:5])

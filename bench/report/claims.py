@@ -35,8 +35,8 @@ Within a unit (Welch's t is the paper's test; its groups are tested over all uni
         what a run pays (a median per round would not be: AMPLIFY's steps are of two kinds, a `none` step when
         its λ is 1 in float32, ~37% of them, and a mixing step). Test: the paired permutation test of that
         ratio, AMPLIFY's and X's times swapped within rounds (each round's batch and load are shared), 10,000
-        random swaps, two-sided. It speaks to that machine and those batches: rounds are repeated
-        measurements, not independent runs.
+        random swaps, two-sided (bench.stats.over_rounds.total_ratio_test). It speaks to that machine and
+        those batches: rounds are repeated measurements, not independent runs.
   4     per seed, r = the mean over the unit's noisy settings of (noisy accuracy - clean accuracy), Welch's
         groups. Effect: mean r(AMPLIFY) - mean r(X), positive when AMPLIFY loses less.
   5     Brown-Forsythe (bench.stats.over_seeds.variance_ratio_test). Effect: var(AMPLIFY) / var(X). It needs 3 seeds in
@@ -52,7 +52,8 @@ Across units. The effect is the mean of the units' effects (geometric for ratios
         exactly when the unadjusted p < α. The interval says which effects the runs leave open, the paper's
         included: "not enough evidence" with an interval of [-1.0, +0.8] points rules out a gain of 2.
   3 (interleaved), 5: Stouffer's method on the units' signed two-sided p-values (z = ±Φ⁻¹(1 - p/2),
-        Z = Σz / √k), every unit weighted equally; units are independent, so their z are. No interval.
+        Z = Σz / √k; bench.stats.multiple_testing.stouffer), every unit weighted equally; units are
+        independent, so their z are. No interval.
 Holm-Bonferroni over every line that has a p; the intervals are not adjusted for the many lines.
 
 Verdict, at α (--sig-alpha): "supported" when the Holm-adjusted p ≤ α and both the combined test and the
@@ -75,14 +76,14 @@ import warnings
 from pathlib import Path
 
 import numpy as np
-from scipy import stats as sps
 
 from amplify.results import read_json, read_probs
 from bench.grid.plan import DEFAULTS, identity, run_key
 from bench.report.tables import Table, num, pval, render_all, write_tables
 from bench.stats.calibration import METRIC_NAMES, METRICS
 from bench.stats.checks import DegenerateInputWarning
-from bench.stats.multiple_testing import holm
+from bench.stats.multiple_testing import holm, stouffer
+from bench.stats.over_rounds import total_ratio_test
 from bench.stats.over_seeds import variance_ratio_test, welch_mean
 
 BASELINES = ("embedmix", "sentmix", "tmix", "manifold")
@@ -178,13 +179,6 @@ def _quiet(fn, *args):
         return fn(*args)
 
 
-def stouffer(signed):
-    """[(p, direction)] -> (combined two-sided p, combined direction). direction: +1 the claimed way, -1 not."""
-    z = [d * sps.norm.isf(min(max(p, 1e-300), 1.0) / 2) for p, d in signed]
-    big_z = sum(z) / math.sqrt(len(z))
-    return float(2 * sps.norm.sf(abs(big_z))), float(np.sign(big_z))
-
-
 def welch_groups(groups):
     """A unit of the kinds tested together by `welch_mean`: (mean(a) - mean(b), None: no test of its own, the
     two groups of per-seed values)."""
@@ -199,21 +193,12 @@ def time_unit(clean, a, b):
     return welch_groups([[math.log(r["mean_step_s"]) for _, r in sorted(clean[m].items())] for m in (a, b)])
 
 
-def log_total_ratio(x, y, axis=-1):
-    return np.log(np.sum(x, axis=axis) / np.sum(y, axis=axis))
-
-
 def speed_unit(times, a, b):
     """One bench.speed JSON: (log of a's total time over the rounds / b's, the paired permutation test's p,
     [rounds]); None when it did not time both."""
     if a not in times or b not in times:
         return None
-    ta, tb = np.asarray(times[a], dtype=float), np.asarray(times[b], dtype=float)
-    p = math.nan
-    if len(ta) >= 2 and np.any(ta != tb):
-        p = sps.permutation_test((ta, tb), log_total_ratio, permutation_type="samples", vectorized=True,
-                                 n_resamples=10_000, random_state=0).pvalue
-    return float(log_total_ratio(ta, tb)), float(p), [ta]
+    return *total_ratio_test(times[a], times[b]), [times[a]]
 
 
 def variance_unit(clean, a, b):

@@ -8,7 +8,8 @@ numpy and scipy only, and nothing else from bench. Checked against scipy/statsmo
                          the mean of several units' differences, with its interval), Cohen's d / Hedges' g,
                          Brown-Forsythe's variance ratio test
     over_examples.py     per-example correctness on one test set: pool_seeds, the paired bootstrap, McNemar
-    multiple_testing.py  many comparisons at once: Holm, the Comparison row, compare_family
+    multiple_testing.py  many tests at once: Holm, the Comparison row, compare_family; Stouffer's combination
+    over_rounds.py       paired timings (bench.speed's interleaved rounds): the ratio of totals, its permutation test
     calibration.py       predicted probabilities: NLL, ECE (15 bins), Brier score, and their paired bootstrap
 
 Two units of randomness matter when comparing method A with method B, and each has its test:

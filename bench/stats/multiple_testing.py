@@ -1,9 +1,13 @@
 """
-Many comparisons at once: Holm-Bonferroni adjusted p-values, and the Comparison row a significance table is
-made of, Holm-corrected as one family by `compare_family`.
+Many tests at once: Holm-Bonferroni adjusted p-values, and the Comparison row a significance table is made of,
+Holm-corrected as one family by `compare_family`; and `stouffer`, one p-value from the signed two-sided
+p-values of independent units (one test per dataset, say) that ask the same question.
 
-Reference:
+References:
   Holm 1979, "A simple sequentially rejective multiple test procedure", Scand. J. Statistics 6.
+  Stouffer, Suchman, DeVinney, Star & Williams 1949, "The American Soldier", vol. 1; Whitlock 2005,
+    "Combining probability from independent tests", J. Evolutionary Biology 18 (the weighted z method;
+    unlike Fisher's method on two-sided p-values it keeps each unit's direction, so opposite effects cancel).
 """
 
 import dataclasses
@@ -11,6 +15,7 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
+from scipy import stats as sps
 
 
 def holm(pvalues):
@@ -80,3 +85,18 @@ def compare_family(rows, alpha=0.05):
         dataclasses.replace(r, p_holm=float(q), significant=bool(q <= alpha))  # nan <= alpha is False
         for r, q in zip(rows, adjusted, strict=True)
     ]
+
+
+def stouffer(signed):
+    """[(two-sided p, direction)] -> (combined two-sided p, combined direction), every unit weighted alike.
+
+    direction: +1 when the unit's effect points the way asked about, -1 when not (0: no direction). Each
+    unit becomes z_i = direction_i * Φ⁻¹(1 - p_i / 2), and Z = Σ z_i / √k is standard normal when no unit
+    has an effect; units must be independent. This is Stouffer's method on the one-sided p-values
+    p_i / 2 (or 1 - p_i / 2), made two-sided again (tests/test_stats.py checks it against scipy's)."""
+    signed = list(signed)
+    if not signed:
+        raise ValueError("stouffer needs at least one (p, direction) pair")
+    z = [d * sps.norm.isf(min(max(p, 1e-300), 1.0) / 2) for p, d in signed]
+    big_z = sum(z) / math.sqrt(len(z))
+    return float(2 * sps.norm.sf(abs(big_z))), float(np.sign(big_z))
