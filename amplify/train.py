@@ -195,7 +195,8 @@ def evaluate(model, encoded, cfg, device, amp):
 
 def train_step(model, method, batch, optimizer, rng, gen, device, amp, max_grad_norm=None, lams=None):
     """One optimiser step of `method`: draw λ/perm, one mixed forward pass, the mixed loss, update.
-    Returns the loss, detached and on the device; appends λ to `lams` if given (1 on a step that does not mix)."""
+    Returns the loss, detached and on the device; appends λ to `lams` if given: the float64 draw (1 in an epoch
+    without mixing; a draw that rounds to 1 in float32, a step that mixes nothing, is logged as drawn)."""
     plan = method.plan(batch["labels"].shape[0], rng, gen, device)
     batch = method.prepare(model, batch, plan, amp)  # SSMix: saliency pass and token mixing; others: as is
     with amp():
