@@ -160,8 +160,30 @@ def test_one_seed_and_stability_with_few_seeds_say_why_there_is_no_test(tmp_path
         write(tmp_path, m, "trec-coarse", 1, acc)
     rows = by_claim(claims.claims_report(tmp_path))
     assert rows["AMPLIFY's accuracy varies less across seeds than none's"][-1] == (
-        "not enough evidence (no test possible: the test needs at least 3 seeds in one method in a unit)")
+        "not enough evidence (no test possible: the test needs at least 3 seeds in one method (with unequal "
+        "deviations from the median) in a unit)")
     assert rows["AMPLIFY's accuracy varies less across seeds than none's"][0] == "variance ×0.25"
+
+
+def test_a_unit_the_test_cannot_use_is_left_out_of_the_effect_and_counted_as_untested(tmp_path):
+    """SST-2 has 3 seeds per method, AMPLIFY 1 point above none; MRPC has one AMPLIFY seed, 10 points below.
+    Welch cannot use MRPC, so neither may the effect or the dataset count printed beside its p."""
+    for s, j in enumerate(JITTER):
+        write(tmp_path, "none", "sst-2", s, 0.80 + j)
+        write(tmp_path, "amplify", "sst-2", s, 0.81 + j)
+        write(tmp_path, "none", "mrpc", s, 0.80 + j)
+    write(tmp_path, "amplify", "mrpc", 0, 0.70)
+    rows = by_claim(claims.claims_report(tmp_path))
+    effect, *_, seeds, where, verdict = rows["AMPLIFY is more accurate than none"]
+    assert effect == "Δ +1.00 pts" and seeds == "3" and where == "1 (+1 untested)"
+    units, _ = claims.load(tmp_path)
+    rec = next(r for r in claims.claims_table(units, 0.05).records if r["kind"] == "accuracy" and r["b"] == "none")
+    assert rec["datasets"] == 1 and rec["units"] == 1 and rec["units_untested"] == 1
+    # no unit testable: the effect and counts then describe every unit, and the line says why there is no test
+    for s in (1, 2):
+        (tmp_path / next(p.name for p in tmp_path.glob(f"sst-2-amplify-*s{s}*.json"))).unlink()
+    effect, *_, seeds, where, verdict = by_claim(claims.claims_report(tmp_path))["AMPLIFY is more accurate than none"]
+    assert where == "2" and seeds == "1–3" and verdict.startswith("not enough evidence (no test possible")
 
 
 def test_stability_can_be_supported_with_enough_seeds(tmp_path):

@@ -130,6 +130,9 @@ def test_welch_mean_degenerate_cases():
     with pytest.warns(DegenerateInputWarning, match="means differ"):
         r = welch_mean([([0.8, 0.8, 0.8], [0.7, 0.7, 0.7])])
     assert r.t == math.inf and math.isnan(r.p) and math.isnan(r.low)
+    with pytest.warns(DegenerateInputWarning, match="means differ"):  # differences that cancel: no direction
+        r = welch_mean([([0.8, 0.8], [0.7, 0.7]), ([0.7, 0.7], [0.8, 0.8])])
+    assert r.diff == 0.0 and math.isnan(r.t) and math.isnan(r.p)
     with pytest.raises(ValueError, match="no units"):
         welch_mean([])
 
@@ -206,6 +209,9 @@ def test_variance_ratio_test_degenerate_cases():
     assert ratio == pytest.approx(0.01**2 / 2 / (0.2**2 / 2)) and math.isnan(p)
     ratio, p = variance_ratio_test([0.8, 0.8, 0.8], [0.70, 0.80, 0.90])
     assert ratio == 0.0 and 0 < p <= 1
+    with pytest.warns(DegenerateInputWarning, match="unequal deviations"):  # constant, and 2 values: no test
+        ratio, p = variance_ratio_test([0.8, 0.8, 0.8], [0.70, 0.90])
+    assert ratio == 0.0 and math.isnan(p)
 
 
 # -----------------------------------------------------------------------------

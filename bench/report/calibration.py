@@ -173,7 +173,8 @@ def calibration_significance_table(records, methods, datasets, alpha=0.05, n_res
     notes = [f"Family: on each dataset, every method vs {baseline} and {focus} vs every other method: {k} "
              f"comparisons per metric; Holm–Bonferroni over the {k}, separately for each metric and test. "
              "Δ = A − B (mean over seeds; ECE in points): negative when A is better calibrated.",
-             f"Welch: t-test over per-seed values (needs ≥ 2 seeds with probabilities per method). Bootstrap: paired "
+             f"Welch: t-test over per-seed values (needs ≥ 2 seeds with probabilities per method; a comparison "
+             "without a Welch p is not in Welch's Holm family). Bootstrap: paired "
              f"over test examples, {n_resamples} resamples, each method's metric averaged over its seeds.",
              f"Verdict at α={alpha}: the tests whose Holm-adjusted p ≤ α, and which method has the lower value. "
              "ECE measures calibration alone; NLL and Brier are proper scores that also reward accuracy.",

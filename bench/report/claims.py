@@ -284,29 +284,33 @@ def check(units, kind, a, b, confidence=0.95):
             what = "stored test probabilities of both"
         line["reason"] = f"no runs: no unit with {what} {a} and {b}"
         return line
-    effects = [e for _, _, e, _, _ in per_unit if math.isfinite(e)]  # a 0 or inf variance ratio: direction only
+    # A unit enters the test when its test is possible (Welch: 2 seeds per method; Stouffer: the unit's own p).
+    # The effect and the counts printed describe the units the test used: all of them when none could be tested.
+    if kind in WELCH_KINDS:
+        tested = [u for u in per_unit if min(map(len, u[4])) >= 2]
+    else:
+        tested = [u for u in per_unit if not math.isnan(u[3])]
+    shown = tested or per_unit
+    effects = [e for _, _, e, _, _ in shown if math.isfinite(e)]  # a 0 or inf variance ratio: direction only
     line["effect"] = float(np.mean(effects)) if effects else math.nan
-    line["datasets"] = len({d for _, d, *_ in per_unit})
-    line["settings"] = len({s for s, *_ in per_unit})
-    sizes = [len(x) for *_, groups in per_unit for x in groups]
+    line["units"] = len(shown)
+    line["untested"] = len(per_unit) - len(tested) if tested else 0
+    line["datasets"] = len({d for _, d, *_ in shown})
+    line["settings"] = len({s for s, *_ in shown})
+    sizes = [len(x) for *_, groups in shown for x in groups]
     line["seeds_min"], line["seeds_max"] = min(sizes), max(sizes)
-    if kind in WELCH_KINDS:  # one test of the mean effect over the units that can be tested, and its interval
-        tested = [tuple(groups) for *_, groups in per_unit if min(map(len, groups)) >= 2]
-        if tested:
-            r = _quiet(welch_mean, tested, confidence)
-            line["effect"], line["p"], line["ci"] = r.diff, r.p, (r.low, r.high)
-            line["direction"] = 0.0 if math.isnan(r.t) else float(claimed * np.sign(r.t))
-    else:  # Stouffer over the units' own tests
-        tested = [(p, claimed * np.sign(e) if not math.isnan(e) else 0.0) for _, _, e, p, _ in per_unit
-                  if not math.isnan(p)]
-        if tested:
-            line["p"], line["direction"] = stouffer(tested)
     if not tested:
-        need = {"stability": "3 seeds in one method", "time-interleaved": "2 rounds that differ"}.get(
-            kind, "2 seeds per method")
+        need = {"stability": "3 seeds in one method (with unequal deviations from the median)",
+                "time-interleaved": "2 rounds that differ"}.get(kind, "2 seeds per method")
         line["reason"] = f"no test possible: the test needs at least {need} in a unit"
         return line
-    line["units_tested"] = len(tested)
+    if kind in WELCH_KINDS:  # one test of the mean effect over the tested units, and its interval
+        r = _quiet(welch_mean, [tuple(groups) for *_, groups in tested], confidence)
+        line["effect"], line["p"], line["ci"] = r.diff, r.p, (r.low, r.high)
+        line["direction"] = 0.0 if math.isnan(r.t) else float(claimed * np.sign(r.t))
+    else:  # Stouffer over the units' own tests
+        line["p"], line["direction"] = stouffer([(p, claimed * np.sign(e) if not math.isnan(e) else 0.0)
+                                                 for _, _, e, p, _ in tested])
     return line
 
 
@@ -394,6 +398,8 @@ def claims_table(units, alpha, speed=None):
             f" ({ln['units']} units in {ln['settings']} settings)" if ln["settings"] > 1 else "")
         if ln["kind"] == "time-interleaved" and "datasets" in ln:
             where = f"{ln['units']} benchmark" + "s" * (ln["units"] > 1)
+        if ln.get("untested"):
+            where += f" (+{ln['untested']} untested)"
         text = CLAIM_TEXT[ln["kind"]].format(b=ln["b"])
         rows.append([text, effect_text(ln), ci_text(ln), ln["test"], pval(ln["p"]), pval(ln["p_holm"]), seeds, where,
                      v])
@@ -401,12 +407,15 @@ def claims_table(units, alpha, speed=None):
                      "effect_text": effect_text(ln), "ci_low": ln["ci"][0], "ci_high": ln["ci"][1],
                      "confidence": confidence, "test": ln["test"], "p": ln["p"], "p_holm": ln["p_holm"],
                      "seeds_min": ln.get("seeds_min"), "seeds_max": ln.get("seeds_max"),
-                     "datasets": ln.get("datasets"), "units": ln["units"], "alpha": alpha, "verdict": v})
+                     "datasets": ln.get("datasets"), "units": ln["units"], "units_untested": ln.get("untested", 0),
+                     "alpha": alpha, "verdict": v})
     k = int(np.sum(~np.isnan(adjusted)))
     notes = [f"Family: the {k} lines with a p-value, Holm–Bonferroni over all {k}. p: for a mean Δ or step time "
              "from the runs, one Welch t-test of the mean over units (one dataset in one setting) of the units' "
              "differences; for the interleaved step times and the variance, Stouffer's combination of a two-sided "
-             "test per unit. Seeds: per method and unit.",
+             "test per unit. Seeds: per method and unit. Effect, seeds and datasets: of the units in the test; '+n "
+             "untested': units (a dataset in a setting) where the test is impossible (one seed in a method; for the "
+             "variance, too few distinct deviations), left out of the effect and the test.",
              "Effects: accuracy Δ = AMPLIFY − X in points, mean over units; step time: AMPLIFY / X − 1 (geometric); "
              "drop Δ: AMPLIFY's change from clean minus X's (positive: AMPLIFY loses less); variance: "
              "var(AMPLIFY) / var(X) over seeds (geometric mean over units); NLL / ECE (points) / Brier Δ = "

@@ -184,7 +184,8 @@ def significance_table(records, methods, datasets, alpha=0.05, n_resamples=10000
         + (f" Surviving: {'; '.join(survivors)}." if survivors else " No difference survives."),
     ]
     if any(min(e["n_seeds_a"], e["n_seeds_b"]) < 2 for _, e in found):
-        notes.append("Welch's test and g are n/a where a method has one seed: a variance needs two.")
+        notes.append("Welch's test and g are n/a where a method has one seed: a variance needs two. Those "
+                     "comparisons are not in Welch's Holm family, which then has fewer members.")
     notes += problems
     headers = ["dataset", "A vs B", "Δ pts", "Welch p", "Welch Holm", "boot p", "boot Holm", "McNemar p",
                "McNemar Holm", "g", f"verdict (α={alpha}, Holm)"]

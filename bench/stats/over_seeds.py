@@ -93,8 +93,8 @@ def welch_mean(pairs, confidence=0.95):
     Every unit counts alike, whatever its spread: the estimate is the plain mean of the units' differences
     (what a table's "mean" column shows), not a precision-weighted one. Same assumptions as `welch_t`.
     Degenerate cases (with a DegenerateInputWarning), following `welch_t`: fewer than 2 values in a group of
-    any unit: all nan; every group constant: (D, 0, 1, nan, nan, nan) when D = 0 and every unit's two groups
-    are the same constant, else (D, ±inf, nan, nan, nan, nan).
+    any unit: all nan; every group constant: (D, 0, 1, nan, nan, nan) when every unit's two groups are the
+    same constant, else (D, ±inf, nan, nan, nan, nan), or t = nan when the units' differences cancel (D = 0).
     """
     if not pairs:
         raise ValueError("welch_mean: no units")
@@ -115,7 +115,8 @@ def welch_mean(pairs, confidence=0.95):
             _degenerate("welch_mean: in every unit both groups are the same constant; p = 1.0 by convention")
             return MeanDiffTest(diff, 0.0, 1.0, math.nan, math.nan, math.nan)
         _degenerate("welch_mean: every group has zero variance but the means differ; the test is undefined")
-        return MeanDiffTest(diff, math.copysign(math.inf, diff), math.nan, math.nan, math.nan, math.nan)
+        t = math.copysign(math.inf, diff) if diff != 0.0 else math.nan  # 0 / 0: no direction to report
+        return MeanDiffTest(diff, t, math.nan, math.nan, math.nan, math.nan)
     se = math.sqrt(se2) / k
     df = se2**2 / sum(v**2 / dof for v, dof in parts)
     t = diff / se
@@ -209,7 +210,8 @@ def variance_ratio_test(a, b):
       - in both groups all absolute deviations from the median are equal (always so with 2 values
         per group): the test's within-group variance is zero and its statistic infinite. p = nan;
         scipy reports p = 1e-31 or 0.0 there, depending on rounding.
-    One group constant, the other not: ratio 0.0 or inf, and a finite p.
+    One group constant, the other not: ratio 0.0 or inf; p finite when the other group's deviations from
+    its median differ (with 3 or more values), else nan as above.
     """
     a, b = _as_1d(a, "a"), _as_1d(b, "b")
     if a.size < 2 or b.size < 2:
@@ -223,7 +225,7 @@ def variance_ratio_test(a, b):
     if _equal_deviations(a) and _equal_deviations(b):
         _degenerate(
             f"variance_ratio_test: Brown-Forsythe is undefined with n = {a.size}, {b.size} (each group's "
-            "deviations from its median are all equal); need at least 3 values in one group"
+            "deviations from its median are all equal); need at least 3 values with unequal deviations in one group"
         )
         return VarianceTest(ratio, math.nan)
     with np.errstate(divide="ignore", invalid="ignore"), warnings.catch_warnings():
