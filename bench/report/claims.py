@@ -44,7 +44,9 @@ Within a unit (Welch's t is the paper's test; its groups are tested over all uni
   6     the per-seed NLL, ECE (15 bins) or Brier score (bench/stats/calibration.py), one line
         per metric. Effect: mean(AMPLIFY) - mean(X), negative when AMPLIFY is better calibrated. The paired
         bootstrap over examples is in the calibration significance table (bench/report/calibration.py).
-Across units. The effect is the mean of the units' effects (geometric for ratios), every unit weighted alike.
+Across units. The effect is the mean of the units' effects (geometric for ratios), every unit weighted alike,
+over the units the test can use; a unit it cannot (one seed in a method; for 5, too few distinct deviations)
+is printed as "+n untested" beside the datasets and is in neither the effect nor the p.
   1, 2, 3 (runs' timers), 4, 6: the per-seed values are Welch's groups, and one Welch t-test asks whether that
         mean of the units' differences is 0 (bench.stats.over_seeds.welch_mean: each unit's Welch standard
         error, Welch-Satterthwaite df over every group; for one unit it is Welch's test). The same t gives the
