@@ -204,6 +204,8 @@ def test_failed_missing_and_stale_runs_are_reported(tmp_path, capsys):
     assert code == 1
     assert "18 runs in" in out and "15 ok, 1 failed, 1 missing, 1 stale" in out
     assert "sst-2/tmix/s2" in out and "sst-2/none/s0" in out and "1 other result file(s)" in out
+    line = next(ln for ln in out.splitlines() if ln.startswith("Finished per dataset: "))
+    assert "sst-2 7 of 9" in line and "trec-coarse 8 of 9" in line and "complete" not in line
     rows = table_rows(out, "Failed runs (1)")
     assert rows[0][:4] == ["trec-coarse", "amplify", "1", "NonFiniteLoss: loss became nan near step 3"]
     acc = {r[0]: r[1:] for r in table_rows(out, "Test accuracy per method and dataset")}
@@ -220,6 +222,10 @@ def test_time_left_names_datasets_it_cannot_price(tmp_path, capsys):
     assert "Minutes per run, median (range) of the runs' own wall time: trec-coarse 0.2 (8 runs, 0.2-0.2)." in out
     assert "Left: 10 runs; 1 of them on datasets with finished runs, about 0.0 CPU-hours; 9 on datasets with no " \
            "finished run yet (sst-2): not priced." in out
+    assert "sst-2 0 of 9" in out and "trec-coarse 8 of 9" in out
+    write_fixture(tmp_path / "r", skip={("sst-2", m, s) for m in METHODS for s in SEEDS})
+    _, out = report_md(tmp_path, capsys)
+    assert "trec-coarse 9 of 9 (complete)" in out
 
 
 def test_formats_and_out_files(tmp_path, capsys):
