@@ -299,3 +299,19 @@ def test_speed_files_that_cannot_be_read_are_errors(tmp_path, capsys):
     with pytest.raises(SystemExit):
         compare.main(["--report-only", "--speed", str(tmp_path)])
     assert "--speed is read by --claims only" in capsys.readouterr().err
+
+
+
+def test_the_variance_line_is_signed_the_way_brown_forsythe_points(tmp_path):
+    """AMPLIFY's accuracies have the larger variance (one outlier) but the smaller mean deviation from their
+    median, which is what Brown-Forsythe tests: the combined direction follows the deviations (AMPLIFY spreads
+    less: the claimed way), the printed effect the variance (x2.25: the other way)."""
+    for s, (x, y) in enumerate(zip([0.0] * 9 + [0.10], [-0.02] * 5 + [0.02] * 5, strict=True)):
+        write(tmp_path, "amplify", "trec-coarse", s, 0.8 + x)
+        write(tmp_path, "none", "trec-coarse", s, 0.8 + y)
+    units, _ = claims.load(tmp_path)
+    line = claims.check(units, "stability", "amplify", "none")
+    assert math.exp(line["effect"]) == pytest.approx(2.25) and line["direction"] == 1.0
+    line["p_holm"] = 0.0  # were it significant: the test and the effect disagree, so no verdict either way
+    assert claims.verdict(line, 0.05) == (
+        "not enough evidence (the combined test and the mean effect point different ways)")

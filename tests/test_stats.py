@@ -14,6 +14,7 @@ from bench.stats.over_examples import mcnemar, paired_bootstrap, pool_seeds
 from bench.stats.over_rounds import total_ratio_test
 from bench.stats.over_seeds import (
     cohens_d,
+    deviation_difference,
     hedges_correction,
     hedges_g,
     mean_diff,
@@ -448,3 +449,12 @@ def test_total_ratio_test_is_the_ratio_of_totals_and_an_exact_paired_permutation
     assert math.isnan(total_ratio_test(a, a)[1]) and math.isnan(total_ratio_test(a[:1], b[:1])[1])
     with pytest.raises(ValueError, match="per-round times of one length"):
         total_ratio_test(a, b[:5])
+
+
+def test_deviation_difference_is_what_brown_forsythe_compares():
+    a, b = [0.0] * 9 + [10.0], [-3.0, -2.0, -2.0, -1.0, 0.0, 0.0, 1.0, 2.0, 2.0, 3.0]
+    assert deviation_difference(a, b) == pytest.approx(1.0 - 1.6)  # A: smaller mean deviation ...
+    assert variance_ratio_test(a, b).ratio > 1  # ... and the larger variance
+    za, zb = (np.abs(np.asarray(x) - np.median(x)) for x in (a, b))  # Brown-Forsythe = a t-test on these
+    t = sps.ttest_ind(za, zb).statistic
+    assert t**2 == pytest.approx(sps.levene(a, b, center="median").statistic) and np.sign(t) == -1

@@ -39,7 +39,8 @@ Within a unit (Welch's t is the paper's test; its groups are tested over all uni
         those batches: rounds are repeated measurements, not independent runs.
   4     per seed, r = the mean over the unit's noisy settings of (noisy accuracy - clean accuracy), Welch's
         groups. Effect: mean r(AMPLIFY) - mean r(X), positive when AMPLIFY loses less.
-  5     Brown-Forsythe (bench.stats.over_seeds.variance_ratio_test). Effect: var(AMPLIFY) / var(X). It needs 3 seeds in
+  5     Brown-Forsythe (bench.stats.over_seeds.variance_ratio_test), signed by the difference it tests (the mean
+        absolute deviations from the median). Effect: var(AMPLIFY) / var(X). It needs 3 seeds in
         one method, and even then has almost no power: this line will rarely be anything but "not enough".
   6     the per-seed NLL, ECE (15 bins) or Brier score (bench/stats/calibration.py), one line
         per metric. Effect: mean(AMPLIFY) - mean(X), negative when AMPLIFY is better calibrated. The paired
@@ -86,7 +87,7 @@ from bench.stats.calibration import METRIC_NAMES, METRICS
 from bench.stats.checks import DegenerateInputWarning
 from bench.stats.multiple_testing import holm, stouffer
 from bench.stats.over_rounds import total_ratio_test
-from bench.stats.over_seeds import variance_ratio_test, welch_mean
+from bench.stats.over_seeds import deviation_difference, variance_ratio_test, welch_mean
 
 BASELINES = ("embedmix", "sentmix", "tmix", "manifold")
 TABLE2_BASELINES = ("embedmix", "sentmix", "tmix")  # lines printed (as "no runs") even without results
@@ -260,6 +261,14 @@ KINDS = {
 WELCH_KINDS = ("accuracy", "time", "robustness", *(f"calibration-{m}" for m in METRICS))  # tested by welch_mean
 
 
+def unit_direction(kind, effect, groups):
+    """The sign of what a unit's own test compares: Brown-Forsythe compares mean absolute deviations from the
+    median, which can point the other way from the variance ratio shown as the effect; else the effect's."""
+    if kind == "stability":
+        return float(np.sign(deviation_difference(*groups)))
+    return 0.0 if math.isnan(effect) else float(np.sign(effect))
+
+
 def check(units, kind, a, b, confidence=0.95):
     """One claim line (before Holm): the effect, its `confidence` interval, the combined p, and what it
     rests on."""
@@ -310,9 +319,9 @@ def check(units, kind, a, b, confidence=0.95):
         r = _quiet(welch_mean, [tuple(groups) for *_, groups in tested], confidence)
         line["effect"], line["p"], line["ci"] = r.diff, r.p, (r.low, r.high)
         line["direction"] = 0.0 if math.isnan(r.t) else float(claimed * np.sign(r.t))
-    else:  # Stouffer over the units' own tests
-        line["p"], line["direction"] = stouffer([(p, claimed * np.sign(e) if not math.isnan(e) else 0.0)
-                                                 for _, _, e, p, _ in tested])
+    else:  # Stouffer over the units' own tests, each signed the way its test points
+        line["p"], line["direction"] = stouffer([(p, claimed * unit_direction(kind, e, groups))
+                                                 for _, _, e, p, groups in tested])
     return line
 
 

@@ -238,3 +238,12 @@ def variance_ratio_test(a, b):
         )
         return VarianceTest(ratio, math.nan)
     return VarianceTest(ratio, float(res.pvalue))
+
+
+def deviation_difference(a, b):
+    """mean |a - median(a)| - mean |b - median(b)|: the difference Brown-Forsythe tests (its groups are the
+    absolute deviations from the median), so its sign is the direction of `variance_ratio_test`'s p (> 0: A
+    spreads more). It can disagree with the variance ratio, which squares the deviations: [0]*9 + [10] has
+    the larger variance but the smaller mean deviation against [-2]*5 + [2]*5."""
+    a, b = _as_1d(a, "a"), _as_1d(b, "b")
+    return float(np.mean(np.abs(a - np.median(a))) - np.mean(np.abs(b - np.median(b))))
