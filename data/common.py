@@ -15,7 +15,8 @@ The dev split when there is no official one (TREC, IMDB, Yelp-5; MRPC without it
 A stratified 10% hold-out of train, fixed once and for all: it does NOT depend on the training seed,
 so seeds 0, 1, 2 of a grid are all selected on the same dev examples. For each class c with n_c train
 examples, the round(0.10 * n_c) examples with the smallest sha256(f"{SPLIT_SEED}:{dataset}:{index}")
-go to dev (index = position in the official train file); the rest stay in train, in file order.
+go to dev (index = position in the official train file; IMDB, which has one file per review, in its
+(label, id) order); the rest stay in train, in file order.
 Why a hash and not numpy's RNG: numpy does not promise that Generator streams stay the same across
 versions, and a dev split that silently changes with `pip install -U numpy` would make old and new
 results incomparable. sha256 will not change. A class with a single example (TREC-fine has none, but

@@ -197,7 +197,7 @@ def _mrpc_glue_split(train_raw, train_all, ids_path):
                               "is this the GLUE mrpc_dev_ids.tsv for the same corpus?")
         dev_idx.append(where[pair])
     dev_set = set(dev_idx)
-    # dev keeps the id file's order (GLUE's); train keeps the file order
+    # dev keeps the id file's order (not GLUE's dev.tsv order, which follows the train file); train keeps the file order
     return [e for i, e in enumerate(train_all) if i not in dev_set], [train_all[i] for i in dev_idx]
 
 

@@ -12,7 +12,9 @@ and the words of each text left to right:
                  (the convention of EDA, Wei & Zou 2019).
   swap           "random-pair swap": each position i, with probability p, exchanges its word with the
                  word at a uniformly chosen other position j != i (EDA's random swap, but a per-word
-                 coin instead of a fixed count, so p has the same meaning as for deletion).
+                 coin instead of a fixed count: about p·n swaps, EDA's count for a rate p). Each swap
+                 moves two words, so about 2p of the words move (measured on 20-word texts: 9.9% at
+                 p = 0.05, 34.6% at 0.2, where deletion drops 5.3% and 20.4%).
   swap-adjacent  each position i < n-1, with probability p, exchanges its word with word i+1.
                  (The issue names both swap variants; "swap" is the one the experiments use.)
 
