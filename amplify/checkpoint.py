@@ -20,7 +20,8 @@ differently, and the resumed run says so): the file holds everything the rest of
 The data order needs nothing: each epoch's batches come from (seed, epoch) alone (data/batching.py).
 The learning rate needs nothing: the schedule is a function of the step number (amplify/optim.py).
 
-A checkpoint is used only for the config it was written for (it is stored inside and compared whole);
+A checkpoint is used only for the config it was written for (it is stored inside and compared, every field that
+changes a number: not where the files are or how often the loop logs, and the device by type only);
 any other config, or a file this code cannot read, starts the run over and says why. The file is written
 atomically (a temporary file, then a rename), so a kill while writing leaves the previous epoch's.
 Size: weights + two AdamW moments (+ the best epoch's weights): 260-350 MiB for MiniLM-L6, written in
@@ -104,8 +105,20 @@ def save(path, *, config, epoch, model, optimizer, rng, gen, device, loop, best_
     return None
 
 
-def load(path, config):
-    """The saved state if `path` holds a checkpoint of this exact config, else (None, why not)."""
+def _device_type(device):
+    """"cpu" or "cuda": cuda:0 and cuda:1 (torchrun ranks pick their own GPU) compute the same thing."""
+    if device in (None, "auto"):
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    return torch.device(device).type
+
+
+def _computed(config, ignore):
+    return {**{k: v for k, v in config.items() if k not in ignore}, "device": _device_type(config.get("device"))}
+
+
+def load(path, config, ignore=()):
+    """The saved state if `path` holds a checkpoint of this config, else (None, why not). ignore: config fields
+    that change no number (where files are, how often to log); the device is compared by type."""
     path = Path(path)
     if not path.exists():
         return None, None
@@ -115,8 +128,9 @@ def load(path, config):
         return None, f"{path} cannot be read ({type(e).__name__}: {e}); starting over"
     if state.get("format") != FORMAT:
         return None, f"{path} has format {state.get('format')}, this code writes {FORMAT}; starting over"
-    if state["config"] != config:
-        diff = sorted(k for k in set(config) | set(state["config"]) if config.get(k) != state["config"].get(k))
+    want, have = _computed(config, ignore), _computed(state["config"], ignore)
+    if want != have:
+        diff = sorted(k for k in set(want) | set(have) if want.get(k) != have.get(k))
         return None, f"{path} is a checkpoint of another config (differs in {', '.join(diff)}); starting over"
     return state, None
 

@@ -43,6 +43,10 @@ from data.noise import KINDS as NOISE_KINDS
 from data.noise import add_noise
 from model.registry import build
 
+# TrainConfig fields that say where things are or how chatty the loop is, not what is computed: a run's key
+# (bench/grid/plan.py) and a checkpoint's match (amplify/checkpoint.py) leave them out.
+NOT_COMPUTED = ("data_dir", "cache_dir", "log_every")
+
 
 @dataclass
 class TrainConfig:
@@ -283,7 +287,7 @@ def train(cfg, out=None, progress=True, save_model=None, steps_csv=None, tensorb
               "dtype": "bf16-autocast" if device.type == "cuda" else "fp32", "epochs": []}
     step, best, best_test, since_best, losses, train_time, first_epoch = 0, None, None, 0, [], 0.0, 0
     wall_before, peak_before, resumed = 0.0, 0.0, []  # the earlier processes of a resumed run
-    saved, why = ckpt.load(checkpoint, asdict(cfg)) if checkpoint else (None, None)
+    saved, why = ckpt.load(checkpoint, asdict(cfg), ignore=NOT_COMPUTED) if checkpoint else (None, None)
     if why:
         print(f"checkpoint: {why}", file=sys.stderr)
     if saved is not None:

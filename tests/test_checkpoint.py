@@ -110,6 +110,25 @@ def test_a_checkpoint_of_another_config_or_unreadable_starts_over(data_dir, tmp_
     assert ckpt.epochs_done(path) == 1  # replaced by this run's own (the caller removes it after writing)
 
 
+def test_where_files_are_how_often_it_logs_and_the_device_index_do_not_stop_a_resume(data_dir, tmp_path,
+                                                                                     monkeypatch, capsys):
+    """The run's key leaves these out (bench/grid/plan.py), so its checkpoint must too: a resumed run under
+    torchrun may land on another GPU, and a grid may be resumed with another cache or data path."""
+    from dataclasses import replace
+
+    cfg = tiny_cfg(data_dir, tmp_path, epochs=2, device="auto")
+    path = tmp_path / "r.ckpt.pt"
+    whole = train(cfg, progress=False)
+    with monkeypatch.context() as m:
+        kill_after(m, 1)
+        with pytest.raises(Killed):
+            train(cfg, progress=False, checkpoint=path)
+    moved = replace(cfg, log_every=7, device="cpu", cache_dir=str(tmp_path / "another-cache"))
+    got = train(moved, progress=False, checkpoint=path)
+    assert f"resuming {path} after epoch 1" in capsys.readouterr().err and got["resumed"]
+    assert {**numbers(got), "config": None} == {**numbers(whole), "config": None}
+
+
 def test_a_failed_checkpoint_write_warns_and_the_run_goes_on(data_dir, tmp_path, monkeypatch, capsys):
     def full_disk(obj, f):
         raise OSError(28, "No space left on device")

@@ -48,10 +48,10 @@ from pathlib import Path
 import torch
 
 from amplify.results import read_json
-from amplify.train import TrainConfig
+from amplify.train import NOT_COMPUTED, TrainConfig
 
 KEY_VERSION = 2  # bump when the rule below changes: every key changes with it
-NOT_IN_KEY = ("data_dir", "cache_dir", "log_every")
+NOT_IN_KEY = NOT_COMPUTED  # data_dir, cache_dir, log_every
 DEFAULTS = asdict(TrainConfig())
 
 
