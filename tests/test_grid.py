@@ -103,7 +103,7 @@ def test_lock_keeps_a_second_worker_off_a_busy_run(tmp_path, capsys):
         with run_lock(run) as second:
             assert first and not second
         outcome = run_share([run], {"rank": 0}, progress=False, in_process=True)
-    assert outcome == {run.label: "skipped (busy)"} and not run.path.exists()
+    assert outcome == {run.path.name: "skipped (busy)"} and not run.path.exists()
     with run_lock(run) as again:
         assert again  # released when its holder let go
 
@@ -113,7 +113,7 @@ def test_a_stop_file_lets_the_runs_in_flight_finish_and_starts_no_new_one(tmp_pa
     stop, started = tmp_path / "STOP", []
 
     def execute(run, grid, **kw):  # the first run to start asks for the stop while it trains
-        started.append(run.label)
+        started.append(run.path.name)
         stop.touch()
         time.sleep(0.2)  # the other job looks for new work meanwhile
         return {"status": "ok", "test_acc": 0.5, "best_epoch": 1}
@@ -122,9 +122,30 @@ def test_a_stop_file_lets_the_runs_in_flight_finish_and_starts_no_new_one(tmp_pa
     logs = []
     outcome = run_share(runs, {"rank": 0}, progress=False, jobs=2, stop_file=stop, log=logs.append)
     assert 1 <= len(started) <= 2  # in flight when STOP appeared: finished; nothing after it started
-    assert all(outcome[label] == "ok" for label in started)
+    assert all(outcome[name] == "ok" for name in started)
     assert sorted(outcome.values()).count("skipped (stop file)") == 4 - len(started)
     assert sum("STOP exists" in line for line in logs) >= 1
+
+
+def test_progress_counts_runs_that_share_a_label_and_prices_only_whole_ok_runs(tmp_path, monkeypatch):
+    """Three runs of one dataset/method/seed at three lr (the recipe experiment's case): one label, three runs.
+    The first fails at once: the time left is then not guessed from it."""
+    runs = plan([cfg(lr=lr) for lr in (1e-5, 2e-5, 3e-5)], tmp_path)
+    assert len({r.label for r in runs}) == 1
+
+    def execute(run, grid, **kw):
+        if run is runs[0]:
+            return {"status": "failed", "error": "NonFiniteLoss: at step 3"}
+        time.sleep(0.05)
+        return {"status": "ok", "test_acc": 0.5, "best_epoch": 1}
+
+    monkeypatch.setattr("bench.grid.runner.execute", execute)
+    logs = []
+    outcome = run_share(runs, {"rank": 0}, progress=False, log=logs.append)
+    assert outcome == {runs[0].path.name: "failed", runs[1].path.name: "ok", runs[2].path.name: "ok"}
+    done = [line for line in logs if "FAILED" in line or "test acc" in line]
+    assert done[0].endswith("; 2 left") and "about" not in done[0]  # a failure prices nothing
+    assert "; 1 left, about 0 min" in done[1] and "left" not in done[2]
 
 
 def test_grid_started_with_a_stop_file_trains_nothing_and_says_why(data_dir, tmp_path, capsys):

@@ -277,41 +277,46 @@ def run_lock(run):
 def run_share(share, grid, retry_failed=False, device=None, progress=True, in_process=False, log=None, jobs=1,
               threads=None, save_models=False, tensorboard=None, stop_file=None, checkpoints=True):
     """Run each of `share` (a list of Run) unless it is done or busy elsewhere, `jobs` at a time (each in its
-    own child process with `threads` CPU threads), and none once `stop_file` exists. Returns {label: status},
-    status one of "ok", "failed", "skipped (done)", "skipped (busy)", "skipped (stop file)".
+    own child process with `threads` CPU threads), and none once `stop_file` exists. Returns {result file name:
+    status}, status one of "ok", "failed", "skipped (done)", "skipped (busy)", "skipped (stop file)" (by file
+    name: runs that differ in lr or noise share a label).
 
     Why jobs: on a CPU, two 1-thread runs side by side do more runs per hour than one 2-thread run (OpenMP
     threads lose time waiting for each other on short sequences). The per-run locks keep jobs apart."""
     log = log or (lambda msg: tqdm.write(msg, file=sys.stderr))  # stdout is for the tables
     prefix = f"[rank {grid['rank']}] " if grid.get("world_size", 1) > 1 else ""
     jobs = 1 if in_process else max(1, jobs)
-    outcome, took_ok, t_start = {}, [], time.perf_counter()
+    outcome, took_ok, t_start = {}, [], time.perf_counter()  # took_ok: minutes of whole runs that finished ok
     bar = tqdm(total=len(share), desc="grid", unit="run", disable=None if progress else True, dynamic_ncols=True)
 
     def one(i, run):
         if stop_file is not None and stop_file.exists():
             if "skipped (stop file)" not in outcome.values():
                 log(f"{prefix}{stop_file} exists: no new run starts; the runs in flight finish")
-            outcome[run.label] = "skipped (stop file)"
+            outcome[run.path.name] = "skipped (stop file)"
             return
         with run_lock(run) as mine:
             if not mine:
-                outcome[run.label] = "skipped (busy)"
+                outcome[run.path.name] = "skipped (busy)"
                 log(f"{prefix}{run.label}: another process is running it; skipped")
                 return
             state, _ = run.state()  # again, under the lock: someone may have finished it meanwhile
             if state == "ok" or (state == "failed" and not retry_failed):
-                outcome[run.label] = "skipped (done)"
+                outcome[run.path.name] = "skipped (done)"
                 return
-            log(f"{prefix}[{i}/{len(share)}] {run.label} ({start_label(run, state)})")
+            how = start_label(run, state)
+            log(f"{prefix}[{i}/{len(share)}] {run.label} ({how})")
             t0 = time.perf_counter()
             result = execute(run, grid, device=device, progress=progress and jobs == 1, in_process=in_process,
                              threads=threads, save_model=save_models, tensorboard=tensorboard, checkpoints=checkpoints)
-        outcome[run.label] = result["status"]
+        outcome[run.path.name] = result["status"]
         took = time.perf_counter() - t0
-        took_ok.append(took)
-        left = len(share) - len(outcome)
-        eta = f"; {left} left, about {left * sum(took_ok) / len(took_ok) / jobs / 60:.0f} min" if left else ""
+        if result["status"] == "ok" and not how.startswith("resumes"):  # a failure or a part-run prices nothing
+            took_ok.append(took)
+        left = len(share) - len(outcome)  # not finished yet, the ones in flight included
+        eta = f"; {left} left" if left else ""
+        if left and took_ok:
+            eta += f", about {left * sum(took_ok) / len(took_ok) / jobs / 60:.0f} min"
         if result["status"] == "ok":
             log(f"{prefix}{run.label}: test acc {result['test_acc']:.4f} (epoch {result['best_epoch']}), "
                 f"{took:.0f}s -> {run.path.name}{eta}")
@@ -339,7 +344,7 @@ def run_share(share, grid, retry_failed=False, device=None, progress=True, in_pr
                     raise
     finally:
         bar.close()
-    if took_ok:
+    if any(v in ("ok", "failed") for v in outcome.values()):
         log(f"{prefix}grid share done in {(time.perf_counter() - t_start) / 60:.1f} min")
     return outcome
 
