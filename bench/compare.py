@@ -369,6 +369,7 @@ def launch_slurm(p, args, runs, spec, experiment, argv):
         warning = slurm.check_shared_locks(args.results)
         if warning:
             print(warning, file=sys.stderr)
+        before = slurm.attempts(runs) if args.retry_failed else {}
         job, submitted, queued = slurm.submit(runs, opts, retry_failed=args.retry_failed,
                                               save_models=args.save_models, tensorboard=args.tensorboard,
                                               threads=args.threads, checkpoints=not args.no_checkpoints)
@@ -386,8 +387,9 @@ def launch_slurm(p, args, runs, spec, experiment, argv):
     print(f"  resubmit what is missing (after a scancel or a time limit): python -m bench.compare {shlex.join(again)}")
     if not args.wait:
         return 0
+    retried = {r.path.name: before[r.path.name] for r in submitted if r.path.name in before}  # failed, resubmitted
     left = slurm.wait(runs, args.results, poll_s=args.slurm_poll, progress=not args.quiet,
-                      log=lambda m: print(m, file=sys.stderr))
+                      log=lambda m: print(m, file=sys.stderr), retried=retried)
     got = collect(runs)
     if left:
         print(f"{len(left)} runs have no result and no live task (cancelled, timed out or a node failed): "

@@ -101,6 +101,39 @@ def test_a_task_that_starts_after_a_stop_file_trains_nothing(tmp_path):
     assert not path.exists()
 
 
+def test_wait_after_retry_failed_waits_for_a_new_attempt(tmp_path, monkeypatch):
+    """--retry-failed --wait: a resubmitted run's old failure on disk is not its result; wait until a new attempt
+    writes it, and name it as unfinished when its task leaves the queue without one."""
+    from amplify.results import write_json_atomic
+    from amplify.train import TrainConfig
+    from bench.grid.plan import plan
+    from bench.grid.runner import failure_record
+
+    runs = plan([TrainConfig(model="tiny", seed=s) for s in range(2)], tmp_path)
+    for run, attempt in zip(runs, ("old", "ok-one"), strict=True):
+        res = failure_record(run.cfg, "NonFiniteLoss") if attempt == "old" else {
+            **failure_record(run.cfg, ""), "status": "ok"}
+        write_json_atomic(run.path, {**res, "grid": {"attempt": attempt}})
+    retried = {runs[0].path.name: slurm.attempts(runs)[runs[0].path.name]}
+    assert retried == {runs[0].path.name: "old"}
+
+    polls = []
+
+    def queue(results_dir):  # the task runs for two polls, then writes a new failure and leaves the queue
+        polls.append(1)
+        if len(polls) == 2:
+            new = {**failure_record(runs[0].cfg, "NonFiniteLoss"), "grid": {"attempt": "new"}}
+            write_json_atomic(runs[0].path, new)
+        return {runs[0].path.name} if len(polls) <= 2 else set()
+
+    monkeypatch.setattr(slurm, "queued_files", queue)
+    assert slurm.wait(runs, tmp_path, poll_s=0, progress=False, retried=retried) == [] and len(polls) == 2
+    polls.clear()
+    monkeypatch.setattr(slurm, "queued_files", lambda d: (polls.append(1), set())[1])  # gone, no new attempt
+    retried = {runs[0].path.name: "new"}
+    assert slurm.wait(runs, tmp_path, poll_s=0, progress=False, retried=retried) == [runs[0]] and len(polls) == 1
+
+
 def test_mounts_that_keep_locks_local_are_warned_about(tmp_path, monkeypatch):
     for fstype, opts, bad in [("nfs4", ["rw", "vers=4.2"], False), ("nfs", ["rw", "nolock"], True),
                               ("nfs", ["rw", "local_lock=all"], True), ("lustre", ["rw", "flock"], False),

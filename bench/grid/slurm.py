@@ -107,7 +107,7 @@ def run_task(cfg_dict, path, retry_failed=False, threads=None, save_models=False
         again = "continues from its last finished epoch" if checkpoints else "runs it again"
         print(f"{run.label}: stopped by a signal; no result written, a resubmission {again}", file=sys.stderr)
         return "stopped"
-    return outcome[run.label]
+    return outcome[run.path.name]
 
 
 # -----------------------------------------------------------------------------
@@ -234,17 +234,30 @@ def submit(runs, opts, retry_failed=False, save_models=False, tensorboard=None, 
     return job_id, abs_runs, queued
 
 
-def wait(runs, results_dir, poll_s=10.0, progress=True, log=print):
+def attempts(runs):
+    """{file name: the attempt id stored in its result} for the runs that have one (bench/grid/runner.py)."""
+    got = collect(runs)
+    return {run.path.name: res.get("grid", {}).get("attempt") for run, res in got["ok"] + got["failed"]}
+
+
+def wait(runs, results_dir, poll_s=10.0, progress=True, log=print, retried=None):
     """Poll until every run of `runs` is finished or has no live array task; a progress bar of finished runs.
-    Returns the runs left unfinished (cancelled, timed out, crashed nodes)."""
+    retried: {file name: attempt id} of failed runs resubmitted by --retry-failed (`attempts` before the
+    submission); such a run is finished only once a new attempt has written it. Returns the runs left
+    unfinished (cancelled, timed out, crashed nodes)."""
     from tqdm.auto import tqdm
 
-    names = {r.path.name for r in runs}
+    names, retried = {r.path.name for r in runs}, retried or {}
+
+    def old_failures(got):  # retried runs whose stored failure is still the one from before the submission
+        return [r for r, res in got["failed"]
+                if r.path.name in retried and res.get("grid", {}).get("attempt") == retried[r.path.name]]
+
     bar = tqdm(total=len(runs), desc="slurm", unit="run", disable=None if progress else True, dynamic_ncols=True)
     try:
         while True:
             got = collect(runs)
-            done = len(got["ok"]) + len(got["failed"])
+            done = len(got["ok"]) + len(got["failed"]) - len(old_failures(got))
             bar.n = done
             bar.set_postfix(ok=len(got["ok"]), failed=len(got["failed"]))
             bar.refresh()
@@ -255,9 +268,9 @@ def wait(runs, results_dir, poll_s=10.0, progress=True, log=print):
             except RuntimeError as e:  # the controller is busy: ask again at the next poll
                 log(f"slurm: {e}; retrying")
                 live = names
-            if not live:
-                got = collect(runs)  # a task may have written its result just before leaving the queue
-                return [r for r in got["missing"] + got["stale"]]
+            if not live:  # a task may have written its result just before leaving the queue: read once more
+                got = collect(runs)
+                return got["missing"] + got["stale"] + old_failures(got)
             time.sleep(poll_s)
     finally:
         bar.close()
