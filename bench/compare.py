@@ -239,6 +239,8 @@ def parse(argv=None):
     args.explicit = explicit  # --claims filters by --datasets / --seeds only when they were given
     if args.jobs is not None and args.jobs < 1:
         p.error("--jobs must be >= 1")
+    if args.threads is not None and args.threads < 1:
+        p.error("--threads must be >= 1")
     if args.first_seeds < 0:
         p.error("--first-seeds must be >= 0")
     if not 0 < args.sig_alpha < 1 or args.bootstrap < 1 or args.figure_steps < 1:

@@ -327,6 +327,9 @@ def test_bad_arguments_exit_2_with_a_message(tmp_path, capsys):
     with pytest.raises(SystemExit) as e:
         compare.main(["--preset", "smoke", "--sig-alpha", "1.5"])
     assert e.value.code == 2
+    with pytest.raises(SystemExit) as e:
+        compare.main(["--preset", "smoke", "--threads", "0", "--results", str(tmp_path)])
+    assert e.value.code == 2 and "--threads must be >= 1" in capsys.readouterr().err
     with pytest.raises(SystemExit):
         compare.main(["--datasets", "nope"])
 

@@ -148,6 +148,33 @@ def test_progress_counts_runs_that_share_a_label_and_prices_only_whole_ok_runs(t
     assert "; 1 left, about 0 min" in done[1] and "left" not in done[2]
 
 
+def test_a_result_the_directory_would_not_take_is_recorded_with_where_it_is(tmp_path, monkeypatch):
+    """A full disk at the moment of writing: the finished result goes to the temporary directory, and the run's
+    record says so (in-process, and as the parent of a child process finds it, by the attempt id)."""
+    import tempfile
+
+    from amplify.results import write_json_atomic
+    from bench.grid import runner
+
+    run = plan([cfg()], tmp_path / "r")[0]
+    run.path.parent.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    monkeypatch.setattr("amplify.train.train", lambda cfg, **kw: {"status": "ok", "test_acc": 0.5})
+
+    def full_disk(path, obj):
+        fallback = tmp_path / f"{Path(path).stem}.x1.json"
+        write_json_atomic(fallback, obj)
+        return fallback, OSError(28, "No space left on device")
+
+    monkeypatch.setattr(runner, "write_json_or_fallback", full_disk)
+    result = runner.execute(run, {"rank": 0}, progress=False, in_process=True)
+    saved = tmp_path / f"{run.path.stem}.x1.json"
+    assert result["status"] == "failed" and f"saved in {saved}" in result["error"]
+    assert run.state()[0] == "failed" and json.loads(saved.read_text())["status"] == "ok"
+    attempt = json.loads(saved.read_text())["grid"]["attempt"]
+    assert runner._saved_elsewhere(run, attempt) == saved and runner._saved_elsewhere(run, "another") is None
+
+
 def test_grid_started_with_a_stop_file_trains_nothing_and_says_why(data_dir, tmp_path, capsys):
     results = tmp_path / "r"
     results.mkdir()

@@ -39,6 +39,7 @@ import datetime
 import os
 import socket
 import sys
+import tempfile
 import threading
 import time
 import traceback
@@ -49,7 +50,7 @@ from pathlib import Path
 
 from tqdm.auto import tqdm
 
-from amplify.results import environment, write_json_atomic, write_json_or_fallback
+from amplify.results import environment, read_json, write_json_atomic, write_json_or_fallback
 
 try:
     import fcntl
@@ -154,7 +155,30 @@ def _train_and_write(cfg, path, grid, progress, save_model=None, tensorboard=Non
     written, error = write_json_or_fallback(path, result)
     if error is not None:  # the run is not lost: say where it is (the grid then records the run as failed)
         print(f"could not write {path} ({error}); the finished result is saved in {written}", file=sys.stderr)
+        result = {**result, "saved_to": str(written)}  # in memory only: what `execute` reports
     discard(checkpoint)
+    return result
+
+
+def _saved_elsewhere(run, attempt):
+    """Where write_json_or_fallback put this attempt's result when run.path would not take it, or None."""
+    for f in Path(tempfile.gettempdir()).glob(f"{run.path.stem}.*.json"):
+        res = read_json(f)
+        if isinstance(res, dict) and res.get("grid", {}).get("attempt") == attempt:
+            return f
+    return None
+
+
+def _unwritten(run, cfg, grid, saved):
+    """A run that finished but whose result file could not be written: recorded as failed, with where it is."""
+    result = failure_record(cfg, f"the run finished, but its result could not be written to {run.path}; it is "
+                                 f"saved in {saved}: move it there once the directory takes files again")
+    result["grid"] = {**grid, "finished_at": _now()}
+    try:
+        write_json_atomic(run.path, result)
+    except OSError as e:  # the results directory takes no file at all: every further run would be lost
+        raise SystemExit(f"cannot write to {run.path.parent} ({e}); the grid stops. The finished result of "
+                         f"{run.label} is saved in {saved}; move it there once the directory takes files again") from e
     return result
 
 
@@ -223,7 +247,8 @@ def execute(run, grid, device=None, progress=True, in_process=False, threads=Non
     cfg = replace(run.cfg, device=device) if device else run.cfg
     grid = {**grid, "key": run.key, "attempt": uuid.uuid4().hex, "started_at": _now()}
     if in_process:
-        return _train_and_write(cfg, run.path, grid, progress, save_model, tensorboard, checkpoints)
+        result = _train_and_write(cfg, run.path, grid, progress, save_model, tensorboard, checkpoints)
+        return _unwritten(run, cfg, grid, result["saved_to"]) if "saved_to" in result else result
     import multiprocessing
 
     proc = multiprocessing.get_context("spawn").Process(
@@ -239,13 +264,14 @@ def execute(run, grid, device=None, progress=True, in_process=False, threads=Non
             proc.terminate()
             proc.join()
         raise
-    from amplify.results import read_json
-
     result = read_json(run.path)
     if isinstance(result, dict) and result.get("grid", {}).get("attempt") == grid["attempt"]:
         return result  # written by this attempt: the run finished, even if a signal came as the child exited
     if proc.exitcode in (130, -2, -15):  # SIGINT or SIGTERM (scancel, a time limit, kill): stopped, not failed
         raise KeyboardInterrupt
+    saved = _saved_elsewhere(run, grid["attempt"])
+    if saved is not None:  # it finished, but the results directory would not take the file
+        return _unwritten(run, cfg, grid, saved)
     # not written by this attempt: the child crashed, was killed (SIGKILL: out of memory?) or exited early
     result = failure_record(cfg, _exit_reason(proc.exitcode))
     result["grid"] = {**grid, "finished_at": _now()}
