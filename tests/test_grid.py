@@ -15,7 +15,7 @@ import pytest
 
 from amplify.train import TrainConfig
 from bench import compare
-from bench.grid.plan import Run, assigned, parse_shard, plan, run_key, shard_of, to_do
+from bench.grid.plan import Run, assigned, foreign_files, parse_shard, plan, run_key, shard_of, to_do
 from bench.grid.runner import _exit_reason, run_lock, run_share
 
 REPO = Path(__file__).resolve().parents[1]
@@ -173,6 +173,26 @@ def test_a_result_the_directory_would_not_take_is_recorded_with_where_it_is(tmp_
     assert run.state()[0] == "failed" and json.loads(saved.read_text())["status"] == "ok"
     attempt = json.loads(saved.read_text())["grid"]["attempt"]
     assert runner._saved_elsewhere(run, attempt) == saved and runner._saved_elsewhere(run, "another") is None
+
+
+def test_a_stale_file_is_moved_aside_before_the_run_writes_its_own(tmp_path, monkeypatch):
+    run = plan([cfg()], tmp_path)[0]
+    other = {"status": "ok", "config": {**asdict(run.cfg), "lr": 0.5}, "device": "cpu", "test_acc": 0.9}
+    run.path.write_text(json.dumps(other))
+    assert run.state()[0] == "stale"
+
+    def execute(run, grid, **kw):
+        assert not run.path.exists()  # nothing of the old file is in the way, nor overwritten
+        run.path.write_text(json.dumps({"status": "ok", "config": asdict(run.cfg), "device": "cpu"}))
+        return {"status": "ok", "test_acc": 0.5, "best_epoch": 1}
+
+    monkeypatch.setattr("bench.grid.runner.execute", execute)
+    logs = []
+    assert run_share([run], {"rank": 0}, progress=False, log=logs.append) == {run.path.name: "ok"}
+    (kept,) = (tmp_path / ".stale").glob(f"{run.path.stem}.*.json")
+    assert json.loads(kept.read_text()) == other and run.state()[0] == "ok"
+    assert any("moved to" in line and str(kept) in line for line in logs)
+    assert foreign_files([run], tmp_path) == []  # the kept file is not read as another config's result
 
 
 def test_grid_started_with_a_stop_file_trains_nothing_and_says_why(data_dir, tmp_path, capsys):

@@ -25,7 +25,8 @@ digits of sha256 over the canonical JSON (sorted keys, no spaces) of the run's T
     value that is no longer the default is then part of that key.
 
 On resume a file is used only if its stored config has the wanted key too (a hand-edited or colliding
-file is "stale": reported, re-run and overwritten). Files in the directory that belong to other
+file, or one keyed under an older TrainConfig, is "stale": reported, moved to RESULTS/.stale/ and re-run;
+bench/grid/runner.py). Files in the directory that belong to other
 configurations are left alone and never read as this grid's.
 
 States: ok (done, skipped on resume); failed (the run raised or its loss went non-finite: skipped, and

@@ -283,6 +283,15 @@ def execute(run, grid, device=None, progress=True, in_process=False, threads=Non
 # a share of runs
 
 
+def set_aside(run):
+    """Move a stale file (a result whose stored config is not the run's: hand-edited, or keyed by an older
+    TrainConfig) to RESULTS/.stale/ before the run writes its own; returns where it went."""
+    aside = run.path.parent / ".stale" / f"{run.path.stem}.{time.strftime('%Y%m%dT%H%M%S')}.json"
+    aside.parent.mkdir(exist_ok=True)
+    os.replace(run.path, aside)
+    return aside
+
+
 @contextmanager
 def run_lock(run):
     """Yields True when this process holds the run's lock, False when another live process does."""
@@ -331,6 +340,10 @@ def run_share(share, grid, retry_failed=False, device=None, progress=True, in_pr
                 outcome[run.path.name] = "skipped (done)"
                 return
             how = start_label(run, state)
+            if state == "stale":  # another config's result under this name: kept, never overwritten
+                aside = set_aside(run)
+                log(f"{prefix}{run.label}: {run.path.name} holds a result whose stored config is not this run's; "
+                    f"moved to {aside}")
             log(f"{prefix}[{i}/{len(share)}] {run.label} ({how})")
             t0 = time.perf_counter()
             result = execute(run, grid, device=device, progress=progress and jobs == 1, in_process=in_process,
