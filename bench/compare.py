@@ -43,7 +43,8 @@ how to follow it, and returns; with --wait it shows a progress bar until the arr
 Submitting again submits only what is neither finished nor queued. torchrun stays for one machine with
 several GPUs and no Slurm; on a Slurm cluster the launcher replaces it (and --shard for other schedulers).
 
-Exit status: 0 every run of the grid ok; 1 some failed or missing; 2 bad arguments; 130 interrupted.
+Exit status: 0 every run of the grid ok; 1 some failed or missing; 2 bad arguments; 130 interrupted (Ctrl-C);
+143 when SIGTERM ends it, as any process (its runs in flight end with it; a restart resumes them).
 """
 
 import argparse
@@ -452,6 +453,7 @@ def main(argv=None):
         barrier(info)  # everyone reads the directory before anyone writes to it (bench/grid/plan.py)
         pending = to_do(shard_of(runs, shard), args.retry_failed)
         share = [run for run, _ in pending][info.rank::info.world]
+        barrier(info)  # ...and no rank writes before every rank has its share (a fast failure would shift them)
         if info.rank == 0:
             where = f" in shard {shard[0]}/{shard[1]}" if shard[1] > 1 else ""
             procs = f" over {info.world} processes" if info.world > 1 else ""

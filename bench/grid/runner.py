@@ -247,7 +247,14 @@ def execute(run, grid, device=None, progress=True, in_process=False, threads=Non
     cfg = replace(run.cfg, device=device) if device else run.cfg
     grid = {**grid, "key": run.key, "attempt": uuid.uuid4().hex, "started_at": _now()}
     if in_process:
-        result = _train_and_write(cfg, run.path, grid, progress, save_model, tensorboard, checkpoints)
+        import torch
+
+        before = torch.get_num_threads()
+        torch.set_num_threads(threads or before)  # as the child would; this process's own count comes back after
+        try:
+            result = _train_and_write(cfg, run.path, grid, progress, save_model, tensorboard, checkpoints)
+        finally:
+            torch.set_num_threads(before)
         return _unwritten(run, cfg, grid, result["saved_to"]) if "saved_to" in result else result
     import multiprocessing
 
