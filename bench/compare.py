@@ -394,7 +394,11 @@ def launch_slurm(p, args, runs, spec, experiment, argv):
     left = slurm.wait(runs, args.results, poll_s=args.slurm_poll, progress=not args.quiet,
                       log=lambda m: print(m, file=sys.stderr), retried=retried)
     got = collect(runs)
-    if left:
+    stop = Path(args.results) / "STOP"
+    if left and stop.exists():
+        print(f"{len(left)} runs have no result: {stop} exists, so their tasks started no run; delete it and run "
+              f"the same command again to submit them", file=sys.stderr)
+    elif left:
         print(f"{len(left)} runs have no result and no live task (cancelled, timed out or a node failed): "
               f"{', '.join(r.label for r in left[:10])}; run the same command again to resubmit them (logs in "
               f"{folder})", file=sys.stderr)
