@@ -7,7 +7,9 @@ Fine-tune a BERT classifier with one mixup method: the paper's recipe as a plain
 Recipe (paper, Experimental Settings): AdamW (lr 2e-5, eps 1e-8, weight decay 0.01, none on biases
 and LayerNorm weights), batch 32, max length 256, cosine schedule with linear warm-up over the first
 10% of steps, at most 15 epochs, early stopping with patience 5 on dev accuracy. The test accuracy
-reported is the one at the epoch with the best dev accuracy; test never selects anything. Test is
+reported is the one at the epoch with the best dev accuracy (the first of tied epochs: only a strictly
+better dev accuracy moves the best epoch and resets the patience count, as Hugging Face's early stopping
+and best-model selection do); test never selects anything. Test is
 evaluated once, at the end, on that epoch's weights (kept in memory); `eval_test_each_epoch` adds it
 to every epoch's row (otherwise only the best epoch's row has it).
 
@@ -98,6 +100,8 @@ class TrainConfig:
             bad.append(f"--warmup-ratio must be in [0, 1] (got {self.warmup_ratio})")
         if self.weight_decay < 0 or self.patience < 1:
             bad.append("--weight-decay must be >= 0 and --patience >= 1")
+        if self.max_steps is not None and self.max_steps < 1:
+            bad.append(f"--max-steps must be >= 1 (got {self.max_steps})")
         if self.noise not in (None, *NOISE_KINDS) or not 0 <= self.noise_p < 1:
             bad.append(f"--noise must be one of {NOISE_KINDS} with 0 <= p < 1 (got {self.noise}, {self.noise_p})")
         if self.alpha is not None and self.alpha <= 0:

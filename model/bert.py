@@ -27,7 +27,8 @@ called at every insertion point a mixup method may use:
 may return a new mask (EmbedMix and Manifold Mixup use the union of both sequences' masks); later
 attention uses it. `no_mix` is the identity, used for evaluation and for the `none` method.
 
-Speed on CPU (issue 12; each point is checked against the plain computation in tests/test_bert.py):
+Speed on CPU (issue 12; each point is checked against the plain computation in tests/test_padding_free.py
+and tests/test_attention_probs.py):
 - The padding mask becomes an additive attention bias once per batch (and again only when a method
   changes the mask), in the form the attention kernel takes, instead of once per block.
 - Dropout draws 32 random bits per element from 64-bit draws and compares them with a threshold,
@@ -163,12 +164,14 @@ class Dropout(nn.Module):
 
     def __init__(self, p):
         super().__init__()
+        if not 0.0 <= p <= 1.0:
+            raise ValueError(f"dropout probability must be in [0, 1], got {p}")
         self.p = p
 
     def forward(self, x):
         if not self.training or self.p == 0.0:
             return x
-        if x.device.type != "cpu":
+        if x.device.type != "cpu" or self.p == 1.0:  # p = 1: every element dropped, as F.dropout does
             return F.dropout(x, self.p, True)
         t = round(self.p * 2**32)
         n = x.numel()
@@ -244,7 +247,7 @@ class BertSelfAttention(nn.Module):
             q = self.query(queries).view(B, nh, 1, d // nh)  # (B, nh, 1, hs): one query per example
         # Padding keys are hidden from every query; padded queries still produce (ignored) outputs.
         # Tq below: the queries, T (or 1 with `queries`).
-        bias = bias.to(q.dtype)
+        bias = bias.to(q.dtype).clamp_min(torch.finfo(q.dtype).min)  # float32's min is -inf in bf16: keep it finite
         if self.keep_probs or (self.training and self.dropout_p > 0 and q.device.type == "cpu"):
             # SDPA's CPU kernels take no dropout: it would fall back to a math path that also re-checks
             # every row for -inf. Written out, with our cheaper dropout masks (and the probabilities

@@ -98,6 +98,7 @@ def test_nan_loss_fails_the_run_clearly(data_dir, tmp_path, monkeypatch):
 
 @pytest.mark.parametrize("argv,message", [
     (["--lr", "-1"], "--lr must be > 0"),
+    (["--max-steps", "0"], "--max-steps must be >= 1"),
     (["--method", "cutmix"], "invalid choice: 'cutmix'"),
     (["--dataset", "cola"], "invalid choice: 'cola'"),
     (["--model", "gpt2"], "invalid choice: 'gpt2'"),
