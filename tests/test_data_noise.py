@@ -79,6 +79,18 @@ def test_pinned_output():
     assert add_noise(ex, "delete", 0.2, 2)[0].text == "the quick jumps over the lazy dog"
     assert add_noise(ex, "swap", 0.2, 1)[0].text == "the quick the fox jumps over brown lazy dog"
     assert add_noise(ex, "swap-adjacent", 0.2, 3)[0].text == "the quick brown fox jumps the lazy over dog"
+    # the pins follow the documented rule: one random.Random(seed).random() coin per word, left to right
+    import random
+
+    words = ex[0].text.split()
+    r = random.Random(2)
+    coins = [r.random() for _ in words]  # delete: a word goes when its coin is below p
+    assert " ".join(w for w, c in zip(words, coins, strict=True) if c >= 0.2) == "the quick jumps over the lazy dog"
+    r, adj = random.Random(3), list(words)
+    for i in range(len(adj) - 1):  # swap-adjacent: a coin for each i < n - 1, swapping words i and i + 1
+        if r.random() < 0.2:
+            adj[i], adj[i + 1] = adj[i + 1], adj[i]
+    assert " ".join(adj) == "the quick brown fox jumps the lazy over dog"
 
 
 @pytest.mark.parametrize("kind, p", [("shuffle", 0.1), ("delete", -0.1), ("swap", 1.5)])

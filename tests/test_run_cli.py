@@ -2,6 +2,8 @@
 never loses the finished run, and stdout holds only the result line."""
 
 import json
+import tempfile
+from pathlib import Path
 
 import pytest
 
@@ -39,17 +41,15 @@ def test_a_failed_final_write_saves_the_result_elsewhere(data_dir, tmp_path, cap
         real_write(path, obj)
 
     monkeypatch.setattr(results, "write_json_atomic", disk_full_at_out)
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "tmp"))  # the fallback lands here, not in /tmp
+    (tmp_path / "tmp").mkdir()
     code = run.main(tiny_args(data_dir, tmp_path, out) + ["--quiet"])
     captured = capsys.readouterr()
     assert code == 1 and not out.exists()
     line = next(x for x in captured.err.splitlines() if "could not write" in x)
     saved = line.rsplit("the result is saved in ", 1)[1].strip()
-    try:
-        assert json.loads(open(saved).read())["status"] == "ok" and saved in captured.out
-    finally:
-        import os
-
-        os.unlink(saved)
+    assert Path(saved).parent == tmp_path / "tmp"
+    assert json.loads(open(saved).read())["status"] == "ok" and saved in captured.out
 
 
 def test_stdout_holds_only_the_result_line(data_dir, tmp_path, capsys):

@@ -110,7 +110,8 @@ def test_nan_loss_fails_the_run_clearly(data_dir, tmp_path, monkeypatch):
     (["--method", "tmix", "--mix-epochs", "0,1"], "--mix-epochs takes 1-based epochs"),
     (["--method", "mixup-transformer", "--pooling", "mean"], "use --pooling pooler"),
 ])
-def test_bad_arguments_fail_in_one_line(argv, message, capsys):
+def test_bad_arguments_fail_in_one_line(argv, message, capsys, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # the default --out is relative: nothing may land in the checkout
     with pytest.raises(SystemExit) as e:
         run.main(argv + ["--quiet"])
     assert e.value.code == 2
@@ -118,7 +119,8 @@ def test_bad_arguments_fail_in_one_line(argv, message, capsys):
     assert message in err and "Traceback" not in err
 
 
-def test_missing_data_is_a_clear_error(tmp_path, capsys):
+def test_missing_data_is_a_clear_error(tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
     with pytest.raises(SystemExit) as e:
         run.main(["--model", "tiny", "--data-dir", str(tmp_path / "nowhere"), "--quiet"])
     assert e.value.code == 2
