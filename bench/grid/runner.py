@@ -328,7 +328,7 @@ def run_share(share, grid, retry_failed=False, device=None, progress=True, in_pr
     log = log or (lambda msg: tqdm.write(msg, file=sys.stderr))  # stdout is for the tables
     prefix = f"[rank {grid['rank']}] " if grid.get("world_size", 1) > 1 else ""
     jobs = 1 if in_process else max(1, jobs)
-    outcome, took_ok, t_start = {}, [], time.perf_counter()  # took_ok: minutes of whole runs that finished ok
+    outcome, took_ok, t_start = {}, [], time.perf_counter()  # took_ok: seconds of whole runs that finished ok
     bar = tqdm(total=len(share), desc="grid", unit="run", disable=None if progress else True, dynamic_ncols=True)
 
     def one(i, run):
