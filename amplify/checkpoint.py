@@ -105,15 +105,20 @@ def save(path, *, config, epoch, model, optimizer, rng, gen, device, loop, best_
     return None
 
 
-def _device_type(device):
-    """"cpu" or "cuda": cuda:0 and cuda:1 (torchrun ranks pick their own GPU) compute the same thing."""
+def device_type(device):
+    """"auto" (or None) -> what this machine would use; "cuda:1" -> "cuda": cuda:0 and cuda:1 (torchrun ranks
+    pick their own GPU) compute the same thing. Never checks that the device exists, so a report of GPU
+    results can be made on a laptop (bench/grid/plan.py keys runs by it too)."""
     if device in (None, "auto"):
         return "cuda" if torch.cuda.is_available() else "cpu"
-    return torch.device(device).type
+    try:
+        return torch.device(device).type
+    except RuntimeError as e:
+        raise ValueError(f"--device {device!r} is not a device torch knows (use auto, cpu, cuda, cuda:1)") from e
 
 
 def _computed(config, ignore):
-    return {**{k: v for k, v in config.items() if k not in ignore}, "device": _device_type(config.get("device"))}
+    return {**{k: v for k, v in config.items() if k not in ignore}, "device": device_type(config.get("device"))}
 
 
 def load(path, config, ignore=()):

@@ -49,6 +49,7 @@ Exit status: 0 every run of the grid ok; 1 some failed or missing; 2 bad argumen
 
 import argparse
 import sys
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -300,15 +301,10 @@ def status_lines(runs, got, args):
         more = f" and {len(unfinished) - 10} more" if len(unfinished) > 10 else ""
         lines.append(f"Not finished: {', '.join(unfinished[:10])}{more}. The tables use the finished runs only; "
                      "run the same command without --report-only to complete the grid.")
-        total, ok = {}, {}
-        for r in runs:
-            total[r.cfg.dataset] = total.get(r.cfg.dataset, 0) + 1
-        for r, _ in got["ok"]:
-            ok[r.cfg.dataset] = ok.get(r.cfg.dataset, 0) + 1
+        total, ok = Counter(r.cfg.dataset for r in runs), Counter(r.cfg.dataset for r, _ in got["ok"])
         if len(total) > 1:
             lines.append("Finished per dataset: " + ", ".join(
-                f"{d} {ok.get(d, 0)} of {n}" + (" (complete)" if ok.get(d, 0) == n else "") for d, n in total.items())
-                + ".")
+                f"{d} {ok[d]} of {n}" + (" (complete)" if ok[d] == n else "") for d, n in total.items()) + ".")
     others = foreign_files(runs, args.results)
     if others:
         lines.append(f"{len(others)} other result file(s) in the directory belong to other configurations and "

@@ -46,25 +46,13 @@ import json
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-import torch
-
+from amplify.checkpoint import device_type
 from amplify.results import read_json
 from amplify.train import NOT_COMPUTED, TrainConfig
 
 KEY_VERSION = 2  # bump when the rule below changes: every key changes with it
 NOT_IN_KEY = NOT_COMPUTED  # data_dir, cache_dir, log_every
 DEFAULTS = asdict(TrainConfig())
-
-
-def device_type(device):
-    """"auto" -> what this machine would use; "cuda:1" -> "cuda". Never checks that the device exists,
-    so a report of GPU results can be made on a laptop with --device cuda."""
-    if device == "auto":
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    try:
-        return torch.device(device).type
-    except RuntimeError as e:
-        raise ValueError(f"--device {device!r} is not a device torch knows (use auto, cpu, cuda, cuda:1)") from e
 
 
 def identity(config, device=None):

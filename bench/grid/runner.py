@@ -160,11 +160,16 @@ def _train_and_write(cfg, path, grid, progress, save_model=None, tensorboard=Non
     return result
 
 
+def attempt_of(result):
+    """The attempt id a result file was written by (None for anything else): tells this attempt's file apart."""
+    return result.get("grid", {}).get("attempt") if isinstance(result, dict) else None
+
+
 def _saved_elsewhere(run, attempt):
     """Where write_json_or_fallback put this attempt's result when run.path would not take it, or None."""
     for f in Path(tempfile.gettempdir()).glob(f"{run.path.stem}.*.json"):
         res = read_json(f)
-        if isinstance(res, dict) and res.get("grid", {}).get("attempt") == attempt:
+        if attempt_of(res) == attempt:
             return f
     return None
 
@@ -272,7 +277,7 @@ def execute(run, grid, device=None, progress=True, in_process=False, threads=Non
             proc.join()
         raise
     result = read_json(run.path)
-    if isinstance(result, dict) and result.get("grid", {}).get("attempt") == grid["attempt"]:
+    if attempt_of(result) == grid["attempt"]:
         return result  # written by this attempt: the run finished, even if a signal came as the child exited
     if proc.exitcode in (130, -2, -15):  # SIGINT or SIGTERM (scancel, a time limit, kill): stopped, not failed
         raise KeyboardInterrupt

@@ -41,6 +41,7 @@ from pathlib import Path
 
 from amplify.results import write_json_atomic
 from bench.grid.plan import Run, collect, run_key, to_do
+from bench.grid.runner import attempt_of
 
 LIVE_STATES = {"PENDING", "RUNNING", "CONFIGURING", "COMPLETING", "REQUEUED", "RESIZING", "SUSPENDED",
                "REQUEUE_HOLD", "REQUEUE_FED", "SIGNALING", "STAGE_OUT"}
@@ -237,7 +238,7 @@ def submit(runs, opts, retry_failed=False, save_models=False, tensorboard=None, 
 def attempts(runs):
     """{file name: the attempt id stored in its result} for the runs that have one (bench/grid/runner.py)."""
     got = collect(runs)
-    return {run.path.name: res.get("grid", {}).get("attempt") for run, res in got["ok"] + got["failed"]}
+    return {run.path.name: attempt_of(res) for run, res in got["ok"] + got["failed"]}
 
 
 def wait(runs, results_dir, poll_s=10.0, progress=True, log=print, retried=None):
@@ -251,7 +252,7 @@ def wait(runs, results_dir, poll_s=10.0, progress=True, log=print, retried=None)
 
     def old_failures(got):  # retried runs whose stored failure is still the one from before the submission
         return [r for r, res in got["failed"]
-                if r.path.name in retried and res.get("grid", {}).get("attempt") == retried[r.path.name]]
+                if r.path.name in retried and attempt_of(res) == retried[r.path.name]]
 
     bar = tqdm(total=len(runs), desc="slurm", unit="run", disable=None if progress else True, dynamic_ncols=True)
     try:
