@@ -3,6 +3,7 @@
 
 import pytest
 
+from data.load import load_dataset
 from model.tokenizer import WordPieceTokenizer, read_vocab
 
 
@@ -17,7 +18,7 @@ def slow_reference(vocab_path):
 
 
 def real_sentences(data_dir):
-    """Single sentences from TREC and SST (latin-1 and UTF-8 with accents) and MRPC pairs."""
+    """Single texts from TREC, SST (latin-1 and UTF-8 with accents) and IMDB, and MRPC pairs."""
     trec = (data_dir / "trec" / "train_5500.label").read_text(encoding="latin-1").splitlines()
     singles = [line.split(" ", 1)[1] for line in trec[:200]] + [trec[65].split(" ", 1)[1]]  # line 66: 0xF0
     sst = (data_dir / "sst" / "stsa.fine.train").read_text(encoding="utf-8").splitlines()
@@ -25,6 +26,11 @@ def real_sentences(data_dir):
     singles += [s.split(" ", 1)[1] for s in sst[:200]] + accented[:50]
     mrpc = (data_dir / "mrpc" / "msr_paraphrase_train.txt").read_text(encoding="utf-8-sig").splitlines()
     pairs = [tuple(row.split("\t")[3:5]) for row in mrpc[1:151]]
+    # IMDB reviews as the reader gives them: long (truncated at 256), HTML line breaks, entities, the
+    # odd non-Latin character; the longest review too.
+    imdb = [ex.text for ex in load_dataset("imdb", data_dir).train]
+    unusual = [t for t in imdb if any(ord(c) > 127 for c in t) or "&" in t]
+    singles += imdb[:60] + unusual[:60] + [max(imdb, key=len)]
     return singles, pairs
 
 
@@ -38,7 +44,7 @@ def test_matches_slow_bert_tokenizer(toks, data_dir, max_length):
     ours = WordPieceTokenizer(toks, max_length=max_length)
     ref = slow_reference(toks)
     singles, pairs = real_sentences(data_dir)
-    assert len(singles) + len(pairs) >= 500
+    assert len(singles) + len(pairs) >= 600
     ids, types = ours.encode_batch(singles)
     for text, i, t in zip(singles, ids, types, strict=True):
         r = ref(text, truncation=True, max_length=max_length, return_token_type_ids=True)
