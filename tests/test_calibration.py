@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
+from test_claims import claim_rows  # tests/ is on sys.path under pytest's default import mode
 
 from amplify.train import TrainConfig
 from bench.stats.calibration import (
@@ -216,8 +217,7 @@ def test_claim_6_from_stored_probabilities(tmp_path, capsys):
         write_json_atomic(Run.of(cfg, tmp_path).path, res)
     assert compare.main(["--claims", "--results", str(tmp_path)]) == 0
     out = capsys.readouterr().out
-    block = out.split("### The paper's claims, checked")[1].split("\n\n")[1]
-    rows = {r[0]: r[1:] for r in ([c.strip() for c in ln.strip("|").split("|")] for ln in block.splitlines()[2:])}
+    rows = claim_rows(out)
     nll_line = rows["AMPLIFY is better calibrated than none (NLL)"]
     assert nll_line[0].startswith("NLL Δ -") and nll_line[2] == "Welch over seeds, NLL" and nll_line[-1] == "supported"
     low, high = map(float, nll_line[1].strip("[]").split(","))  # the 95% interval: all of it below 0
@@ -236,8 +236,7 @@ def test_claim_6_without_stored_probabilities_says_no_runs(tmp_path, capsys):
         write_json_atomic(Run.of(cfg, tmp_path).path, res)
     assert compare.main(["--claims", "--results", str(tmp_path)]) == 0
     out = capsys.readouterr().out
-    block = out.split("### The paper's claims, checked")[1].split("\n\n")[1]
-    rows = {r[0]: r[1:] for r in ([c.strip() for c in ln.strip("|").split("|")] for ln in block.splitlines()[2:])}
+    rows = claim_rows(out)
     for metric in ("NLL", "ECE", "Brier"):
         assert rows[f"AMPLIFY is better calibrated than none ({metric})"][-1] == (
             "not enough evidence (no runs: no unit with stored test probabilities of both amplify and none)")
