@@ -56,3 +56,28 @@ def test_readme_table_is_the_commands_output(cmd, title, table, capsys, monkeypa
     heads = [i for i, line in enumerate(out) if line == f"### {title}"]
     assert heads, f"`{cmd}` printed no table titled {title!r}"
     assert table == table_after(out, heads[0]), f"README.md's table differs from `{cmd}`'s {title!r}"
+
+
+# A figure the README shows is drawn by a bench.compare command into a committed directory:
+#     <!-- figure: python -m bench.compare ... --out DIR ; data: NAME.csv -->
+# The test runs the command with --out pointed at a temporary directory and compares the CSV the figure is drawn
+# from with the committed one: a run that lands and changes the figure fails it until the figure is redrawn.
+FIGURE = re.compile(r"<!-- figure: (?P<cmd>python -m bench\.compare .*?) ; data: (?P<data>\S+) -->")
+FIGURES = [m.groups() for m in FIGURE.finditer((ROOT / "README.md").read_text(encoding="utf-8"))]
+
+
+def test_the_readme_shows_its_figures():
+    assert FIGURES, "no <!-- figure: ... --> marker in README.md"
+
+
+@pytest.mark.parametrize("cmd,data", FIGURES, ids=[f"{c.split('--', 1)[1]}|{d}" for c, d in FIGURES])
+def test_readme_figure_data_is_the_commands_output(cmd, data, tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(ROOT)
+    args = shlex.split(cmd)[3:]
+    out_dir = Path(args[args.index("--out") + 1])
+    args[args.index("--out") + 1] = str(tmp_path)
+    compare.main(args)
+    capsys.readouterr()
+    assert (tmp_path / data).read_text() == (ROOT / out_dir / data).read_text(), (
+        f"{out_dir / data} is not what `{cmd}` draws from today's results: run it and commit the files")
+    assert f"]({(out_dir / data).with_suffix('.png').as_posix()})" in (ROOT / "README.md").read_text(encoding="utf-8")
