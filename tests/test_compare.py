@@ -191,6 +191,31 @@ def test_cost_table(tmp_path, capsys):
     assert rows["amplify"][5] == "502"  # the largest peak over the runs
 
 
+
+def test_budget_table_counts_runs_that_peaked_in_their_last_allowed_epoch():
+    from dataclasses import replace
+
+    from bench.report.tables import budget_table
+
+    _, args = compare.parse([*BASE, "--results", "unused"])
+    _, _, runs = compare.make_plan(args)
+    best = {"none": [3, 2, 1], "tmix": [3, 3, 2], "amplify": [1, 1, 1]}  # per seed; budget 3 epochs
+    records = []
+    for run in runs:
+        cfg = replace(run.cfg, epochs=3)
+        res = result_for(cfg)
+        res["best_epoch"] = best[cfg.method][cfg.seed] if cfg.dataset == "trec-coarse" else 3
+        records.append((cfg, res))
+    t = budget_table(records, METHODS, DATASETS)
+    assert t.headers == ["method", *DATASETS, "all"]
+    rows = {r[0]: r[1:] for r in t.rows}
+    assert rows["none"] == ["1/3 · 2.0", "3/3 · 3.0", "4/6"]
+    assert rows["tmix"] == ["2/3 · 2.7", "3/3 · 3.0", "5/6"]
+    assert rows["amplify"] == ["0/3 · 1.0", "3/3 · 3.0", "3/6"]
+    assert "epoch 3, the recipe's budget" in t.notes[0]
+    one = budget_table([r for r in records if r[0].dataset == "trec-coarse"], METHODS, ["trec-coarse"])
+    assert one.headers == ["method", "trec-coarse"] and one.rows[0] == ["none", "1/3 · 2.0"]
+
 def test_failed_missing_and_stale_runs_are_reported(tmp_path, capsys):
     runs = write_fixture(tmp_path / "r", skip={("sst-2", "tmix", 2)}, fail={("trec-coarse", "amplify", 1)})
     stale = next(r for r in runs if r.label == "sst-2/none/s0")
@@ -233,8 +258,8 @@ def test_formats_and_out_files(tmp_path, capsys):
     assert r"\toprule" in tex and r"\textbf{85.00 $\pm$ 5.00} (+10.00)" in tex
     assert "\x02" not in tex and "\x03" not in tex and r"$\Delta$ pts" in tex
     files = sorted(p.name for p in (tmp_path / "tables").iterdir())
-    assert files == ["accuracy.csv", "calibration-significance.csv", "calibration.csv", "cost.csv", "significance.csv",
-                     "summary.csv", "tables.md", "tables.tex"]
+    assert files == ["accuracy.csv", "budget.csv", "calibration-significance.csv", "calibration.csv", "cost.csv",
+                     "significance.csv", "summary.csv", "tables.md", "tables.tex"]
     acc = list(csv.DictReader(io.StringIO((tmp_path / "tables" / "accuracy.csv").read_text())))
     row = next(r for r in acc if r["method"] == "amplify" and r["dataset"] == "trec-coarse")
     assert float(row["mean_acc"]) == pytest.approx(0.85) and row["best"] == "True" and row["n_seeds"] == "3"

@@ -272,6 +272,39 @@ def cost_table(records, methods, baseline="none"):
     return Table("cost", "Cost per method", headers, rows, recs, notes)
 
 
+def budget_table(records, methods, datasets):
+    """Per method and dataset: how many runs had their best dev accuracy in the last epoch the recipe allows.
+
+    Such a run's dev curve had not turned down when training stopped: a longer budget might have moved its
+    test accuracy, so a method that often peaks at the budget is the one a short recipe may hold back.
+    Descriptive: counts, no test."""
+    cells = group(records)
+    rows, recs = [], []
+    for m in methods:
+        row, total = [m], [0, 0]
+        for d in datasets:
+            runs = cells.get((m, d), [])
+            if not runs:
+                row.append("–")
+                continue
+            at_budget = sum(res["best_epoch"] == cfg.epochs for cfg, res in runs)
+            mean_best = float(np.mean([res["best_epoch"] for _, res in runs]))
+            total = [total[0] + at_budget, total[1] + len(runs)]
+            row.append(f"{at_budget}/{len(runs)} · {mean_best:.1f}")
+            recs.append({"method": m, "dataset": d, "runs": len(runs), "best_at_last_epoch": at_budget,
+                         "mean_best_epoch": mean_best, "epochs": max(cfg.epochs for cfg, _ in runs)})
+        if total[1]:
+            rows.append(row + ([f"{total[0]}/{total[1]}"] if len(datasets) > 1 else []))
+    budgets = sorted({cfg.epochs for cfg, _ in records})
+    notes = [f"k/n · e: k of the n runs had their best dev accuracy in the last epoch allowed (epoch "
+             f"{' or '.join(map(str, budgets))}, the recipe's budget), and e is the mean best-dev epoch. Runs that "
+             "early stopping ended sooner count among the n, never among the k.",
+             "A run that peaks at the budget was still improving on dev when it stopped: more epochs might have "
+             "changed its test accuracy. Descriptive counts; no test."]
+    return Table("budget", "Runs whose best dev epoch was the last one allowed",
+                 ["method", *datasets, *(["all"] if len(datasets) > 1 else [])], rows, recs, notes)
+
+
 def failures_table(failed):
     """failed: [(run, result)] from bench.grid.plan.collect. One row per failed run, with the error's first line."""
     rows, recs = [], []
