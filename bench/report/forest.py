@@ -14,6 +14,7 @@ seeds only; the paired tests over test examples (bootstrap, McNemar) are in the 
 """
 
 import math
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -29,8 +30,6 @@ MEAN = "mean"  # the column label of the average over datasets, as in the accura
 
 def _interval(pairs):
     """welch_mean in points, quietly: a cell with one seed has no interval (nan), which the table shows as –."""
-    import warnings
-
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DegenerateInputWarning)
         r = welch_mean(pairs)
@@ -102,10 +101,14 @@ def plot_forest(Figure, recs, methods, focus="amplify", baseline="none"):
         one = next(r for r in recs if r["dataset"] == d)
         seeds = f"{one['n_seeds_baseline']} seeds" if d != MEAN else f"{one['n_datasets']} datasets"
         ax.set_title(f"{d if d != MEAN else 'mean over datasets'} ({seeds})", fontsize=10)
-    for ax in axes.flat[len(panels):]:
-        ax.set_visible(False)
-    for ax in axes[-1]:
-        ax.set_xlabel(f"Δ test accuracy vs {baseline} (points)")
+    for i, ax in enumerate(axes.flat):
+        row, col = divmod(i, ncols)
+        if i >= len(panels):  # an empty slot in the last row: the panel above it carries the x axis
+            ax.set_visible(False)
+            axes[row - 1, col].xaxis.set_tick_params(labelbottom=True)
+            axes[row - 1, col].set_xlabel(f"Δ test accuracy vs {baseline} (points)")
+        elif row == nrows - 1:
+            ax.set_xlabel(f"Δ test accuracy vs {baseline} (points)")
     fig.suptitle(f"Each method minus {baseline}: mean over seeds and Welch 95% interval ({focus} in red)",
                  fontsize=11)
     return fig
