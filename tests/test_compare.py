@@ -191,7 +191,6 @@ def test_cost_table(tmp_path, capsys):
     assert rows["amplify"][5] == "502"  # the largest peak over the runs
 
 
-
 def test_budget_table_counts_runs_that_peaked_in_their_last_allowed_epoch():
     from dataclasses import replace
 
@@ -215,6 +214,7 @@ def test_budget_table_counts_runs_that_peaked_in_their_last_allowed_epoch():
     assert "epoch 3, the recipe's budget" in t.notes[0]
     one = budget_table([r for r in records if r[0].dataset == "trec-coarse"], METHODS, ["trec-coarse"])
     assert one.headers == ["method", "trec-coarse"] and one.rows[0] == ["none", "1/3 · 2.0"]
+
 
 def test_failed_missing_and_stale_runs_are_reported(tmp_path, capsys):
     runs = write_fixture(tmp_path / "r", skip={("sst-2", "tmix", 2)}, fail={("trec-coarse", "amplify", 1)})

@@ -10,20 +10,16 @@ in Transformer", PeerJ Computer Science (arXiv 2309.12689), Figures 3 and 4.
 """
 
 from bench.experiments.registry import Experiment, register
-from bench.grid.plan import grid_configs
+from bench.experiments.table2 import table2_configs
 from bench.report import plots
-
-
-def figure4_configs(spec):
-    # the table2 grid itself: the curves are the first iterations of the real runs (and the heatmap tests their
-    # accuracy), so a results directory that holds table2 trains nothing here
-    return grid_configs(spec.base, spec.datasets, spec.methods, spec.seeds)
 
 
 def figure4_tables(records, spec, opts):
     return plots.figure4(records, spec, opts)
 
 
+# its runs are the table2 grid itself: the curves are the first iterations of the real runs (and the heatmap tests
+# their accuracy), so a results directory that holds table2 trains nothing here
 register(Experiment("figure4", "loss over the first --figure-steps iterations, cumulative training time, and a "
                     "method-vs-method p-value heatmap: CSV + PNG (paper Figures 4 and 3)",
-                    figure4_configs, figure4_tables))
+                    table2_configs, figure4_tables))

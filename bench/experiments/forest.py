@@ -10,15 +10,10 @@ Table 2 claims rest on.
 """
 
 from bench.experiments.registry import Experiment, register
-from bench.grid.plan import grid_configs
+from bench.experiments.table2 import table2_configs
 from bench.report.forest import forest
 
-
-def forest_configs(spec):
-    # the table2 grid itself, so a results directory that holds table2 trains nothing here
-    return grid_configs(spec.base, spec.datasets, spec.methods, spec.seeds)
-
-
+# its runs are the table2 grid itself, so a results directory that holds table2 trains nothing here
 register(Experiment("forest", "each method's accuracy minus none's with Welch 95% intervals over seeds, per dataset "
                     "and over all: a table, CSV + PNG (forest plot)",
-                    forest_configs, forest))
+                    table2_configs, forest))

@@ -20,8 +20,8 @@ from pathlib import Path
 import numpy as np
 
 from amplify.results import write_text_atomic
-from bench.report.plots import INSTALL, _csv, figure_class, save_png
-from bench.report.tables import Table, group, signed_pts
+from bench.report.plots import INSTALL, figure_class, save_png
+from bench.report.tables import Table, group, render, signed_pts
 from bench.stats.checks import DegenerateInputWarning
 from bench.stats.over_seeds import welch_mean
 
@@ -122,7 +122,7 @@ def forest(records, spec, opts):
         return [table]
     out = Path(opts.out_dir)
     written = [out / "forest.csv"]
-    write_text_atomic(written[0], _csv(recs))
+    write_text_atomic(written[0], render(table, "csv"))  # its records; --out's write_tables names it alike
     Figure = figure_class()
     if Figure is None:
         table.notes.append(f"Wrote {written[0]}. matplotlib is not installed: no PNG; {INSTALL}.")
