@@ -8,10 +8,17 @@ A quoted table is marked in README.md by an HTML comment right above it (invisib
 TITLE is the table's title as the command prints it after "### ".
 The test runs the command in-process from the repository root and compares the table's lines (header, rule, rows)
 with the README's, trailing spaces aside. A committed run that changes a quoted number fails it until the README
-is updated; a README edit by hand that drifts from the files fails it too."""
+is updated; a README edit by hand that drifts from the files fails it too.
 
+`python -m tests.test_readme_results` rewrites every quoted table from today's command output and redraws every
+figure into its committed directory (the prose around them, which quotes numbers too, stays yours to edit)."""
+
+import contextlib
+import io
+import os
 import re
 import shlex
+import sys
 from pathlib import Path
 
 import pytest
@@ -55,7 +62,8 @@ def test_readme_table_is_the_commands_output(cmd, title, table, capsys, monkeypa
     out = capsys.readouterr().out.splitlines()
     heads = [i for i, line in enumerate(out) if line == f"### {title}"]
     assert heads, f"`{cmd}` printed no table titled {title!r}"
-    assert table == table_after(out, heads[0]), f"README.md's table differs from `{cmd}`'s {title!r}"
+    assert table == table_after(out, heads[0]), (
+        f"README.md's table differs from `{cmd}`'s {title!r}: `python -m tests.test_readme_results` rewrites it")
 
 
 # A figure the README shows is drawn by a bench.compare command into a committed directory:
@@ -79,5 +87,73 @@ def test_readme_figure_data_is_the_commands_output(cmd, data, tmp_path, capsys, 
     compare.main(args)
     capsys.readouterr()
     assert (tmp_path / data).read_text() == (ROOT / out_dir / data).read_text(), (
-        f"{out_dir / data} is not what `{cmd}` draws from today's results: run it and commit the files")
+        f"{out_dir / data} is not what `{cmd}` draws from today's results: run it (or `python -m "
+        f"tests.test_readme_results`) and commit the files")
     assert f"]({(out_dir / data).with_suffix('.png').as_posix()})" in (ROOT / "README.md").read_text(encoding="utf-8")
+
+
+def test_refresh_rewrites_a_quoted_table_and_nothing_else(tmp_path, monkeypatch):
+    monkeypatch.chdir(ROOT)  # refresh changes directory itself; this puts it back afterwards
+    cmd = "python -m bench.compare --preset minilm-table2 --claims --speed bench/results/minilm-table2-speed"
+    title = "Step time vs none, interleaved (--speed)"
+    readme = tmp_path / "README.md"
+    readme.write_text(f"Before.\n\n  <!-- quoted: {cmd} ; table: {title} -->\n  | stale |\n  |---|\n\nAfter.\n")
+    refresh(readme)
+    out = _output(cmd)
+    expected = table_after(out, out.index(f"### {title}"))
+    assert len(expected) >= 3
+    assert readme.read_text().splitlines() == ["Before.", "", f"  <!-- quoted: {cmd} ; table: {title} -->",
+                                               *("  " + line for line in expected), "", "After."]
+    written = readme.read_bytes()
+    refresh(readme)
+    assert readme.read_bytes() == written and not (tmp_path / "README.md.tmp").exists()
+
+
+def _output(cmd):
+    """What `cmd` prints, run in-process (exit status 1, an incomplete grid, is fine)."""
+    with contextlib.redirect_stdout(io.StringIO()) as out:
+        try:
+            compare.main(shlex.split(cmd)[3:])
+        except SystemExit:
+            pass
+    return out.getvalue().splitlines()
+
+
+def refresh(readme=ROOT / "README.md"):
+    """Rewrite `readme`'s quoted tables with their commands' output now (written atomically); redraw its figures.
+    Commands run from the repository root, as the tests run them."""
+    os.chdir(ROOT)
+    lines = readme.read_text(encoding="utf-8").splitlines()
+    outputs = {}
+    i = 0
+    while i < len(lines):
+        if not (m := MARK.search(lines[i])):
+            i += 1
+            continue
+        if m["cmd"] not in outputs:
+            outputs[m["cmd"]] = _output(m["cmd"])
+        heads = [k for k, line in enumerate(outputs[m["cmd"]]) if line == f"### {m['title']}"]
+        if not heads:
+            sys.exit(f"{readme}:{i + 1}: `{m['cmd']}` printed no table titled {m['title']!r}")
+        new = table_after(outputs[m["cmd"]], heads[0])
+        start = i + 1
+        while start < len(lines) and not lines[start].strip():
+            start += 1
+        end = start
+        while end < len(lines) and lines[end].lstrip().startswith("|"):
+            end += 1
+        if [line.strip() for line in lines[start:end]] != new:
+            print(f"{readme}:{i + 1}: rewrote {m['title']!r}")
+        indent = lines[i][: len(lines[i]) - len(lines[i].lstrip())]
+        lines[start:end] = [indent + line for line in new]
+        i = start + len(new)
+    tmp = readme.with_name(readme.name + ".tmp")
+    tmp.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    os.replace(tmp, readme)
+    for m in FIGURE.finditer(readme.read_text(encoding="utf-8")):
+        _output(m["cmd"])
+        print(f"redrew {m['data']}: {m['cmd']}")
+
+
+if __name__ == "__main__":  # python -m tests.test_readme_results, from the repository root
+    refresh()
