@@ -216,6 +216,27 @@ def test_budget_table_counts_runs_that_peaked_in_their_last_allowed_epoch():
     assert one.headers == ["method", "trec-coarse"] and one.rows[0] == ["none", "1/3 · 2.0"]
 
 
+def test_dev_curve_table_averages_each_epoch_over_the_runs_that_trained_it():
+    from bench.report.tables import dev_curve_table
+
+    _, args = compare.parse([*BASE, "--results", "unused"])
+    _, _, runs = compare.make_plan(args)
+    curves = {0: [0.5, 0.7, 0.8], 1: [0.6, 0.8], 2: [0.4, 0.6, 0.9]}  # seed 1 stopped early, after epoch 2
+    records = []
+    for run in runs:
+        res = result_for(run.cfg)
+        if run.cfg.method != "tmix":  # tmix's results carry no per-epoch record: no row
+            res["epochs"] = [{"epoch": e + 1, "dev_acc": acc} for e, acc in enumerate(curves[run.cfg.seed])]
+        records.append((run.cfg, res))
+    t = dev_curve_table(records, METHODS, DATASETS)
+    assert t.headers == ["dataset", "method", "epoch 1", "epoch 2", "epoch 3"]
+    assert [r[:2] for r in t.rows] == [[d, m] for d in DATASETS for m in METHODS if m != "tmix"]
+    assert t.rows[0][2:] == ["50.00", "70.00", "85.00 (2)"]  # epoch 3: mean of seeds 0 and 2 only
+    assert t.records[2] == {"dataset": DATASETS[0], "method": METHODS[0], "epoch": 3,
+                            "mean_dev_acc": pytest.approx(85.0), "runs": 2}
+    assert dev_curve_table([(cfg, result_for(cfg)) for cfg, _ in records], METHODS, DATASETS).rows == []
+
+
 def test_failed_missing_and_stale_runs_are_reported(tmp_path, capsys):
     runs = write_fixture(tmp_path / "r", skip={("sst-2", "tmix", 2)}, fail={("trec-coarse", "amplify", 1)})
     stale = next(r for r in runs if r.label == "sst-2/none/s0")

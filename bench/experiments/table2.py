@@ -2,8 +2,8 @@
 table2, the default experiment: a summary (bench/report/summary.py: one line per dataset and method, gathered
 from the tables after it), the paper's Table 2 (accuracy per method and dataset over seeds), its significance
 table (bench/report/significance.py), the calibration tables (NLL, ECE, Brier and their significance,
-bench/report/calibration.py), the cost table and how many runs peaked in their last allowed epoch
-(bench/report/tables.py).
+bench/report/calibration.py), the cost table, how many runs peaked in their last allowed epoch and the mean dev
+accuracy per epoch (bench/report/tables.py).
 """
 
 from bench.experiments.registry import Experiment, register
@@ -11,7 +11,7 @@ from bench.grid.plan import grid_configs
 from bench.report.calibration import calibration_significance_table, calibration_table
 from bench.report.significance import significance_table
 from bench.report.summary import summary_table
-from bench.report.tables import accuracy_table, budget_table, cost_table
+from bench.report.tables import accuracy_table, budget_table, cost_table, dev_curve_table
 
 
 def table2_configs(spec):
@@ -23,10 +23,12 @@ def table2_tables(records, spec, opts):
     significance = significance_table(records, spec.methods, spec.datasets, alpha=opts.alpha,
                                       n_resamples=opts.n_resamples)
     calibration = calibration_table(records, spec.methods, spec.datasets)
+    curves = dev_curve_table(records, spec.methods, spec.datasets)  # no rows from results without epochs
     return [summary_table(accuracy, significance, calibration), accuracy, significance, calibration,
             calibration_significance_table(records, spec.methods, spec.datasets, alpha=opts.alpha,
                                            n_resamples=opts.n_resamples),
-            cost_table(records, spec.methods), budget_table(records, spec.methods, spec.datasets)]
+            cost_table(records, spec.methods), budget_table(records, spec.methods, spec.datasets),
+            *([curves] if curves.rows else [])]
 
 
 register(Experiment("table2", "datasets x methods x seeds: accuracy, significance, calibration and cost tables "

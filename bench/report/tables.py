@@ -305,6 +305,38 @@ def budget_table(records, methods, datasets):
                  ["method", *datasets, *(["all"] if len(datasets) > 1 else [])], rows, recs, notes)
 
 
+def dev_curve_table(records, methods, datasets):
+    """Per dataset and method: dev accuracy after each epoch, mean over the runs that trained that epoch.
+
+    The curve behind budget_table's counts: whether a method's dev accuracy was still climbing at the budget,
+    or sat below `none`'s all along. A run that early stopping ended sooner is absent from the later epochs,
+    whose cells then say how many runs they average. Descriptive; no test."""
+    cells = group(records)
+    budget = max((len(res.get("epochs") or ()) for _, res in records), default=0)
+    rows, recs = [], []
+    for d in datasets:
+        for m in methods:
+            curves = [res.get("epochs") or [] for _, res in cells.get((m, d), [])]
+            if not any(curves):
+                continue
+            row = [d, m]
+            for e in range(budget):
+                dev = [curve[e]["dev_acc"] for curve in curves if len(curve) > e]
+                if not dev:
+                    row.append("")
+                    continue
+                mean = 100 * float(np.mean(dev))
+                row.append(f"{mean:.2f}" + (f" ({len(dev)})" if len(dev) < len(curves) else ""))
+                recs.append({"dataset": d, "method": m, "epoch": e + 1, "mean_dev_acc": mean, "runs": len(dev)})
+            rows.append(row)
+    notes = ["Dev accuracy % after each epoch, the mean over a cell's runs (seeds). (k): only k runs trained that "
+             "epoch; early stopping had ended the others. Dev accuracy selects each run's epoch, so these curves "
+             "are what the recipe saw; test accuracy never enters. Descriptive; no test."]
+    return Table("dev_curves", "Dev accuracy per epoch, mean over seeds",
+                 ["dataset", "method", *(f"epoch {e + 1}" for e in range(budget))], rows, recs, notes,
+                 align="ll" + "r" * budget)
+
+
 def failures_table(failed):
     """failed: [(run, result)] from bench.grid.plan.collect. One row per failed run, with the error's first line."""
     rows, recs = [], []
