@@ -15,7 +15,7 @@ import pytest
 from scipy import stats as sps
 
 from amplify.train import TrainConfig
-from bench import compare
+from bench import compare, presets
 from bench.grid.plan import plan
 from bench.report.significance import ensemble_predictions, family
 from bench.report.tables import render
@@ -316,15 +316,15 @@ def test_explicit_flags_beat_the_preset():
     _, args = compare.parse(["--preset", "quick", "--lr", "2e-5"])  # a flag equal to the default still wins
     assert args.lr == 2e-5
     _, args = compare.parse([])
-    assert args.datasets == list(compare.TABLE2_DATASETS) and args.methods == list(compare.TABLE2_METHODS)
+    assert args.datasets == list(presets.TABLE2_DATASETS) and args.methods == list(presets.TABLE2_METHODS)
     assert args.seeds == [0, 1, 2] and args.results == "results/grid" and args.epochs == 15
 
 
-@pytest.mark.parametrize("name", sorted(compare.PRESETS))
+@pytest.mark.parametrize("name", sorted(presets.PRESETS))
 def test_every_preset_makes_a_valid_grid(name, tmp_path):
     _, args = compare.parse(["--preset", name, "--results", str(tmp_path)])
     _, spec, runs = compare.make_plan(args)
-    p = compare.PRESETS[name]
+    p = presets.PRESETS[name]
     assert len(runs) == len(p.datasets) * len(p.methods) * len(p.seeds)
     assert all(getattr(spec.base, k) == v for k, v in p.options.items() if k not in ("results", "first_seeds"))
 
@@ -356,7 +356,7 @@ def test_minilm_table2_imdb_preset_is_a_labelled_subset(tmp_path, capsys):
 
 
 def test_quick_preset_is_the_acceptance_grid():
-    p = compare.PRESETS["quick"]
+    p = presets.PRESETS["quick"]
     assert p.datasets == ("trec-coarse", "sst-2") and p.methods == ("none", "amplify") and len(p.seeds) == 2
     assert p.options["model"] == "minilm-l6" and p.options["epochs"] <= 2
 

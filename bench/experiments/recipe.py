@@ -8,7 +8,7 @@ CPU needs its own. This grid trains the method(s) asked for (the preset: `none`,
 LRS with early stopping off (patience = epochs), so every run records its whole dev curve. The table shows,
 per dataset and lr, the dev accuracy after each epoch and the best one. Test accuracy is not shown: the
 test split never selects anything, and a recipe chosen with it would leak into every claim. Every method
-of the main grid then uses the chosen recipe, as the paper did (bench/compare.py, preset minilm-table2).
+of the main grid then uses the chosen recipe, as the paper did (bench/presets.py, preset minilm-table2).
 """
 
 from dataclasses import replace

@@ -1,0 +1,94 @@
+"""
+The named grids of `python -m bench.compare --preset NAME`: which datasets, methods and seeds, and which run.py
+options (by their argparse dest). A flag given on the command line wins over the preset.
+
+    paper               the paper's Table 2 recipe with bert-base-uncased (a GPU job)
+    quick, smoke        the acceptance grid on 2 CPU cores; the tests' grid
+    cpu-small, reduced  MiniLM on the five small datasets; the CPU version of any --experiment
+    minilm-recipe       issue 13's recipe calibration (with --experiment recipe)
+    minilm-table2       issue 13's evidence grid, into its committed folder (the README's results)
+    minilm-table2-imdb  its IMDB cells on a fixed subset
+    minilm-budget       the budget check: TREC-fine, none and AMPLIFY with twice the epochs
+
+Without --preset the grid is the paper's Table 2: its seven datasets x TABLE2_METHODS x seeds 0-2.
+"""
+
+from dataclasses import dataclass, field
+
+TABLE2_DATASETS = ("mrpc", "sst-2", "sst-5", "trec-coarse", "trec-fine", "imdb", "yelp-5")  # paper Table 2 order
+TABLE2_METHODS = ("none", "embedmix", "sentmix", "tmix", "amplify")
+TABLE2_SEEDS = (0, 1, 2)
+
+
+@dataclass(frozen=True)
+class Preset:
+    summary: str
+    datasets: tuple = TABLE2_DATASETS
+    methods: tuple = TABLE2_METHODS
+    seeds: tuple = TABLE2_SEEDS
+    options: dict = field(default_factory=dict)  # run.py options, by their argparse dest
+
+
+PRESETS = {
+    "paper": Preset("the paper's Table 2 with bert-base-uncased and its recipe (15 epochs, lr 2e-5): a GPU job",
+                    options={"model": "bert-base-uncased"}),
+    # Why subsets: MiniLM trains at ~1-3 s/step on 2 cores (SST-2's longer sentences at the slow end), so
+    # 2 full epochs of TREC-coarse and SST-2 for 8 runs are ~3,000 steps, 1.5-2.5 hours. 1,000 training
+    # examples (the same fixed subset for every seed, amplify/train.py) and at most 500 dev/test examples
+    # keep the grid near 30 minutes; lr 1e-4 because 64 steps at 2e-5 barely move the model.
+    "quick": Preset("the CPU acceptance grid: MiniLM, TREC-coarse and SST-2, none vs amplify, 2 seeds, 2 epochs "
+                    "on 1,000 training and <= 500 dev/test examples at lr 1e-4 (8 min on 2 free cores, measured)",
+                    datasets=("trec-coarse", "sst-2"), methods=("none", "amplify"), seeds=(0, 1),
+                    options={"model": "minilm-l6", "epochs": 2, "lr": 1e-4, "train_limit": 1000, "eval_limit": 500}),
+    "cpu-small": Preset("MiniLM on the five small datasets x 5 methods x 3 seeds, 3 epochs at lr 5e-5 "
+                        "(a day or more on 2 CPU cores, an hour on a GPU)",
+                        datasets=("trec-coarse", "trec-fine", "sst-2", "sst-5", "mrpc"),
+                        options={"model": "minilm-l6", "epochs": 3, "lr": 5e-5}),
+    # Issue 13's recipe calibration: `none`, seed 0, each lr of bench/experiments/recipe.py, 6 epochs with early
+    # stopping off, on the five datasets of the MiniLM Table 2 grid. Use with --experiment recipe.
+    "minilm-recipe": Preset("with --experiment recipe: MiniLM, none, seed 0, lr in {5e-5, 1e-4, 2e-4}, 6 epochs, "
+                            "whole dev curves on TREC-fine, MRPC, SST-5, SST-2, TREC-coarse (~15 CPU-hours)",
+                            datasets=("trec-fine", "mrpc", "sst-5", "sst-2", "trec-coarse"), methods=("none",),
+                            seeds=(0,), options={"model": "minilm-l6", "epochs": 6, "patience": 6}),
+    # Issue 13's grid, on the recipe the calibration above chose on dev only (bench/results/minilm-table2-
+    # calibration; `--experiment recipe --preset minilm-recipe --report-only` prints the rule and the choice).
+    # Its results default to the committed folder: this preset is the project's evidence, and running it again
+    # continues that grid (finished runs are never re-run). Use --results elsewhere for runs of your own.
+    "minilm-table2": Preset("issue 13's evidence grid: MiniLM on TREC-fine, MRPC, SST-5, SST-2, TREC-coarse x the "
+                            "six methods and the three controls x seeds 0-4 (seeds 0-2 first), lr 1e-4, <= 6 epochs, "
+                            "patience 3, into bench/results/minilm-table2 (~70 CPU-hours)",
+                            datasets=("trec-fine", "mrpc", "sst-5", "sst-2", "trec-coarse"),
+                            methods=("none", "embedmix", "sentmix", "tmix", "manifold", "amplify", "labelsmooth",
+                                     "ssmix", "mixup-transformer"), seeds=(0, 1, 2, 3, 4),
+                            options={"model": "minilm-l6", "epochs": 6, "patience": 3, "lr": 1e-4,
+                                     "first_seeds": 3, "results": "bench/results/minilm-table2"}),
+    # IMDB on MiniLM costs ~2.5 h per epoch per run on one core (bench/results/speed-cpu-minilm-l6-b32-imdb.json:
+    # 11.5 s per step of 32 reviews x 256 tokens): the full grid would be ~450 CPU-hours. So a fixed subset,
+    # the same for every method and seed, named as a subset under every table; same recipe as minilm-table2.
+    "minilm-table2-imdb": Preset("issue 13's IMDB cells on a fixed subset: MiniLM, 2,000 training and 1,000 dev/test "
+                                 "reviews x the six methods and the three controls x seeds 0-4, the minilm-table2 "
+                                 "recipe, into bench/results/minilm-table2-imdb (~70 CPU-hours)",
+                                 datasets=("imdb",),
+                                 methods=("none", "embedmix", "sentmix", "tmix", "manifold", "amplify", "labelsmooth",
+                                          "ssmix", "mixup-transformer"), seeds=(0, 1, 2, 3, 4),
+                                 options={"model": "minilm-l6", "epochs": 6, "patience": 3, "lr": 1e-4,
+                                          "train_limit": 2000, "eval_limit": 1000, "first_seeds": 3,
+                                          "results": "bench/results/minilm-table2-imdb"}),
+    # The minilm-table2 recipe's 6 epochs were chosen on `none`; on TREC-fine most mixing runs had their best dev
+    # epoch in the last one (`--report-only`'s budget table). The same cells with twice the budget (the cosine
+    # schedule stretched over it, the same early-stopping rule) say whether AMPLIFY's gap there is the budget's.
+    "minilm-budget": Preset("issue 13's budget check: MiniLM, TREC-fine, none and AMPLIFY x seeds 0-4, the "
+                            "minilm-table2 recipe with 12 epochs instead of 6, into "
+                            "bench/results/minilm-budget-trec-fine (~3 CPU-hours)",
+                            datasets=("trec-fine",), methods=("none", "amplify"), seeds=(0, 1, 2, 3, 4),
+                            options={"model": "minilm-l6", "epochs": 12, "patience": 3, "lr": 1e-4,
+                                     "results": "bench/results/minilm-budget-trec-fine"}),
+    "smoke": Preset("the tests' grid: tiny random model, TREC-coarse, none vs amplify, 2 seeds, 1 epoch on 200 "
+                    "training and 100 dev/test examples at lr 1e-3 (seconds)",
+                    datasets=("trec-coarse",), methods=("none", "amplify"), seeds=(0, 1),
+                    options={"model": "tiny", "epochs": 1, "train_limit": 200, "eval_limit": 100, "lr": 1e-3,
+                             "batch_size": 16, "max_length": 32}),
+    "reduced": Preset("the CPU version of any --experiment: MiniLM, TREC-coarse, the five Table-2 methods, 2 seeds, "
+                      "1 epoch at lr 5e-5", datasets=("trec-coarse",), seeds=(0, 1),
+                      options={"model": "minilm-l6", "epochs": 1, "lr": 5e-5}),
+}
