@@ -396,10 +396,12 @@ def main(argv=None):
             print(f"{stop_file} exists, so no run will start: delete it to run the grid", file=sys.stderr)
         device = rank_device(args.device, info)
         jobs = args.jobs or (usable_cpus() if info.world == 1 and device_type(device) == "cpu" else 1)
+        finished = [(run.cfg, res["wall_time_s"]) for run, res in collect(runs)["ok"] if res.get("wall_time_s")]
         run_share(share, grid_stamp(info, shard), retry_failed=args.retry_failed, device=device,
                   progress=not args.quiet and info.rank == 0, in_process=args.in_process, jobs=jobs,
                   threads=pick_threads(args.threads, jobs=jobs), save_models=args.save_models,
-                  tensorboard=args.tensorboard, stop_file=stop_file, checkpoints=not args.no_checkpoints)
+                  tensorboard=args.tensorboard, stop_file=stop_file, checkpoints=not args.no_checkpoints,
+                  finished=finished)
         barrier(info)
     except KeyboardInterrupt:
         print(f"\ninterrupted: finished runs are kept in {args.results}, and the runs in flight their last finished "

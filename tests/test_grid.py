@@ -16,7 +16,7 @@ import pytest
 from amplify.train import TrainConfig
 from bench import compare
 from bench.grid.plan import Run, assigned, foreign_files, parse_shard, plan, run_key, shard_of, to_do
-from bench.grid.runner import _exit_reason, run_lock, run_share
+from bench.grid.runner import _exit_reason, run_lock, run_share, time_left
 
 REPO = Path(__file__).resolve().parents[1]
 TITLE = "### Test accuracy per method and dataset"
@@ -146,6 +146,28 @@ def test_progress_counts_runs_that_share_a_label_and_prices_only_whole_ok_runs(t
     done = [line for line in logs if "FAILED" in line or "test acc" in line]
     assert done[0].endswith("; 2 left") and "about" not in done[0]  # a failure prices nothing
     assert "; 1 left, about 0 min" in done[1] and "left" not in done[2]
+
+
+def test_time_left_prices_each_run_by_its_cell_else_its_dataset_else_all():
+    runs = plan([cfg(dataset=d, method=m) for d in ("trec-coarse", "sst-2", "mrpc") for m in ("none", "amplify")],
+                Path("unused"))
+    seconds = {("trec-coarse", "none"): [400, 500, 9000], ("trec-coarse", "amplify"): [600],
+               ("sst-2", "none"): [1500, 1700]}
+    # trec-coarse: its cells' medians 500 and 600; sst-2: none 1600, amplify the dataset's median (1600);
+    # mrpc, no finished run: the median of all six finished runs (1050), twice
+    assert time_left(runs, seconds) == 500 + 600 + 1600 + 1600 + 1050 + 1050
+    assert time_left(runs, seconds, jobs=2) == (500 + 600 + 1600 + 1600 + 1050 + 1050) / 2
+    assert time_left(runs, {}) is None and time_left([], seconds) == 0
+
+
+def test_the_eta_starts_from_the_grids_finished_runs(tmp_path, monkeypatch):
+    runs = plan([cfg(seed=s) for s in range(3)], tmp_path)
+    monkeypatch.setattr("bench.grid.runner.execute", lambda run, grid, **kw: {"status": "ok", "test_acc": 0.5,
+                                                                               "best_epoch": 1})
+    logs = []
+    run_share(runs, {"rank": 0}, progress=False, log=logs.append, finished=[(runs[0].cfg, 1200.0)] * 3)
+    done = [line for line in logs if "test acc" in line]
+    assert "; 2 left, about 40 min" in done[0]  # 2 x the earlier runs' 20 minutes (this one took ~0 s)
 
 
 def test_a_result_the_directory_would_not_take_is_recorded_with_where_it_is(tmp_path, monkeypatch):

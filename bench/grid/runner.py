@@ -47,6 +47,7 @@ import uuid
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
+from statistics import median
 
 from tqdm.auto import tqdm
 
@@ -321,19 +322,41 @@ def run_lock(run):
         yield True  # closing the file releases the lock (and so does dying)
 
 
+def time_left(pending, seconds, jobs=1):
+    """Seconds until the runs of `pending` are done, `jobs` at a time, or None with nothing to go on. `seconds`:
+    {(dataset, method): [seconds of finished runs]}. Each run is priced at the median of its cell, else of its
+    dataset, else of every finished run: a grid whose datasets cost 7 and 26 minutes a run is priced by both."""
+    every = [t for ts in seconds.values() for t in ts]
+    if not every:
+        return None
+    by_dataset = {}
+    for (dataset, _), ts in seconds.items():
+        by_dataset.setdefault(dataset, []).extend(ts)
+    total = sum(median(seconds.get((r.cfg.dataset, r.cfg.method)) or by_dataset.get(r.cfg.dataset) or every)
+                for r in pending)
+    return total / max(1, jobs)
+
+
 def run_share(share, grid, retry_failed=False, device=None, progress=True, in_process=False, log=None, jobs=1,
-              threads=None, save_models=False, tensorboard=None, stop_file=None, checkpoints=True):
+              threads=None, save_models=False, tensorboard=None, stop_file=None, checkpoints=True,
+              finished=()):
     """Run each of `share` (a list of Run) unless it is done or busy elsewhere, `jobs` at a time (each in its
     own child process with `threads` CPU threads), and none once `stop_file` exists. Returns {result file name:
     status}, status one of "ok", "failed", "skipped (done)", "skipped (busy)", "skipped (stop file)" (by file
     name: runs that differ in lr or noise share a label).
 
     Why jobs: on a CPU, two 1-thread runs side by side do more runs per hour than one 2-thread run (OpenMP
-    threads lose time waiting for each other on short sequences). The per-run locks keep jobs apart."""
+    threads lose time waiting for each other on short sequences). The per-run locks keep jobs apart.
+
+    finished: [(TrainConfig, wall seconds)] of the grid's runs done before: with this share's own finished runs
+    they price the ETA printed after each run (time_left)."""
     log = log or (lambda msg: tqdm.write(msg, file=sys.stderr))  # stdout is for the tables
     prefix = f"[rank {grid['rank']}] " if grid.get("world_size", 1) > 1 else ""
     jobs = 1 if in_process else max(1, jobs)
-    outcome, took_ok, t_start = {}, [], time.perf_counter()  # took_ok: seconds of whole runs that finished ok
+    outcome, t_start = {}, time.perf_counter()
+    took_ok = {}  # (dataset, method): seconds of whole runs that finished ok
+    for cfg, wall in finished:
+        took_ok.setdefault((cfg.dataset, cfg.method), []).append(wall)
     bar = tqdm(total=len(share), desc="grid", unit="run", disable=None if progress else True, dynamic_ncols=True)
 
     def one(i, run):
@@ -363,11 +386,11 @@ def run_share(share, grid, retry_failed=False, device=None, progress=True, in_pr
         outcome[run.path.name] = result["status"]
         took = time.perf_counter() - t0
         if result["status"] == "ok" and not how.startswith("resumes"):  # a failure or a part-run prices nothing
-            took_ok.append(took)
-        left = len(share) - len(outcome)  # not finished yet, the ones in flight included
-        eta = f"; {left} left" if left else ""
-        if left and took_ok:
-            eta += f", about {left * sum(took_ok) / len(took_ok) / jobs / 60:.0f} min"
+            took_ok.setdefault((run.cfg.dataset, run.cfg.method), []).append(took)
+        left = [r for r in share if r.path.name not in outcome]  # not finished yet, the ones in flight included
+        eta = f"; {len(left)} left" if left else ""
+        if left and (seconds := time_left(left, took_ok, jobs)) is not None:
+            eta += f", about {seconds / 60:.0f} min"
         if result["status"] == "ok":
             log(f"{prefix}{run.label}: test acc {result['test_acc']:.4f} (epoch {result['best_epoch']}), "
                 f"{took:.0f}s -> {run.path.name}{eta}")
