@@ -97,7 +97,7 @@ def build_parser():
                         "--datasets / --seeds when given); train nothing (bench/report/claims.py)")
     g.add_argument("--speed", nargs="+", default=None, metavar="PATH",
                    help="with --claims: bench.speed JSONs (files, or directories of speed-*.json) whose interleaved "
-                        "rounds test the cost claim on a shared machine, beside the runs' own timers")
+                        "rounds test the cost claim on a shared machine, instead of the runs' own timers")
     g = p.add_argument_group("resuming and splitting")
     g.add_argument("--retry-failed", action="store_true", help="re-run runs recorded as failed")
     g.add_argument("--report-only", action="store_true", help="print the tables from stored results; train nothing")

@@ -255,6 +255,7 @@ def test_cost_from_interleaved_rounds(results, tmp_path, capsys):
     assert tmix[1] == "permutation over interleaved rounds" and tmix[4] == "rounds 20" and tmix[5] == "2 benchmarks"
     assert tmix[-1] == "supported" and tmix[0].startswith("step time -1")  # 520/600, 310/360: -13%, -14%
     assert rows["AMPLIFY's training step costs less than sentmix's (interleaved)"][-1] == "not enough evidence"
+    assert not any(k.startswith("AMPLIFY's training step") and not k.endswith("(interleaved)") for k in rows)
     assert rows["AMPLIFY's training step costs less than embedmix's (interleaved)"][-1] == (
         "not enough evidence (no runs: no unit with a --speed benchmark that timed both amplify and embedmix)")
     variants = json.loads((speed / "speed-a.json").read_text())["variants"]
@@ -266,8 +267,10 @@ def test_cost_from_interleaved_rounds(results, tmp_path, capsys):
     assert "speed-a" in table and "speed-b" in table and "| hf " not in table
     speed_rows = {r["method"]: r for r in claims.speed_table(claims.load_speed([speed / "speed-a.json"])).records}
     assert speed_rows["tmix"]["step_time_vs_none"] == pytest.approx(1.2, rel=0.02) and "hf" not in speed_rows
-    # without --speed: no interleaved lines at all
-    assert not any(k.endswith("(interleaved)") for k in by_claim(claims.claims_report(results)))
+    # without --speed: the runs' timers, no interleaved lines
+    plain = by_claim(claims.claims_report(results))
+    assert not any(k.endswith("(interleaved)") for k in plain)
+    assert plain["AMPLIFY's training step costs less than tmix's"][1] == "Welch over seeds, log step time"
 
 
 def test_interleaved_cost_is_the_total_a_run_pays_and_its_permutation_test_is_exact_on_few_rounds():
