@@ -30,6 +30,8 @@ Then it prints (Markdown by default; --format latex or csv; --out DIR also write
      words (bench/report/significance.py);
   3. calibration: NLL, ECE and Brier score per method and their significance (bench/report/calibration.py);
   4. cost: step time, samples/s, peak memory and overhead vs none per method (bench/report/tables.py);
+  5. the budget: how many runs had their best dev epoch in the last one allowed, and the mean dev accuracy
+     per epoch (bench/report/tables.py);
 and the failed runs, if any. The runs' own timers meet whatever load the machine had; for the cost claim,
 --claims --speed reads bench.speed JSONs instead, whose rounds time every method seconds apart.
 
