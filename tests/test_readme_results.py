@@ -29,16 +29,28 @@ ROOT = Path(__file__).resolve().parents[1]
 MARK = re.compile(r"<!-- quoted: (?P<cmd>python -m bench\.compare .*?) ; table: (?P<title>.*?) -->")
 
 
+def table_span(lines, start):
+    """(begin, end): where the Markdown table (lines starting with '|') after line `start` lies in `lines`,
+    blank lines before it skipped; begin == end when there is none."""
+    begin = start + 1
+    while begin < len(lines) and not lines[begin].strip():
+        begin += 1
+    end = begin
+    while end < len(lines) and lines[end].lstrip().startswith("|"):
+        end += 1
+    return begin, end
+
+
 def table_after(lines, start):
-    """The Markdown table lines (those starting with '|') after line `start`, skipping blank lines before it."""
-    i = start + 1
-    while i < len(lines) and not lines[i].strip():
-        i += 1
-    out = []
-    while i < len(lines) and lines[i].lstrip().startswith("|"):
-        out.append(lines[i].strip())
-        i += 1
-    return out
+    """The Markdown table lines after line `start`, stripped."""
+    begin, end = table_span(lines, start)
+    return [line.strip() for line in lines[begin:end]]
+
+
+def titled_table(out, title):
+    """The table a command printed under "### TITLE" (its output lines), or None when it printed none."""
+    heads = [i for i, line in enumerate(out) if line == f"### {title}"]
+    return table_after(out, heads[0]) if heads else None
 
 
 def quoted():
@@ -59,10 +71,9 @@ def test_the_readme_quotes_its_results_tables():
 def test_readme_table_is_the_commands_output(cmd, title, table, capsys, monkeypatch):
     monkeypatch.chdir(ROOT)
     compare.main(shlex.split(cmd)[3:])  # exit status 1 is fine: a grid still running is incomplete
-    out = capsys.readouterr().out.splitlines()
-    heads = [i for i, line in enumerate(out) if line == f"### {title}"]
-    assert heads, f"`{cmd}` printed no table titled {title!r}"
-    assert table == table_after(out, heads[0]), (
+    printed = titled_table(capsys.readouterr().out.splitlines(), title)
+    assert printed is not None, f"`{cmd}` printed no table titled {title!r}"
+    assert table == printed, (
         f"README.md's table differs from `{cmd}`'s {title!r}: `python -m tests.test_readme_results` rewrites it")
 
 
@@ -99,8 +110,7 @@ def test_refresh_rewrites_a_quoted_table_and_nothing_else(tmp_path, monkeypatch)
     readme = tmp_path / "README.md"
     readme.write_text(f"Before.\n\n  <!-- quoted: {cmd} ; table: {title} -->\n  | stale |\n  |---|\n\nAfter.\n")
     refresh(readme)
-    out = _output(cmd)
-    expected = table_after(out, out.index(f"### {title}"))
+    expected = titled_table(_output(cmd), title)
     assert len(expected) >= 3
     assert readme.read_text().splitlines() == ["Before.", "", f"  <!-- quoted: {cmd} ; table: {title} -->",
                                                *("  " + line for line in expected), "", "After."]
@@ -132,21 +142,15 @@ def refresh(readme=ROOT / "README.md"):
             continue
         if m["cmd"] not in outputs:
             outputs[m["cmd"]] = _output(m["cmd"])
-        heads = [k for k, line in enumerate(outputs[m["cmd"]]) if line == f"### {m['title']}"]
-        if not heads:
+        new = titled_table(outputs[m["cmd"]], m["title"])
+        if new is None:
             sys.exit(f"{readme}:{i + 1}: `{m['cmd']}` printed no table titled {m['title']!r}")
-        new = table_after(outputs[m["cmd"]], heads[0])
-        start = i + 1
-        while start < len(lines) and not lines[start].strip():
-            start += 1
-        end = start
-        while end < len(lines) and lines[end].lstrip().startswith("|"):
-            end += 1
-        if [line.strip() for line in lines[start:end]] != new:
+        if table_after(lines, i) != new:
             print(f"{readme}:{i + 1}: rewrote {m['title']!r}")
+        begin, end = table_span(lines, i)
         indent = lines[i][: len(lines[i]) - len(lines[i].lstrip())]
-        lines[start:end] = [indent + line for line in new]
-        i = start + len(new)
+        lines[begin:end] = [indent + line for line in new]
+        i = begin + len(new)
     tmp = readme.with_name(readme.name + ".tmp")
     tmp.write_text("\n".join(lines) + "\n", encoding="utf-8")
     os.replace(tmp, readme)
