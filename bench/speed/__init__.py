@@ -3,6 +3,8 @@ Speed benchmarks: separate programs, each with its own command, that time the mo
 data pipeline. They import model, amplify and data (what they time), never the rest of bench.
 
     train_step.py       python -m bench.speed        one training step per mixup method, ours vs Hugging Face's BERT
+      variants.py         what it times: our model and Hugging Face's on the same weights, the batches, one
+                          training step of each, the optimiser step alone
       timing.py           its interleaved rounds, per-step wall / CPU time and memory, medians and ratios
       mfu.py              its useful FLOPs and the GEMM peak that MFU is measured against
     checkpoint_load.py  python -m bench.load_speed   model/safetensors.py's load time and memory vs `safetensors`

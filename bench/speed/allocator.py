@@ -49,7 +49,7 @@ def worker(mode, a, conn):
     from amplify.allocator import keep_freed_memory
     from amplify.methods import make_method
     from amplify.optim import AdamW, param_groups
-    from bench.speed.train_step import Feed, build_ours, make_our_step, random_batch, real_batches
+    from bench.speed.variants import Feed, build_ours, make_our_step, random_batch, real_batches
 
     state = keep_freed_memory() if mode == "kept" else "glibc's defaults"
     torch.set_num_threads(a.threads)

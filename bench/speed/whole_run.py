@@ -57,7 +57,7 @@ def hf_run(args):
     from amplify.allocator import keep_freed_memory
     from amplify.optim import cosine_with_warmup, param_groups, set_lr, warmup_steps
     from amplify.train import autocast_for, evaluate, prepare_data, total_steps
-    from bench.speed.train_step import import_transformers
+    from bench.speed.variants import import_transformers
     from data import load_dataset
     from data.batching import Batcher
     from model.registry import model_dir
