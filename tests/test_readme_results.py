@@ -14,6 +14,7 @@ is updated; a README edit by hand that drifts from the files fails it too.
 figure into its committed directory (the prose around them, which quotes numbers too, stays yours to edit)."""
 
 import contextlib
+import functools
 import io
 import os
 import re
@@ -67,21 +68,10 @@ def test_the_readme_quotes_its_results_tables():
     assert all(table for _, _, table in QUOTED), "a marker with no Markdown table under it"
 
 
-OUTPUT = {}  # command -> its printed lines: several quoted tables come from one command, which runs once
-
-
-def command_output(cmd):
-    if cmd not in OUTPUT:
-        with contextlib.redirect_stdout(io.StringIO()) as out:
-            compare.main(shlex.split(cmd)[3:])  # exit status 1 is fine: a grid still running is incomplete
-        OUTPUT[cmd] = out.getvalue().splitlines()
-    return OUTPUT[cmd]
-
-
 @pytest.mark.parametrize("cmd,title,table", QUOTED, ids=[f"{c.split('--', 1)[1]}|{t}" for c, t, _ in QUOTED])
 def test_readme_table_is_the_commands_output(cmd, title, table, monkeypatch):
     monkeypatch.chdir(ROOT)
-    printed = titled_table(command_output(cmd), title)
+    printed = titled_table(quoted_output(cmd), title)
     assert printed is not None, f"`{cmd}` printed no table titled {title!r}"
     assert table == printed, (
         f"README.md's table differs from `{cmd}`'s {title!r}: `python -m tests.test_readme_results` rewrites it")
@@ -139,20 +129,24 @@ def _output(cmd):
     return out.getvalue().splitlines()
 
 
+@functools.cache
+def quoted_output(cmd):
+    """_output, run once per command in a process: several quoted tables come from one command (the preset
+    report feeds two). Not for figures, whose commands are run for the files they draw."""
+    return _output(cmd)
+
+
 def refresh(readme=ROOT / "README.md"):
     """Rewrite `readme`'s quoted tables with their commands' output now (written atomically); redraw its figures.
     Commands run from the repository root, as the tests run them."""
     os.chdir(ROOT)
     lines = readme.read_text(encoding="utf-8").splitlines()
-    outputs = {}
     i = 0
     while i < len(lines):
         if not (m := MARK.search(lines[i])):
             i += 1
             continue
-        if m["cmd"] not in outputs:
-            outputs[m["cmd"]] = _output(m["cmd"])
-        new = titled_table(outputs[m["cmd"]], m["title"])
+        new = titled_table(quoted_output(m["cmd"]), m["title"])
         if new is None:
             sys.exit(f"{readme}:{i + 1}: `{m['cmd']}` printed no table titled {m['title']!r}")
         if table_after(lines, i) != new:
