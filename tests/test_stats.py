@@ -369,6 +369,20 @@ def test_bootstrap_matches_slow_loop(chunk_size):
     assert res == pytest.approx(ref, rel=1e-12, abs=1e-15)
 
 
+def test_resample_counts_are_the_documented_draws_whether_kept_or_drawn_afresh(monkeypatch):
+    from bench.stats import over_examples
+
+    n, B = 13, 50
+    rng = np.random.default_rng(4)  # one resample at a time, as paired_bootstrap documents
+    expected = np.stack([np.bincount(rng.integers(0, n, size=n), minlength=n) for _ in range(B)])
+    kept = over_examples.resample_counts(n, B, seed=4, chunk_size=7)
+    assert kept is over_examples.resample_counts(n, B, seed=4, chunk_size=7)  # drawn once, reused
+    np.testing.assert_array_equal(np.concatenate(kept), expected)
+    monkeypatch.setattr(over_examples, "_KEEP_ELEMENTS", 0)  # too large to keep: drawn chunk by chunk
+    np.testing.assert_array_equal(np.concatenate(list(over_examples.resample_counts(n, B, seed=4, chunk_size=7))),
+                                  expected)
+
+
 def test_bootstrap_is_reproducible():
     a, b = _two_models(400, 0.8, 0.78, seed=0)
     assert paired_bootstrap(a, b, n_resamples=2000, seed=7) == paired_bootstrap(a, b, n_resamples=2000, seed=7)

@@ -29,6 +29,7 @@ from typing import NamedTuple
 import numpy as np
 
 from bench.stats.checks import _degenerate
+from bench.stats.over_examples import resample_counts
 
 N_BINS = 15
 _TINY = 1e-300  # -log(0) would be inf: a probability stored as 0 counts as 1e-300 (NLL 690.8)
@@ -104,9 +105,6 @@ class MetricBootstrap(NamedTuple):
     p: float
 
 
-_CHUNK_ELEMENTS = 1 << 21  # as over_examples: the same chunks, so the same resampled indices
-
-
 def paired_bootstrap_metric(metric, probs_a, probs_b, labels, n_resamples=10000, seed=0, confidence=0.95,
                             n_bins=N_BINS):
     """Paired bootstrap over test examples of delta = metric(A) - metric(B), metric in nll/ece/brier.
@@ -136,33 +134,33 @@ def paired_bootstrap_metric(metric, probs_a, probs_b, labels, n_resamples=10000,
         per = nll_per_example if metric == "nll" else brier_per_example
         d = np.mean([per(p, labels) for p in sides[0]], axis=0) - np.mean([per(p, labels) for p in sides[1]], axis=0)
 
-        def stat(idx):  # (m, n) -> (m,)
-            return d[idx].mean(axis=1)
+        def stat(counts):  # (m, n) -> (m,)
+            return counts @ d / n
     else:
-        gaps = [[confidence_gaps(p, labels, n_bins) for p in side] for side in sides]
+        # Every seed of both sides is a block of n_bins columns of one (N, S * n_bins) matrix: W[i, s, b] is
+        # example i's gap under seed s if its confidence falls in bin b, else 0. A resample drawing example i
+        # counts[r, i] times then has the bin sums of all seeds at once: counts @ W.
+        blocks, weights = [], []
+        for side, sign in zip(sides, (1.0, -1.0), strict=True):
+            for p in side:
+                bins, g = confidence_gaps(p, labels, n_bins)
+                w = np.zeros((n, n_bins))
+                w[np.arange(n), bins] = g
+                blocks.append(w)
+                weights.append(sign / len(side))  # ECE of a side = mean over its seeds
+        W = np.concatenate(blocks, axis=1)  # (N, S * n_bins)
+        weights = np.array(weights)         # (S,)
 
-        def side_ece(side, idx):
-            m = idx.shape[0]
-            out = np.zeros(m)
-            for bins, g in side:  # one seed: bincount over (resample, bin) pairs at once
-                keys = bins[idx] + n_bins * np.arange(m)[:, None]
-                sums = np.bincount(keys.ravel(), weights=g[idx].ravel(), minlength=m * n_bins).reshape(m, n_bins)
-                out += np.abs(sums).sum(axis=1) / n
-            return out / len(side)
+        def stat(counts):  # (m, n) -> (m,)
+            sums = counts @ W                                                     # (m, S * n_bins)
+            eces = np.abs(sums).reshape(len(counts), -1, n_bins).sum(axis=2) / n  # (m, S)
+            return eces @ weights
 
-        def stat(idx):
-            return side_ece(gaps[0], idx) - side_ece(gaps[1], idx)
-
-    delta = float(stat(np.arange(n)[None])[0])
+    delta = float(stat(np.ones((1, n)))[0])  # the test set itself: every example once
     if n < 2:
         _degenerate(f"paired_bootstrap_metric: need at least 2 examples, got {n}")
         return MetricBootstrap(delta, math.nan, math.nan, math.nan)
-    rng = np.random.default_rng(seed)
-    chunk = max(1, _CHUNK_ELEMENTS // n)
-    deltas = np.empty(n_resamples)
-    for start in range(0, n_resamples, chunk):
-        m = min(chunk, n_resamples - start)
-        deltas[start:start + m] = stat(rng.integers(0, n, size=(m, n)))
+    deltas = np.concatenate([stat(counts) for counts in resample_counts(n, n_resamples, seed)])
     extreme = np.abs(deltas - delta) >= abs(delta) - 1e-12
     p = (1 + int(extreme.sum())) / (n_resamples + 1)
     lo, hi = np.quantile(deltas, [(1 - confidence) / 2, (1 + confidence) / 2])

@@ -11,6 +11,7 @@ References:
   Phipson & Smyth 2010, "Permutation p-values should never be zero", Stat. Appl. Genet. Mol. Biol. 9.
 """
 
+import functools
 import math
 from typing import NamedTuple
 
@@ -67,6 +68,41 @@ class Bootstrap(NamedTuple):
 
 
 _CHUNK_ELEMENTS = 1 << 21  # resampled indices held at once (16 MiB of int64), bounds memory for any n
+_KEEP_ELEMENTS = 1 << 25  # resample counts kept for reuse up to this many entries (256 MiB of float64)
+
+
+def resample_counts(n, n_resamples, seed=0, chunk_size=None):
+    """The bootstrap's resamples of n examples, as counts: chunks (m, n), counts[r, i] = how many times
+    resample r drew example i, for resamples 0..n_resamples-1 in order; the draws are paired_bootstrap's
+    (below). A statistic that is a sum over the drawn examples is then a product: Σ_{i in resample r} d_i
+    = (counts @ d)[r].
+
+    Every comparison on one test set resamples the same way (same n, B and seed), so the counts are drawn
+    once and reused while they fit in _KEEP_ELEMENTS entries; beyond that they are drawn afresh each call,
+    chunk by chunk, and memory stays bounded for any n.
+    """
+    if chunk_size is None:
+        chunk_size = max(1, _CHUNK_ELEMENTS // n)
+    if n * n_resamples <= _KEEP_ELEMENTS:
+        return _kept_counts(n, n_resamples, seed, chunk_size)
+    return _draw_counts(n, n_resamples, seed, chunk_size)
+
+
+def _draw_counts(n, n_resamples, seed, chunk_size):
+    rng = np.random.default_rng(seed)
+    for start in range(0, n_resamples, chunk_size):
+        m = min(chunk_size, n_resamples - start)
+        idx = rng.integers(0, n, size=(m, n))                       # (m, n) example indices
+        flat = (idx + n * np.arange(m)[:, None]).ravel()            # resample r's draws land in row r
+        yield np.bincount(flat, minlength=m * n).reshape(m, n).astype(float)
+
+
+@functools.lru_cache(maxsize=2)
+def _kept_counts(n, n_resamples, seed, chunk_size):
+    chunks = tuple(_draw_counts(n, n_resamples, seed, chunk_size))
+    for c in chunks:
+        c.flags.writeable = False  # shared by every caller
+    return chunks
 
 
 def paired_bootstrap(correct_a, correct_b, n_resamples=10000, seed=0, confidence=0.95, chunk_size=None):
@@ -109,14 +145,7 @@ def paired_bootstrap(correct_a, correct_b, n_resamples=10000, seed=0, confidence
         _degenerate(f"paired_bootstrap: need at least 2 examples, got {n}")
         return Bootstrap(delta, math.nan, math.nan, math.nan)
 
-    if chunk_size is None:
-        chunk_size = max(1, _CHUNK_ELEMENTS // n)
-    rng = np.random.default_rng(seed)
-    sums = np.empty(n_resamples)
-    for start in range(0, n_resamples, chunk_size):
-        m = min(chunk_size, n_resamples - start)
-        idx = rng.integers(0, n, size=(m, n))
-        sums[start : start + m] = d[idx].sum(axis=1)
+    sums = np.concatenate([counts @ d for counts in resample_counts(n, n_resamples, seed, chunk_size)])
 
     # the test compares sums, not means, so 0/1 inputs compare exact integers; the tolerance only
     # guards pooled fractions (multiples of 1 / n_seeds) against summation rounding
