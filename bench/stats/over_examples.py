@@ -68,7 +68,7 @@ class Bootstrap(NamedTuple):
 
 
 _CHUNK_ELEMENTS = 1 << 21  # resampled indices held at once (16 MiB of int64), bounds memory for any n
-_KEEP_ELEMENTS = 1 << 25  # resample counts kept for reuse up to this many entries (256 MiB of float64)
+_KEEP_ELEMENTS = 1 << 25  # counts kept for reuse up to this many entries (256 MiB of float64), for two test sets
 
 
 def resample_counts(n, n_resamples, seed=0, chunk_size=None):
