@@ -214,6 +214,12 @@ def test_dropout_keeps_the_probability_and_the_expectation():
     scale = torch.tensor(1.0 / (1.0 - t / 2**32))
     assert torch.equal(x.grad, torch.where(out == 0, 0.0, scale))  # gradient: the same mask and scale
     assert drop.eval()(x) is x and Dropout(0.0).train()(x) is x
+    drop.train()
+    torch.manual_seed(1)
+    first, second = drop(torch.ones(1001)), drop(torch.ones(1001))  # odd: the last 64-bit draw half used
+    torch.manual_seed(1)
+    assert torch.equal(drop(torch.ones(1001)), first)  # torch's seed fixes the masks (runs, checkpoints)
+    assert not torch.equal(first, second)  # and each call draws new ones
     assert torch.equal(Dropout(1.0).train()(x), torch.zeros_like(x))  # every element dropped, no 1/(1 - 1)
     with pytest.raises(ValueError, match=r"in \[0, 1\]"):
         Dropout(1.5)
