@@ -34,7 +34,7 @@ import torch
 from tqdm.auto import tqdm
 
 from amplify import checkpoint as ckpt
-from amplify.allocator import keep_freed_memory
+from amplify.allocator import after_step, keep_freed_memory
 from amplify.logs import RunLog, steps_csv_path
 from amplify.methods import make_method, seeded_generators
 from amplify.optim import AdamW, cosine_with_warmup, param_groups, set_lr, warmup_steps
@@ -321,6 +321,7 @@ def train(cfg, out=None, progress=True, save_model=None, steps_csv=None, tensorb
                 set_lr(optimizer, lr)
                 buf[n] = train_step(model, method, to_device(batch, device), optimizer, rng, gen, device, amp,
                                     cfg.max_grad_norm, lams=lams)
+                env["malloc"] = after_step()  # a fragmenting heap goes back to glibc's default (amplify/allocator.py)
                 lrs.append(lr)
                 n, step = n + 1, step + 1
                 if n % cfg.log_every == 0 or device.type == "cpu":

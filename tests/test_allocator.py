@@ -47,6 +47,32 @@ def test_the_users_own_setting_wins(env, said):
     assert out[0] == "default" and said in " ".join(out)  # mallopt never called
 
 
+def test_a_fragmenting_heap_goes_back_to_glibcs_default():
+    """after_step: a heap past GROWTH_LIMIT times its size after SETTLE_STEPS steps and past MIN_HEAP (4 GiB)
+    turns mmap on again (a 64 MiB block is then mmapped, not taken from the heap), and the run's record says
+    from which step."""
+    code = """if True:
+        from amplify import allocator as a
+        print(a.keep_freed_memory())
+        sizes = iter([5, 4, 1.0, 3.0, 4.0, 4.5, 1.0])  # GiB after steps 1-7; the reference: step 3's
+        def mmapped():
+            big = bytearray(64 << 20)
+            return int(a.mallinfo().hblkhd >= len(big))
+        print(mmapped())
+        for step in range(1, 8):
+            state = a.after_step(heap=lambda: next(sizes) * 2**30)
+            print(step, int(state == "kept"))
+        print(mmapped())
+        print(state)
+    """
+    out = python(code)
+    assert out[:2] == ["kept", "0"]  # memory kept: the 64 MiB block comes from the heap
+    # step 4: 3 GiB, 3x the reference but under 4 GiB; step 5: 4 GiB, not past it; step 6: 4.5 GiB
+    assert out[2:16] == ["1", "1", "2", "1", "3", "1", "4", "1", "5", "1", "6", "0", "7", "0"]
+    assert out[16] == "1"  # mmap on again
+    assert "from step 6" in " ".join(out[17:]) and "1.00 to 4.50 GiB" in " ".join(out[17:])
+
+
 def test_a_run_computes_the_same_numbers_either_way(tmp_path, data_dir, minilm_dir):
     """MiniLM (its 47 MB word-embedding gradient is the block that moves into the heap), 3 AMPLIFY steps:
     every logged number equal, not close. Memory read before it is written would differ here."""
