@@ -48,7 +48,6 @@ GROWTH_LIMIT = 2.0  # ...and beyond this many times it, the heap is fragmenting:
 MIN_HEAP = 4 << 30  # once it also holds this many bytes (a small heap's growth endangers nothing)
 
 _state = None  # what keep_freed_memory did in this process, once it ran
-_libc = None  # glibc, once keep_freed_memory kept memory
 _steps, _reference = 0, None  # after_step's count and the heap size it compares with
 
 
@@ -58,20 +57,22 @@ class _MallInfo2(ctypes.Structure):  # glibc >= 2.33's struct mallinfo2 (malloc.
 
 
 @functools.cache
-def _mallinfo2():
+def _glibc():
+    """The C library, or None where there is no libc.so.6 (macOS, Windows). musl has one without mallopt."""
     try:
-        mallinfo2 = ctypes.CDLL("libc.so.6").mallinfo2
-    except (OSError, AttributeError):
+        return ctypes.CDLL("libc.so.6")
+    except OSError:
         return None
-    mallinfo2.restype = _MallInfo2
-    return mallinfo2
 
 
 def mallinfo():
     """glibc's malloc statistics (mallinfo2: .arena the heap's bytes, .hblkhd the mmapped blocks' bytes,
     .uordblks / .fordblks the heap's bytes in use / free), or None without mallinfo2 (glibc < 2.33)."""
-    f = _mallinfo2()
-    return None if f is None else f()
+    mallinfo2 = getattr(_glibc(), "mallinfo2", None)
+    if mallinfo2 is None:
+        return None
+    mallinfo2.restype = _MallInfo2
+    return mallinfo2()
 
 
 def heap_bytes():
@@ -93,14 +94,12 @@ def keep_freed_memory():
     elif not sys.platform.startswith("linux"):
         _state = f"default (not Linux: {sys.platform})"
     else:
-        global _libc
+        libc = _glibc()
         try:
-            libc = ctypes.CDLL("libc.so.6")
             ok = libc.mallopt(M_MMAP_MAX, 0) == 1 and libc.mallopt(M_TRIM_THRESHOLD, TRIM_THRESHOLD) == 1
-        except (OSError, AttributeError):  # no glibc (musl has libc.so, and its own malloc)
+        except AttributeError:  # no glibc (None, or musl's libc.so with its own malloc)
             ok = False
         _state = "kept" if ok else "default (no glibc mallopt)"
-        _libc = libc if ok else None
     return _state
 
 
@@ -110,7 +109,7 @@ def after_step(heap=heap_bytes):
     large blocks again (the module docstring says why). Returns what this process's malloc does now, for
     the run's record. `heap`: the heap-size reader (tests pass their own)."""
     global _state, _steps, _reference
-    if _state != "kept" or _libc is None:
+    if _state != "kept":  # kept: glibc's mallopt worked, so _glibc() is there
         return _state
     _steps += 1
     size = heap()
@@ -119,9 +118,10 @@ def after_step(heap=heap_bytes):
     if _reference is None:
         _reference = size
     elif size > max(GROWTH_LIMIT * _reference, MIN_HEAP):
-        _libc.mallopt(M_MMAP_MAX, DEFAULT_MMAP_MAX)
-        _libc.mallopt(M_TRIM_THRESHOLD, DEFAULT_TRIM_THRESHOLD)
-        _libc.malloc_trim(0)
+        libc = _glibc()
+        libc.mallopt(M_MMAP_MAX, DEFAULT_MMAP_MAX)
+        libc.mallopt(M_TRIM_THRESHOLD, DEFAULT_TRIM_THRESHOLD)
+        libc.malloc_trim(0)
         _state = (f"kept, then glibc's default from step {_steps} (the heap had grown from {_reference / 2**30:.2f} "
                   f"to {size / 2**30:.2f} GiB: fragmenting)")
     return _state
