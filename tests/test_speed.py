@@ -13,6 +13,7 @@ import torch
 
 from bench.speed import train_step as speed
 from bench.speed.mfu import lookup_peak_tflops
+from bench.speed.timing import Variant, summarize
 
 KEYS = {"schema", "benchmark", "command", "device", "device_name", "dtype", "threads", "model", "batch_size",
         "seq_len", "pad_frac", "methods", "steps", "warmup", "flops_per_token", "peak_tflops", "hf", "wall_s",
@@ -69,7 +70,8 @@ def test_speed_with_hf_reference(tmp_path, one_thread):
     res = check_rows(run_speed(tmp_path, one_thread), ["hf", "hf-fused", "none", "amplify"])
     assert res["hf"]["included"] and res["hf"]["parity_max_abs_diff"] < 1e-5  # the same weights
     assert res["variants"]["hf"]["ratio_vs_hf"] == 1.0 and res["variants"]["hf-fused"]["ratio_vs_hf-fused"] == 1.0
-    assert positive(res["peak_tflops"]) and res["peak_source"].startswith("measured")
+    assert positive(res["peak_tflops"]) and res["peak_source"].startswith("measured in every round")
+    assert len(res["peak_tflops_rounds"]) == res["steps"] and all(positive(p) for p in res["peak_tflops_rounds"])
     opt = res["optimizer"]
     assert all(positive(v) for v in opt["ms_median"].values()) and positive(opt["ours_vs_fused"])
     assert positive(res["variants"]["amplify"]["ratio_vs_hf"])
@@ -84,6 +86,17 @@ def test_speed_without_hf(tmp_path, one_thread, monkeypatch):
     assert res["real_tokens_frac"] == 0.75 and res["padding_free"]
     padded = check_rows(run_speed(tmp_path, one_thread, "--pad-frac", "0.25", "--padded"), ["none", "amplify"])
     assert not padded["padding_free"]  # every position computed: what a padded implementation pays
+
+
+def test_mfu_sets_each_round_against_its_own_peak():
+    # Round 1: 1 TFLOP in 1 s against a 1 TFLOP/s peak (MFU 1.0); round 2: 4 TFLOP in 2 s against 4 TFLOP/s
+    # (0.5). Per round, median 0.75; one peak for both (their median, 2.5) would say 0.6.
+    v = Variant("none", None, None, None, times=[1.0, 2.0], cpu_times=[1.0, 2.0])
+    v.loss = torch.tensor(0.0)
+    work = [{"samples": 1, "tokens": 1, "real_tokens": 1, "flops": f} for f in (1e12, 4e12)]
+    assert summarize([v], work, [1.0, 4.0])["none"]["mfu"] == pytest.approx(0.75)
+    assert summarize([v], work, 2.5)["none"]["mfu"] == pytest.approx(0.6)
+    assert summarize([v], work, None)["none"]["mfu"] is None
 
 
 def test_peak_lookup_and_args():

@@ -2,11 +2,10 @@
 Model FLOPs utilisation for bench.speed: the useful work of a step, and the peak it is measured against.
 
     useful_flops(model, batch)                 # FLOPs the classifier's output needs (real tokens, rows read)
-    gemm_peak_tflops(cfg, n_rows, device)      # CPU: the best rate on the model's own GEMM shapes, measured
+    GemmPeak(cfg, n_rows, device).peak()       # CPU: the best rate on the model's own GEMM shapes, now
     lookup_peak_tflops(device_name)            # CUDA: the data-sheet dense bf16 peak, by GPU name
 """
 
-import functools
 import time
 
 import torch
@@ -46,24 +45,33 @@ def useful_flops(model, batch):
     return float(sum(k * model.flops_per_token(k) - (k - 1) * (unread + 12 * d * k) for k in n))
 
 
-def gemm_peak_tflops(cfg, n_rows, device, reps=5):
+class GemmPeak:
     """The best FLOP rate this device reaches on the model's own GEMMs, at the current thread count: the
     linear layers' forward (x·Wᵀ) and backward (dy·W, dyᵀ·x) products for q/k/v, the attention output
     and the feed-forward layers, with `n_rows` token rows. MFU on CPU is measured against it: a CPU has
-    no data-sheet peak that holds for small matrices, AVX-512 clocks and a shared machine."""
-    d, f = cfg.hidden_size, cfg.intermediate_size
-    best = 0.0
-    for k, m in ((d, 3 * d), (d, d), (d, f), (f, d)):
-        x, w, dy = (torch.randn(*s, device=device) for s in ((n_rows, k), (m, k), (n_rows, m)))
-        for a, b in ((x, w.t()), (dy, w), (dy.t(), x)):  # forward, and the two backward products
-            fn = functools.partial(torch.matmul, a, b)
-            fn()
-            times = []
+    no data-sheet peak that holds for small matrices, AVX-512 clocks and a shared machine.
+
+    `peak()` measures it now, in TFLOP/s. bench.speed calls it once in every timed round, beside the
+    steps, and sets each round's steps against that round's peak: what one moment of a shared CPU
+    reaches is not what the next does (measured once before the rounds, on this project's 2-core machine,
+    it read 0.100 TFLOP/s one day and 0.142 another at 430 rows, and once 0.107 at 2048 rows, of which
+    the steps that followed then reached 96-101%)."""
+
+    def __init__(self, cfg, n_rows, device):
+        d, f = cfg.hidden_size, cfg.intermediate_size
+        self.device, self.products = device, []  # (a, b, FLOPs of a @ b)
+        for k, m in ((d, 3 * d), (d, d), (d, f), (f, d)):
+            x, w, dy = (torch.randn(*s, device=device) for s in ((n_rows, k), (m, k), (n_rows, m)))
+            self.products += [(a, b, 2 * n_rows * k * m) for a, b in ((x, w.t()), (dy, w), (dy.t(), x))]
+        self.peak(reps=1)  # first calls: MKL's set-up, not its rate
+
+    def peak(self, reps=3):
+        best = 0.0
+        for a, b, flops in self.products:
             for _ in range(reps):
-                sync(device)
+                sync(self.device)
                 t0 = time.perf_counter()
-                fn()
-                sync(device)
-                times.append(time.perf_counter() - t0)
-            best = max(best, 2 * n_rows * k * m / min(times))
-    return best / 1e12
+                torch.matmul(a, b)
+                sync(self.device)
+                best = max(best, flops / (time.perf_counter() - t0))
+        return best / 1e12

@@ -6,6 +6,7 @@ the profiler's allocation records).
 
     variants = [Variant("none", step, model, optimizer), ...]
     measure(variants, steps=30, warmup=3, device=device)   # fills each variant's times / cpu_times / peaks
+    measure(variants, ..., probe=GemmPeak(...).peak)       # ... and returns the probe's value in each round
     rows = summarize(variants, work, peak_tflops)          # {name: medians, IQRs, ratios vs hf / none, MFU}
 """
 
@@ -99,16 +100,19 @@ def cpu_step_peak_mb(step):
     return peak / 2**20
 
 
-def measure(variants, steps, warmup, device, progress=True, feed=None):
+def measure(variants, steps, warmup, device, progress=True, feed=None, probe=None):
     """`warmup` + `steps` interleaved rounds; fills each variant's `times` (and `peaks` on CUDA).
-    With a `feed` of several batches, timed round i uses batch i (warm-up rounds: the first ones), and
-    the batch index of every timed round is returned."""
-    n, used = len(variants), []
+    With a `feed` of several batches, timed round i uses batch i (warm-up rounds: the first ones).
+    A `probe` (e.g. the GEMM peak) is called at the start of every timed round. Returns the batch index
+    of every timed round (None without a feed) and the probe's value in every timed round ([] without)."""
+    n, used, probed = len(variants), [], []
     for r in tqdm(range(warmup + steps), desc="rounds", disable=not progress, leave=False):
         if feed is not None:
             feed.set(r - warmup if r >= warmup else r)
-            if r >= warmup:
-                used.append(feed.index)
+        if r >= warmup:
+            used.append(feed.index if feed is not None else None)
+            if probe is not None:
+                probed.append(probe())
         for v in variants[r % n:] + variants[: r % n]:  # rotate the order every round
             dt, dc, peak = timed_step(v, device)
             if r >= warmup:
@@ -116,7 +120,7 @@ def measure(variants, steps, warmup, device, progress=True, feed=None):
                 v.cpu_times.append(dc)
                 if peak is not None:
                     v.peaks.append(peak)
-    return used
+    return used, probed
 
 
 def quartiles(x):
@@ -136,10 +140,13 @@ def ratios(times, ref_times, key):
 
 
 def summarize(variants, work, peak_tflops, cpu_time=False):
-    """`work`: per timed round, {"samples", "tokens" (B·T positions), "real_tokens", "flops"}."""
+    """`work`: per timed round, {"samples", "tokens" (B·T positions), "real_tokens", "flops"}.
+    `peak_tflops`: one peak for every round, one per timed round (measured beside the steps: MFU is
+    then the median of per-round ratios, like the step ratios), or None (no MFU)."""
     by_name = {v.name: v for v in variants}
     rows = {}
     per = {k: np.array([w[k] for w in work], dtype=float) for k in ("samples", "tokens", "real_tokens", "flops")}
+    peak = None if peak_tflops is None else np.broadcast_to(np.asarray(peak_tflops, dtype=float) * 1e12, len(work))
     for v in variants:
         q1, med, q3 = quartiles(v.times)
         t = np.asarray(v.times)
@@ -152,7 +159,7 @@ def summarize(variants, work, peak_tflops, cpu_time=False):
             "real_tokens_per_s": float(per["real_tokens"].sum() / t.sum()),
             "peak_mem_mb": max(v.peaks) if v.peaks else None, "resident_mb": v.resident_mb,
             "last_loss": float(v.loss), "tflops": flop_rate / 1e12,
-            "mfu": flop_rate / (peak_tflops * 1e12) if peak_tflops else None,
+            "mfu": float(np.median(per["flops"] / t / peak)) if peak is not None else None,
         }
         if cpu_time:
             row["cpu_ms_median"] = quartiles(v.cpu_times)[1] * 1e3

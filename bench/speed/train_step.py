@@ -57,7 +57,9 @@ Measurement (read this before trusting a ratio):
     N excludes the word-embedding table (a lookup, not a matmul). The peak: on CUDA the device's dense
     bf16 data-sheet peak; on CPU the best FLOP rate this machine reaches, at this thread count, on the
     model's own GEMMs (forward and both backward products of each linear layer at the batch's typical
-    number of real tokens), measured before the rounds. `--peak-tflops` overrides either.
+    number of real tokens), measured at the start of every timed round: each round's steps are set
+    against their own round's peak and MFU is the median over the rounds, as the ratios are (a shared
+    CPU's rate moves from minute to minute). `--peak-tflops` overrides either.
   - the optimiser step alone (`--optimizer-rounds`): our AdamW against torch.optim.AdamW fused and
     default, each on its own copy of the model's parameters and last gradients, interleaved.
 
@@ -86,8 +88,8 @@ from amplify.methods import METHODS, make_method
 from amplify.optim import AdamW, param_groups
 from amplify.results import REPO, environment, write_json_atomic
 from amplify.train import autocast_for, resolve_device
-from bench.speed.mfu import gemm_peak_tflops, lookup_peak_tflops, useful_flops
-from bench.speed.timing import Variant, cpu_step_peak_mb, measure, summarize, tensor_mb
+from bench.speed.mfu import GemmPeak, lookup_peak_tflops, useful_flops
+from bench.speed.timing import Variant, cpu_step_peak_mb, measure, quartiles, summarize, tensor_mb
 from bench.speed.variants import (
     Feed,
     build_hf,
@@ -289,6 +291,7 @@ def run(a):
         method = make_method(name, cfg.num_hidden_layers)
         variants.append(Variant(name, make_our_step(runner, method, opt, feed, a.seed, device, amp), ours, opt))
 
+    probe = None
     if device.type == "cuda":
         gpu = torch.cuda.get_device_name(device)
         peak_tflops, peak_source = a.peak_tflops or lookup_peak_tflops(gpu), "data sheet (dense bf16)"
@@ -297,9 +300,9 @@ def run(a):
     else:
         rows_typical = int(np.median([int(b["attention_mask"].sum()) for b in batches]))
         gpu, peak_tflops, peak_source = None, a.peak_tflops, "--peak-tflops"
-        if peak_tflops is None:
-            peak_tflops = gemm_peak_tflops(cfg, rows_typical, device)
-            peak_source = f"measured: best fp32 GEMM rate on the model's shapes, {rows_typical} rows"
+        if peak_tflops is None:  # measured in every timed round, beside the steps (mfu.GemmPeak says why)
+            probe = GemmPeak(cfg, rows_typical, device).peak
+            peak_source = f"measured in every round: best fp32 GEMM rate on the model's shapes, {rows_typical} rows"
     if peak_tflops:
         log(f"MFU peak: {peak_tflops:.3f} TFLOP/s ({peak_source})")
 
@@ -321,7 +324,7 @@ def run(a):
         log(f"note: load average {load_before[0]:.1f} on {os.cpu_count()} cores: other processes share them. Then "
             f"{a.threads} OpenMP threads wait on each other at every op; --threads 1 may be much faster.")
     t0 = time.perf_counter()
-    used = measure(variants, a.steps, a.warmup, device, progress=not a.quiet, feed=feed)
+    used, peaks = measure(variants, a.steps, a.warmup, device, progress=not a.quiet, feed=feed, probe=probe)
     wall = time.perf_counter() - t0
     load_after = os.getloadavg()
     work = [{"samples": len(b["labels"]), "tokens": b["attention_mask"].numel(),
@@ -342,6 +345,10 @@ def run(a):
     if bad:
         raise SystemExit(f"non-finite loss in {bad}: the timing of a diverged step means nothing")
 
+    if peaks:
+        peak_tflops = peaks
+        q1, med, q3 = quartiles(peaks)
+        log(f"MFU peak: median {med:.3f} TFLOP/s (IQR {q1:.3f}-{q3:.3f}) over the rounds ({peak_source})")
     rows = summarize(variants, work, peak_tflops, device.type == "cpu")
     show_mfu = peak_tflops is not None  # n/a on a GPU of unknown peak
     print(table(rows, show_mfu))
@@ -366,7 +373,8 @@ def run(a):
         "batch_size": a.batch_size, "seq_len": None if a.data else a.seq_len, "pad_frac": a.pad_frac,
         "data": a.data, "epoch": a.epoch, "batches": len(batches), "real_tokens_frac": real,
         "methods": a.methods, "steps": a.steps, "warmup": a.warmup, "compile": a.compile, "lr": a.lr,
-        "seed": a.seed, "flops_per_token": ours.flops_per_token(a.seq_len), "peak_tflops": peak_tflops,
+        "seed": a.seed, "flops_per_token": ours.flops_per_token(a.seq_len),
+        "peak_tflops": quartiles(peaks)[1] if peaks else peak_tflops, "peak_tflops_rounds": peaks or None,
         "peak_source": peak_source if peak_tflops else None,
         "hf": {"included": hf is not None, "note": hf_note, "parity_max_abs_diff": max_diff,
                "optimizer": "torch.optim.AdamW " + ("fused" if device.type == "cuda" else "default"),
