@@ -104,15 +104,15 @@ def measure(variants, steps, warmup, device, progress=True, feed=None, probe=Non
     """`warmup` + `steps` interleaved rounds; fills each variant's `times` (and `peaks` on CUDA).
     With a `feed` of several batches, timed round i uses batch i (warm-up rounds: the first ones).
     A `probe` (e.g. the GEMM peak) is called at the start of every timed round. Returns the batch index
-    of every timed round (None without a feed) and the probe's value in every timed round ([] without)."""
+    of every timed round (with a feed) and the probe's value in every timed round ([] without a probe)."""
     n, used, probed = len(variants), [], []
     for r in tqdm(range(warmup + steps), desc="rounds", disable=not progress, leave=False):
         if feed is not None:
             feed.set(r - warmup if r >= warmup else r)
-        if r >= warmup:
-            used.append(feed.index if feed is not None else None)
-            if probe is not None:
-                probed.append(probe())
+            if r >= warmup:
+                used.append(feed.index)
+        if r >= warmup and probe is not None:
+            probed.append(probe())
         for v in variants[r % n:] + variants[: r % n]:  # rotate the order every round
             dt, dc, peak = timed_step(v, device)
             if r >= warmup:
