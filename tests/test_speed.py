@@ -60,6 +60,7 @@ def check_rows(res, names):
         assert row["peak_mem_mb"] is None or positive(row["peak_mem_mb"])
         assert math.isfinite(row["last_loss"])
         assert 0 < row["mfu"] < 1.5  # CPU: against the GEMM peak measured on the model's shapes
+        assert row["mfu_iqr"][0] <= row["mfu"] <= row["mfu_iqr"][1]
     assert res["variants"]["none"]["ratio_vs_none"] == 1.0
     assert positive(res["variants"]["amplify"]["ratio_vs_none"])
     assert positive(res["variants"]["amplify"]["ratio_of_medians_vs_none"])

@@ -159,8 +159,11 @@ def summarize(variants, work, peak_tflops, cpu_time=False):
             "real_tokens_per_s": float(per["real_tokens"].sum() / t.sum()),
             "peak_mem_mb": max(v.peaks) if v.peaks else None, "resident_mb": v.resident_mb,
             "last_loss": float(v.loss), "tflops": flop_rate / 1e12,
-            "mfu": float(np.median(per["flops"] / t / peak)) if peak is not None else None,
+            "mfu": None, "mfu_iqr": None,
         }
+        if peak is not None:  # per-round MFU: the round's useful FLOP/s over the round's peak
+            q1, row["mfu"], q3 = quartiles(per["flops"] / t / peak)
+            row["mfu_iqr"] = [q1, q3]
         if cpu_time:
             row["cpu_ms_median"] = quartiles(v.cpu_times)[1] * 1e3
             row["cpu_times_ms"] = [t * 1e3 for t in v.cpu_times]

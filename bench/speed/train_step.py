@@ -357,6 +357,9 @@ def run(a):
     if device.type == "cpu":
         for line in target_lines(rows, key="cpu_ratio_vs"):
             print("CPU time:  " + line)
+    if show_mfu and "none" in rows:
+        q1, q3 = rows["none"]["mfu_iqr"]
+        print(f"MFU (none): {rows['none']['mfu']:.1%} (per-round IQR {q1:.1%}-{q3:.1%})  target >= 70%")
     if optimizer is not None:
         ms = optimizer["ms_median"]
         print(f"optimiser step alone: ours {ms['ours']:.1f} ms, torch fused {ms['torch-fused']:.1f} ms, torch default "
