@@ -60,7 +60,7 @@ import run as run_cli
 from bench.experiments import EXPERIMENTS, GridSpec, ReportOptions
 from bench.grid.plan import collect, device_type, foreign_files, parse_shard, plan, shard_of, to_do
 from bench.presets import PRESETS, TABLE2_METHODS, Preset
-from bench.report.tables import FORMATS, failures_table, provenance_notes, render_all, write_tables
+from bench.report.tables import FORMATS, failures_table, provenance_notes, render_all, subset_notes, write_tables
 
 
 def build_parser():
@@ -257,6 +257,8 @@ def report(runs, spec, experiment, args, got=None):
     opts = ReportOptions(alpha=args.sig_alpha, n_resamples=args.bootstrap, out_dir=args.out or args.results,
                          figure_steps=args.figure_steps)
     tables = experiment.tables(records, spec, opts) if records else []
+    for table in tables:  # the top says so once; a table copied alone must say so too
+        table.notes.extend(subset_notes(records))
     if got["failed"]:
         tables.append(failures_table(got["failed"]))
     status = status_lines(runs, got, args)

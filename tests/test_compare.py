@@ -352,7 +352,10 @@ def test_minilm_table2_imdb_preset_is_a_labelled_subset(tmp_path, capsys):
     run.path.write_text(json.dumps(res))
     assert compare.main(["--preset", "minilm-table2-imdb", "--results", str(tmp_path / "r"), "--report-only"]) == 1
     out = capsys.readouterr().out
-    assert "imdb here is a subset: at most 2,000 training examples and 1,000 dev and 1,000 test examples" in out
+    label = "imdb here is a subset: at most 2,000 training examples and 1,000 dev and 1,000 test examples"
+    tables = out.split("\n### ")[1:]
+    assert f"note: {label}" in out.split("\n### ")[0]  # at the top, once
+    assert tables and all(label in t for t in tables)  # and under every table
 
 
 def test_quick_preset_is_the_acceptance_grid():

@@ -352,11 +352,10 @@ def failures_table(failed):
                  recs, notes, align="llrll")
 
 
-def provenance_notes(records):
-    """Warnings a reader of the tables needs: results from several code versions, one dataset read from
-    different files, or a dataset trained or tested on a subset (train_limit / eval_limit)."""
-    notes = []
-    limits = {}
+def subset_notes(records):
+    """One line per dataset trained or tested on a subset (train_limit / eval_limit). compare.report puts
+    them under every table too, so a table copied alone still says so."""
+    notes, limits = [], {}
     for cfg, _ in records:
         limits.setdefault(cfg.dataset, set()).add((cfg.train_limit, cfg.eval_limit))
     for d, sizes in sorted(limits.items()):
@@ -364,8 +363,15 @@ def provenance_notes(records):
             if train is not None or ev is not None:
                 parts = ([f"{train:,} training examples"] if train is not None else []) + (
                     [f"{ev:,} dev and {ev:,} test examples"] if ev is not None else [])
-                notes.append(f"note: {d} here is a subset: at most {' and '.join(parts)} (a fixed random "
-                             "subset, the same for every seed), not the full dataset")
+                notes.append(f"{d} here is a subset: at most {' and '.join(parts)} (a fixed random subset, the "
+                             "same for every seed), not the full dataset")
+    return notes
+
+
+def provenance_notes(records):
+    """Warnings a reader of the tables needs: results from several code versions, one dataset read from
+    different files, or a dataset trained or tested on a subset (train_limit / eval_limit)."""
+    notes = [f"note: {n}" for n in subset_notes(records)]
     commits = sorted({str((res.get("env") or {}).get("git_commit")) for _, res in records})
     if len(commits) > 1:
         same = same_training_code(commits)
