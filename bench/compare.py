@@ -257,8 +257,9 @@ def report(runs, spec, experiment, args, got=None):
     opts = ReportOptions(alpha=args.sig_alpha, n_resamples=args.bootstrap, out_dir=args.out or args.results,
                          figure_steps=args.figure_steps)
     tables = experiment.tables(records, spec, opts) if records else []
-    for table in tables:  # the top says so once; a table copied alone must say so too
-        table.notes.extend(subset_notes(records))
+    subset = subset_notes(records)  # the top says so once; a table copied alone must say so too
+    for table in tables:
+        table.notes.extend(subset)
     if got["failed"]:
         tables.append(failures_table(got["failed"]))
     status = status_lines(runs, got, args)

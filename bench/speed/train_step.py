@@ -345,11 +345,10 @@ def run(a):
     if bad:
         raise SystemExit(f"non-finite loss in {bad}: the timing of a diverged step means nothing")
 
-    if peaks:
-        peak_tflops = peaks
-        q1, med, q3 = quartiles(peaks)
-        log(f"MFU peak: median {med:.3f} TFLOP/s (IQR {q1:.3f}-{q3:.3f}) over the rounds ({peak_source})")
-    rows = summarize(variants, work, peak_tflops, device.type == "cpu")
+    if peaks:  # measured in every round: MFU per round; their median for the log and the JSON
+        q1, peak_tflops, q3 = quartiles(peaks)
+        log(f"MFU peak: median {peak_tflops:.3f} TFLOP/s (IQR {q1:.3f}-{q3:.3f}) over the rounds ({peak_source})")
+    rows = summarize(variants, work, peaks or peak_tflops, device.type == "cpu")
     show_mfu = peak_tflops is not None  # n/a on a GPU of unknown peak
     print(table(rows, show_mfu))
     for line in target_lines(rows):
@@ -377,7 +376,7 @@ def run(a):
         "data": a.data, "epoch": a.epoch, "batches": len(batches), "real_tokens_frac": real,
         "methods": a.methods, "steps": a.steps, "warmup": a.warmup, "compile": a.compile, "lr": a.lr,
         "seed": a.seed, "flops_per_token": ours.flops_per_token(a.seq_len),
-        "peak_tflops": quartiles(peaks)[1] if peaks else peak_tflops, "peak_tflops_rounds": peaks or None,
+        "peak_tflops": peak_tflops, "peak_tflops_rounds": peaks or None,
         "peak_source": peak_source if peak_tflops else None,
         "hf": {"included": hf is not None, "note": hf_note, "parity_max_abs_diff": max_diff,
                "optimizer": "torch.optim.AdamW " + ("fused" if device.type == "cuda" else "default"),
