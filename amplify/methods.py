@@ -349,6 +349,9 @@ longest L), which skip the saliency pass: on short texts such as TREC that is ab
     the example instead). Loss: by default the mixed loss alone, as for every method here, so that the
     comparison is of the mixing; clean_loss=True is the reference's mean of the clean and the mixed loss,
     ½·(CE(unmixed) + mixed loss), reusing the saliency pass's forward (its graph is kept and backpropagated).
+    Sentence pairs (MRPC): the saliency is taken from one pass over the pair, the input the classifier is
+    trained on, and a span is then mixed in each segment. The reference code instead runs the model on each
+    sentence alone for that sentence's saliency, an input the pair classifier never sees (docs/methods.md).
     """
 
     name, sites = "ssmix", ("tokens",)  # "tokens": before the embeddings, done in prepare(); no model site

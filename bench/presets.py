@@ -9,6 +9,7 @@ options (by their argparse dest). A flag given on the command line wins over the
     minilm-table2       issue 13's evidence grid, into its committed folder (the README's results)
     minilm-table2-imdb  its IMDB cells on a fixed subset
     minilm-budget       the budget check: TREC-fine, none and AMPLIFY with twice the epochs
+    minilm-tune         issue 46's tuning runs: each dataset x method at three lrs, <= 15 epochs, patience 3
 
 Without --preset the grid is the paper's Table 2: its seven datasets x TABLE2_METHODS x seeds 0-2.
 """
@@ -83,6 +84,16 @@ PRESETS = {
                             datasets=("trec-fine",), methods=("none", "amplify"), seeds=(0, 1, 2, 3, 4),
                             options={"model": "minilm-l6", "epochs": 12, "patience": 3, "lr": 1e-4,
                                      "results": "bench/results/minilm-budget-trec-fine"}),
+    # Issue 46's tuning runs (bench/experiments/tuned.py states the protocol, docs/tuned-grid.md its reasons):
+    # every method gets its own lr on dev, with the paper's 15-epoch budget and early stopping.
+    "minilm-tune": Preset("issue 46's tuning runs: MiniLM, TREC-fine, MRPC, SST-5, SST-2, TREC-coarse x the nine "
+                          "methods x lr {5e-5, 1e-4, 2e-4}, seed 0, <= 15 epochs, patience 3, into "
+                          "bench/results/minilm-tuning (~65 CPU-hours)",
+                          datasets=("trec-fine", "mrpc", "sst-5", "sst-2", "trec-coarse"),
+                          methods=("none", "embedmix", "sentmix", "tmix", "manifold", "amplify", "labelsmooth",
+                                   "ssmix", "mixup-transformer"), seeds=(0,),
+                          options={"model": "minilm-l6", "epochs": 15, "patience": 3, "experiment": "tune",
+                                   "results": "bench/results/minilm-tuning"}),
     "smoke": Preset("the tests' grid: tiny random model, TREC-coarse, none vs amplify, 2 seeds, 1 epoch on 200 "
                     "training and 100 dev/test examples at lr 1e-3 (seconds)",
                     datasets=("trec-coarse",), methods=("none", "amplify"), seeds=(0, 1),
