@@ -61,6 +61,7 @@ from bench.experiments import EXPERIMENTS, GridSpec, ReportOptions
 from bench.grid.plan import collect, device_type, foreign_files, parse_shard, plan, shard_of, to_do
 from bench.presets import PRESETS, TABLE2_METHODS, Preset
 from bench.report.tables import FORMATS, failures_table, provenance_notes, render_all, subset_notes, write_tables
+from bench.stats.monte_carlo import CAP, START, ResamplePlan
 
 
 def build_parser():
@@ -144,7 +145,16 @@ def build_parser():
     g.add_argument("--out", default=None, help="also write tables.md, tables.tex and one CSV per table here")
     g.add_argument("--sig-alpha", type=float, default=0.05,
                    help="significance level after Holm (%(default)s; --alpha is the mixing Beta(α, α) of run.py)")
-    g.add_argument("--bootstrap", type=int, default=10000, help="paired bootstrap resamples (%(default)s)")
+    g.add_argument("--bootstrap", type=int, default=START, metavar="B",
+                   help="resamples every resampled test starts with (%(default)s); a test whose Holm verdict the "
+                        "draw could still change gets more, doubling up to --bootstrap-max "
+                        "(bench/stats/monte_carlo.py)")
+    g.add_argument("--bootstrap-max", type=int, default=CAP, metavar="B",
+                   help="the most resamples one test gets (%(default)s); a test still undecided there is printed as "
+                        "borderline, never as a verdict")
+    g.add_argument("--resample-seed", type=int, default=0, metavar="N",
+                   help="the resampler's seed (%(default)s), recorded in every output: run again with another seed "
+                        "to check that no verdict moves")
     g.add_argument("--figure-steps", type=int, default=200,
                    help="figure4: plot the first N training iterations (%(default)s); its CSVs and PNGs go to "
                         "--out, else the results directory")
@@ -180,6 +190,10 @@ def parse(argv=None):
         p.error("--first-seeds must be >= 0")
     if not 0 < args.sig_alpha < 1 or args.bootstrap < 1 or args.figure_steps < 1:
         p.error("--sig-alpha must be in (0, 1), and --bootstrap and --figure-steps >= 1")
+    if args.bootstrap_max < args.bootstrap:
+        p.error(f"--bootstrap-max ({args.bootstrap_max}) must be >= --bootstrap ({args.bootstrap})")
+    if args.resample_seed < 0:
+        p.error(f"--resample-seed must be >= 0 (got {args.resample_seed})")
     return p, args
 
 
@@ -254,7 +268,8 @@ def report(runs, spec, experiment, args, got=None):
     """The status lines and tables from whatever results the grid has (and --out files)."""
     got = got or collect(runs)
     records = [(run.cfg, res) for run, res in got["ok"]]
-    opts = ReportOptions(alpha=args.sig_alpha, n_resamples=args.bootstrap, out_dir=args.out or args.results,
+    opts = ReportOptions(alpha=args.sig_alpha, n_resamples=args.bootstrap, resample_seed=args.resample_seed,
+                         resample_cap=args.bootstrap_max, out_dir=args.out or args.results,
                          figure_steps=args.figure_steps)
     tables = experiment.tables(records, spec, opts) if records else []
     subset = subset_notes(records)  # the top says so once; a table copied alone must say so too
@@ -352,6 +367,7 @@ def main(argv=None):
         try:
             only = {k: getattr(args, k) for k in ("datasets", "seeds") if k in args.explicit}
             print(claims_report(args.results, alpha=args.sig_alpha, fmt=args.format, out=args.out, speed=args.speed,
+                                resampling=ResamplePlan(args.bootstrap, args.resample_seed, args.bootstrap_max),
                                 **only))
         except ValueError as e:
             p.exit(2, f"{p.prog}: error: {e}\n")

@@ -16,9 +16,11 @@ from scipy import stats as sps
 
 from amplify.train import TrainConfig
 from bench import compare, presets
+from bench.experiments.recipe import LRS
 from bench.grid.plan import plan
 from bench.report.significance import ensemble_predictions, family
 from bench.report.tables import render
+from bench.stats.monte_carlo import ResamplePlan
 from bench.stats.multiple_testing import holm
 from bench.stats.over_examples import mcnemar, paired_bootstrap
 
@@ -104,7 +106,7 @@ def test_significance_table_against_scipy(tmp_path, capsys):
 
     runs = write_fixture(tmp_path / "r")
     records = [(r.cfg, json.loads(r.path.read_text())) for r in runs]
-    table = significance_table(records, METHODS, DATASETS, alpha=0.05, n_resamples=2000)
+    table = significance_table(records, METHODS, DATASETS, alpha=0.05, resampling=ResamplePlan(2000, 0, 2000))
     assert family(METHODS) == [("tmix", "none"), ("amplify", "none"), ("amplify", "tmix")]
     assert len(table.records) == 6  # 3 comparisons x 2 datasets
     welch = []
@@ -145,7 +147,7 @@ def test_verdict_names_surviving_tests_and_direction(tmp_path):
             records.append((replace(cfg, method=method, seed=seed),
                             {"test_acc": float(np.mean(preds == labels)), "test_predictions": preds.tolist(),
                              "test_labels": labels.tolist()}))
-    t = significance_table(records, ["none", "amplify"], ["trec-coarse"], n_resamples=500)
+    t = significance_table(records, ["none", "amplify"], ["trec-coarse"], resampling=ResamplePlan(500, 0, 500))
     assert t.rows[0][-1] == "significant (Welch, bootstrap, McNemar): amplify better"
     assert "Surviving: trec-coarse: amplify vs none" in t.notes[3]
 
@@ -325,8 +327,10 @@ def test_every_preset_makes_a_valid_grid(name, tmp_path):
     _, args = compare.parse(["--preset", name, "--results", str(tmp_path)])
     _, spec, runs = compare.make_plan(args)
     p = presets.PRESETS[name]
-    assert len(runs) == len(p.datasets) * len(p.methods) * len(p.seeds)
-    assert all(getattr(spec.base, k) == v for k, v in p.options.items() if k not in ("results", "first_seeds"))
+    per_cell = {"tune": len(LRS)}.get(p.options.get("experiment"), 1)  # the tuning runs sweep the lr
+    assert len(runs) == len(p.datasets) * len(p.methods) * len(p.seeds) * per_cell
+    assert all(getattr(spec.base, k) == v for k, v in p.options.items()
+               if k not in ("results", "first_seeds", "experiment"))
 
 
 def test_minilm_table2_preset_is_issue_13s_grid(tmp_path):

@@ -333,14 +333,15 @@ def test_compare_family():
 # paired bootstrap
 
 
-def _bootstrap_slow(a, b, n_resamples, seed, confidence):
+def _bootstrap_slow(a, b, n_resamples, seed, confidence, block):
     """One resample at a time with the draws paired_bootstrap documents, pure Python arithmetic."""
     n = len(a)
-    rng = np.random.default_rng(seed)
     delta = sum(x - y for x, y in zip(a, b, strict=True)) / n
     deltas, extreme = [], 0
-    for _ in range(n_resamples):
-        idx = rng.integers(0, n, size=n)
+    for r in range(n_resamples):
+        if r % block == 0:
+            rng = np.random.default_rng([seed, r // block])
+        idx = rng.integers(0, n, size=n, dtype=np.int32)
         d = sum(a[i] - b[i] for i in idx) / n
         deltas.append(d)
         extreme += abs(d - delta) >= abs(delta)
@@ -361,42 +362,59 @@ def _two_models(n, acc_a, acc_b, seed):
     return (rng.random(n) < acc_a).astype(int), (rng.random(n) < acc_b).astype(int)
 
 
-@pytest.mark.parametrize("chunk_size", [None, 1, 7, 200])
-def test_bootstrap_matches_slow_loop(chunk_size):
+@pytest.fixture
+def small_blocks(monkeypatch):
+    """Blocks of 64 resamples, so that a test of a few hundred crosses block boundaries."""
+    from bench.stats import monte_carlo
+
+    monkeypatch.setattr(monte_carlo, "BLOCK", 64)
+    monte_carlo._kept_block.cache_clear()
+    yield monte_carlo
+    monte_carlo._kept_block.cache_clear()
+
+
+@pytest.mark.parametrize("chunk_elements", [1 << 21, 1, 7 * 31, 200 * 31])
+def test_bootstrap_matches_slow_loop(small_blocks, monkeypatch, chunk_elements):
+    monkeypatch.setattr(small_blocks, "_CHUNK_ELEMENTS", chunk_elements)  # rows per chunk: the draws do not move
+    monkeypatch.setattr(small_blocks, "_KEEP_ELEMENTS", 0 if chunk_elements == 1 else 1 << 25)  # kept or afresh
     a, b = _two_models(31, 0.7, 0.6, seed=5)
-    ref = _bootstrap_slow(list(a), list(b), n_resamples=200, seed=3, confidence=0.9)
-    res = paired_bootstrap(a, b, n_resamples=200, seed=3, confidence=0.9, chunk_size=chunk_size)
-    assert res == pytest.approx(ref, rel=1e-12, abs=1e-15)
+    ref = _bootstrap_slow(list(a), list(b), n_resamples=200, seed=3, confidence=0.9, block=64)
+    res = paired_bootstrap(a, b, n_resamples=200, seed=3, confidence=0.9)
+    assert tuple(res[:4]) == pytest.approx(ref, rel=1e-12, abs=1e-15)
+    assert (res.mc.B, res.mc.p) == (200, ref[3])
 
 
-def test_resample_counts_are_the_documented_draws_whether_kept_or_drawn_afresh(monkeypatch):
-    from bench.stats import over_examples
+def test_a_grown_test_is_the_test_drawn_at_its_final_size(small_blocks):
+    a, b = _two_models(40, 0.7, 0.65, seed=6)
+    grown = paired_bootstrap(a, b, n_resamples=100, seed=2).mc.grow(300)
+    fresh = paired_bootstrap(a, b, n_resamples=300, seed=2).mc
+    assert (grown.k, grown.B, grown.p) == (fresh.k, fresh.B, fresh.p)
 
-    n, B = 13, 50
-    rng = np.random.default_rng(4)  # one resample at a time, as paired_bootstrap documents
-    expected = np.stack([np.bincount(rng.integers(0, n, size=n), minlength=n) for _ in range(B)])
-    kept = over_examples.resample_counts(n, B, seed=4, chunk_size=7)
-    assert kept is over_examples.resample_counts(n, B, seed=4, chunk_size=7)  # drawn once, reused
-    np.testing.assert_array_equal(np.concatenate(kept), expected)
-    monkeypatch.setattr(over_examples, "_KEEP_ELEMENTS", 0)  # too large to keep: drawn chunk by chunk
-    np.testing.assert_array_equal(np.concatenate(list(over_examples.resample_counts(n, B, seed=4, chunk_size=7))),
-                                  expected)
+
+def test_counts_are_the_drawn_indices_tallied():
+    from bench.stats.monte_carlo import counts
+
+    idx = np.array([[0, 0, 2], [1, 2, 2]], dtype=np.int32)
+    np.testing.assert_array_equal(counts(idx, 3), [[2, 0, 1], [0, 1, 2]])
 
 
 def test_bootstrap_is_reproducible():
     a, b = _two_models(400, 0.8, 0.78, seed=0)
-    assert paired_bootstrap(a, b, n_resamples=2000, seed=7) == paired_bootstrap(a, b, n_resamples=2000, seed=7)
-    assert paired_bootstrap(a, b, n_resamples=2000, seed=7) != paired_bootstrap(a, b, n_resamples=2000, seed=8)
+    def boot(seed):
+        return tuple(paired_bootstrap(a, b, n_resamples=2000, seed=seed)[:4])
+
+    assert boot(7) == boot(7)
+    assert boot(7) != boot(8)
 
 
 def test_bootstrap_identical_models():
     a, _ = _two_models(300, 0.8, 0.8, seed=1)
-    assert paired_bootstrap(a, a.copy(), n_resamples=1000) == (0.0, 0.0, 0.0, 1.0)
+    assert tuple(paired_bootstrap(a, a.copy(), n_resamples=1000)[:4]) == (0.0, 0.0, 0.0, 1.0)
 
 
 def test_bootstrap_clearly_better_model():
     a, b = _two_models(500, 0.9, 0.6, seed=2)
-    delta, lo, hi, p = paired_bootstrap(a, b, n_resamples=5000, seed=0)
+    delta, lo, hi, p, _ = paired_bootstrap(a, b, n_resamples=5000, seed=0)
     assert delta == pytest.approx(a.mean() - b.mean())
     assert 0 < lo < delta < hi
     assert p == 1 / 5001  # no resample as extreme: the smallest p the method can report
@@ -404,14 +422,14 @@ def test_bootstrap_clearly_better_model():
 
 def test_bootstrap_null_is_not_significant():
     a, b = _two_models(500, 0.8, 0.8, seed=4)  # same accuracy, independent errors
-    _, lo, hi, p = paired_bootstrap(a, b, n_resamples=3000, seed=0)
+    _, lo, hi, p, _ = paired_bootstrap(a, b, n_resamples=3000, seed=0)
     assert lo < 0 < hi and p > 0.05
 
 
 def test_bootstrap_degenerate_and_invalid_inputs():
     with pytest.warns(DegenerateInputWarning, match="at least 2 examples"):
-        delta, lo, hi, p = paired_bootstrap([1], [0])
-    assert delta == 1.0 and math.isnan(lo) and math.isnan(hi) and math.isnan(p)
+        delta, lo, hi, p, mc = paired_bootstrap([1], [0])
+    assert delta == 1.0 and math.isnan(lo) and math.isnan(hi) and math.isnan(p) and mc is None
     with pytest.raises(ValueError, match="same examples"):
         paired_bootstrap([1, 0, 1], [1, 0])
     with pytest.raises(ValueError, match=r"\[0, 1\]"):
@@ -451,15 +469,16 @@ def test_stouffer_matches_scipy_on_one_sided_p_values():
 
 
 def test_total_ratio_test_is_the_ratio_of_totals_and_an_exact_paired_permutation_test():
-    """8 rounds: 2^8 = 256 swaps, fewer than the 10,000 resamples, so scipy enumerates them all; the p is the
-    share of all swaps whose |statistic| reaches the observed one, enumerated here."""
+    """8 rounds: 2^8 = 256 swaps, fewer than the 10,000 resamples, so every pattern is enumerated; the p is the
+    share of all swaps whose |statistic| reaches the observed one, enumerated here too."""
     rng = np.random.default_rng(1)
     a, b = rng.normal(110, 5, 8), rng.normal(100, 5, 8)
-    e, p = total_ratio_test(a, b)
+    e, p, mc = total_ratio_test(a, b)
     assert math.exp(e) == pytest.approx(a.sum() / b.sum())
     flips = np.array(list(itertools.product([False, True], repeat=8)))  # (256, 8): swap round i or not
     stats = np.log(np.where(flips, b, a).sum(1) / np.where(flips, a, b).sum(1))
     assert p == pytest.approx(np.mean(np.abs(stats) >= abs(e) - 1e-12))
+    assert mc.is_exact and mc.interval() == (p, p, p)
     assert math.isnan(total_ratio_test(a, a)[1]) and math.isnan(total_ratio_test(a[:1], b[:1])[1])
     with pytest.raises(ValueError, match="per-round times of one length"):
         total_ratio_test(a, b[:5])

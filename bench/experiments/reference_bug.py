@@ -49,7 +49,7 @@ def reference_bug_tables(records, spec, opts):
         pairs += [("amplify", x) for m in bases for x in (m, m + RELEASED)]
     sig = versus_table(records, pairs, spec.datasets, perm_label, by_dataset, name="reference-bug-significance",
                        title="Does the released pairing change a baseline's accuracy, and AMPLIFY's lead over it?",
-                       alpha=opts.alpha, n_resamples=opts.n_resamples)
+                       alpha=opts.alpha, resampling=opts.resampling)
     return [acc, sig]
 
 

@@ -24,6 +24,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from amplify.train import TrainConfig
+from bench.stats.monte_carlo import CAP, START, ResamplePlan
 
 
 @dataclass(frozen=True)
@@ -37,9 +38,15 @@ class GridSpec:
 @dataclass(frozen=True)
 class ReportOptions:
     alpha: float = 0.05
-    n_resamples: int = 10000  # paired bootstrap
+    n_resamples: int = START  # resamples every bootstrap starts with
+    resample_seed: int = 0  # the resampler's seed, recorded in every table that resamples
+    resample_cap: int = CAP  # the most resamples a test gets while its Holm verdict depends on the draw
     out_dir: str | None = None  # where an experiment writes files other than tables (figure4's CSVs and PNGs)
     figure_steps: int = 200  # figure4: the first iterations plotted
+
+    @property
+    def resampling(self):
+        return ResamplePlan(self.n_resamples, self.resample_seed, self.resample_cap)
 
 
 @dataclass(frozen=True)

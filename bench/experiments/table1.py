@@ -35,7 +35,7 @@ def table1_tables(records, spec, opts):
                   "λ draws")
     sig = versus_table(records, [(x, "n=5") for x in labels if x != "n=5"], spec.datasets, n_label, by_dataset,
                        name="table1-significance", title="Table 1: each n against n = 5 (the paper's default)",
-                       alpha=opts.alpha, n_resamples=opts.n_resamples)
+                       alpha=opts.alpha, resampling=opts.resampling)
     return [acc, sig]
 
 

@@ -21,12 +21,12 @@ def table2_configs(spec):
 def table2_tables(records, spec, opts):
     accuracy = accuracy_table(records, spec.methods, spec.datasets)
     significance = significance_table(records, spec.methods, spec.datasets, alpha=opts.alpha,
-                                      n_resamples=opts.n_resamples)
+                                      resampling=opts.resampling)
     calibration = calibration_table(records, spec.methods, spec.datasets)
     curves = dev_curve_table(records, spec.methods, spec.datasets)  # no rows from results without epochs
     return [summary_table(accuracy, significance, calibration), accuracy, significance, calibration,
             calibration_significance_table(records, spec.methods, spec.datasets, alpha=opts.alpha,
-                                           n_resamples=opts.n_resamples),
+                                           resampling=opts.resampling),
             cost_table(records, spec.methods), budget_table(records, spec.methods, spec.datasets),
             *([curves] if curves.rows else [])]
 

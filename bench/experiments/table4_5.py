@@ -103,7 +103,7 @@ def noise_tables(kind, number):
         out.append(versus_table(records, family(spec.methods), noisy, lambda c: c.method, setting,
                                 name=f"table{number}-significance", where="setting",
                                 title=f"Table {number}: each method vs none and amplify vs each baseline, per noise "
-                                      "level", alpha=opts.alpha, n_resamples=opts.n_resamples))
+                                      "level", alpha=opts.alpha, resampling=opts.resampling))
         out.append(robustness_table(records, spec.methods, spec.datasets, levels, f"table{number}-robustness", kind))
         return out
 

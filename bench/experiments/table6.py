@@ -69,7 +69,7 @@ def table6_tables(records, spec, opts):
                      "(amplify/methods.py scale_layer), as TMix's blocks do.")
     sig = versus_table(records, [(x, labels[0]) for x in labels[1:]], spec.datasets, row, by_dataset,
                        name="table6-significance", title="Table 6: each single block against every block",
-                       alpha=opts.alpha, n_resamples=opts.n_resamples)
+                       alpha=opts.alpha, resampling=opts.resampling)
     return [acc, sig]
 
 

@@ -20,9 +20,10 @@ import math
 import numpy as np
 
 from amplify.results import read_probs
-from bench.report.significance import TEST_NAMES, _tested, family
-from bench.report.tables import Table, group, pval
+from bench.report.significance import TEST_NAMES, _tested, borderline_note, family
+from bench.report.tables import Table, group, pval, pval_holm, pval_mc
 from bench.stats.calibration import METRIC_NAMES, METRICS, calibration, paired_bootstrap_metric
+from bench.stats.monte_carlo import DEFAULT_PLAN, settled
 from bench.stats.multiple_testing import Comparison, compare_family
 from bench.stats.over_seeds import mean_std, welch_t
 
@@ -110,25 +111,25 @@ def calibration_table(records, methods, datasets, baseline="none"):
                  align="llrrrr")
 
 
-def compare_calibration(a, b, metric, names, n_resamples):
+def compare_calibration(a, b, metric, names, resampling=DEFAULT_PLAN):
     ma, mb, d = names
     if not np.array_equal(a["labels"], b["labels"]):
         raise ValueError(f"{d}: {ma} and {mb} were tested on different examples; they cannot be paired")
     va, vb = a["values"][metric], b["values"][metric]
     (t, p, _df), note_w = _tested(welch_t, va, vb)
     boot, note_b = _tested(paired_bootstrap_metric, metric, a["probs"], b["probs"], a["labels"],
-                           n_resamples=n_resamples, seed=0)
+                           n_resamples=resampling.start, seed=resampling.seed)
     tests = {"welch": Comparison(ma, mb, d, f"welch-{metric}", t, p, effect=float(np.mean(va) - np.mean(vb)),
                                  n=min(len(va), len(vb)), note=note_w),
              "bootstrap": Comparison(ma, mb, d, f"bootstrap-{metric}", boot.delta, boot.p, effect=boot.delta,
-                                     n=len(a["labels"]), note=note_b)}
+                                     n=len(a["labels"]), note=note_b, mc=boot.mc)}
     extras = {"metric": metric, "delta": float(np.mean(va) - np.mean(vb)), "n_seeds_a": len(va),
               "n_seeds_b": len(vb), "boot_delta": boot.delta, "boot_ci_low": boot.ci_low,
               "boot_ci_high": boot.ci_high}
     return tests, extras
 
 
-def calibration_significance_table(records, methods, datasets, alpha=0.05, n_resamples=10000, baseline="none",
+def calibration_significance_table(records, methods, datasets, alpha=0.05, resampling=DEFAULT_PLAN, baseline="none",
                                    focus="amplify"):
     cells, problems = calibration_cells(group(records))
     found = []
@@ -139,7 +140,7 @@ def calibration_significance_table(records, methods, datasets, alpha=0.05, n_res
                 continue
             for metric in METRICS:
                 try:
-                    found.append(compare_calibration(ca, cb, metric, (a, b, d), n_resamples))
+                    found.append(compare_calibration(ca, cb, metric, (a, b, d), resampling))
                 except ValueError as e:
                     problems.append(f"{d}, {a} vs {b}: not tested: {e}")
                     break
@@ -147,7 +148,8 @@ def calibration_significance_table(records, methods, datasets, alpha=0.05, n_res
     for metric in METRICS:
         idx = [i for i, (_, ex) in enumerate(found) if ex["metric"] == metric]
         for t in CAL_TESTS:
-            for i, c in zip(idx, compare_family([found[i][0][t] for i in idx], alpha), strict=True):
+            members = settled([found[i][0][t] for i in idx], alpha, resampling.cap)
+            for i, c in zip(idx, compare_family(members, alpha), strict=True):
                 adjusted[(i, t)] = c
     rows, recs, survivors = [], [], []
     for i, (_, ex) in enumerate(found):
@@ -156,7 +158,7 @@ def calibration_significance_table(records, methods, datasets, alpha=0.05, n_res
         sig = [t for t in CAL_TESTS if c[t].significant]
         name = METRIC_NAMES[ex["metric"]]
         if not sig:
-            verdict = "not significant"
+            verdict = "borderline (bootstrap)" if c["bootstrap"].borderline else "not significant"
         else:
             better = {w.method_a if c[t].effect < 0 else w.method_b for t in sig}
             who = f"{better.pop()} lower" if len(better) == 1 else "directions disagree"
@@ -164,24 +166,29 @@ def calibration_significance_table(records, methods, datasets, alpha=0.05, n_res
             survivors.append(f"{w.dataset} {name}: {w.method_a} vs {w.method_b} ({who})")
         welch_p = "n/a (1 seed)" if min(ex["n_seeds_a"], ex["n_seeds_b"]) < 2 else pval(w.p)
         rows.append([w.dataset, f"{w.method_a} vs {w.method_b}", name, fmt_delta(ex["metric"], ex["delta"]), welch_p,
-                     pval(w.p_holm), pval(c["bootstrap"].p), pval(c["bootstrap"].p_holm), verdict])
+                     pval(w.p_holm), pval_mc(c["bootstrap"]), pval_holm(c["bootstrap"]), verdict])
+        b = c["bootstrap"]
         recs.append({"dataset": w.dataset, "method_a": w.method_a, "method_b": w.method_b, **ex,
                      **{f"{t}_p": c[t].p for t in CAL_TESTS}, **{f"{t}_p_holm": c[t].p_holm for t in CAL_TESTS},
-                     **{f"{t}_significant": c[t].significant for t in CAL_TESTS}, "alpha": alpha, "verdict": verdict,
-                     "notes": "; ".join(c[t].note for t in CAL_TESTS if c[t].note)})
+                     **{f"{t}_significant": c[t].significant for t in CAL_TESTS},
+                     "bootstrap_p_low": b.p_lo, "bootstrap_p_high": b.p_hi, "bootstrap_resamples": b.n_resamples,
+                     "bootstrap_p_holm_low": b.p_holm_lo, "bootstrap_p_holm_high": b.p_holm_hi,
+                     "bootstrap_borderline": b.borderline, "resample_seed": resampling.seed, "alpha": alpha,
+                     "verdict": verdict, "notes": "; ".join(c[t].note for t in CAL_TESTS if c[t].note)})
     k = len(found) // len(METRICS) if found else 0
     notes = [f"Family: on each dataset, every method vs {baseline} and {focus} vs every other method: {k} "
              f"comparisons per metric; Holm–Bonferroni over the {k}, separately for each metric and test. "
              "Δ = A − B (mean over seeds; ECE in points): negative when A is better calibrated.",
-             f"Welch: t-test over per-seed values (needs ≥ 2 seeds with probabilities per method; a comparison "
+             "Welch: t-test over per-seed values (needs ≥ 2 seeds with probabilities per method; a comparison "
              "without a Welch p is not in Welch's Holm family). Bootstrap: paired "
-             f"over test examples, {n_resamples} resamples, each method's metric averaged over its seeds.",
+             "over test examples, each method's metric averaged over its seeds.",
              f"Verdict at α={alpha}: the tests whose Holm-adjusted p ≤ α, and which method has the lower value. "
              "ECE measures calibration alone; NLL and Brier are proper scores that also reward accuracy.",
              f"Result: {len(survivors)} of {len(found)} metric comparisons significant at α={alpha} after Holm."
              + (f" Surviving: {'; '.join(survivors)}." if survivors else "")
              + ("" if found else " No pair of cells has stored test probabilities (results written before "
-                                 "they were stored): nothing to test.")]
+                                 "they were stored): nothing to test."),
+             borderline_note({t: [adjusted[(i, t)] for i in range(len(found))] for t in CAL_TESTS}, resampling)]
     notes += problems
     headers = ["dataset", "A vs B", "metric", "Δ", "Welch p", "Welch Holm", "boot p", "boot Holm",
                f"verdict (α={alpha}, Holm)"]

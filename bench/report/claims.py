@@ -86,7 +86,8 @@ from bench.grid.plan import DEFAULTS, identity, run_key
 from bench.report.tables import Table, num, pval, render_all, write_tables
 from bench.stats.calibration import METRIC_NAMES, METRICS
 from bench.stats.checks import DegenerateInputWarning
-from bench.stats.multiple_testing import holm, stouffer
+from bench.stats.monte_carlo import DEFAULT_PLAN, Exact, Stouffer, settle
+from bench.stats.multiple_testing import stouffer
 from bench.stats.over_rounds import total_ratio_test
 from bench.stats.over_seeds import deviation_difference, variance_ratio_test, welch_mean
 
@@ -198,11 +199,13 @@ def time_unit(clean, a, b):
 
 
 def speed_unit(times, a, b):
-    """One bench.speed JSON: (log of a's total time over the rounds / b's, the paired permutation test's p,
-    [rounds]); None when it did not time both."""
+    """One bench.speed JSON: (log of a's total time over the rounds / b's, the paired permutation test's p at
+    the default resampling, [a's rounds, b's rounds]); None when it did not time both. `check` runs the test
+    again under the report's resampling plan, to settle it with the other lines."""
     if a not in times or b not in times:
         return None
-    return *total_ratio_test(times[a], times[b]), [times[a]]
+    effect, p, _ = total_ratio_test(times[a], times[b])
+    return effect, p, [times[a], times[b]]
 
 
 def variance_unit(clean, a, b):
@@ -270,9 +273,9 @@ def unit_direction(kind, effect, groups):
     return 0.0 if math.isnan(effect) else float(np.sign(effect))
 
 
-def check(units, kind, a, b, confidence=0.95):
+def check(units, kind, a, b, confidence=0.95, resampling=DEFAULT_PLAN):
     """One claim line (before Holm): the effect, its `confidence` interval, the combined p, and what it
-    rests on."""
+    rests on; for a Stouffer line, line["member"] is the combination to settle (bench/stats/monte_carlo.py)."""
     fn, data, claimed, test = KINDS[kind]
     per_unit = []
     if data == "speed":
@@ -321,14 +324,22 @@ def check(units, kind, a, b, confidence=0.95):
         line["effect"], line["p"], line["ci"] = r.diff, r.p, (r.low, r.high)
         line["direction"] = 0.0 if math.isnan(r.t) else float(claimed * np.sign(r.t))
     else:  # Stouffer over the units' own tests, each signed the way its test points
-        line["p"], line["direction"] = stouffer([(p, claimed * unit_direction(kind, e, groups))
-                                                 for _, _, e, p, groups in tested])
+        directions = [claimed * unit_direction(kind, e, groups) for _, _, e, _, groups in tested]
+        if kind == "time-interleaved":  # resampled: the report's plan, settled with the family later
+            members = [total_ratio_test(*groups, resampling.start, resampling.seed).mc for *_, groups in tested]
+        else:
+            members = [Exact(p) for _, _, _, p, _ in tested]
+        line["member"] = Stouffer(members, directions)
+        line["p"], line["direction"] = stouffer([(m.interval()[0], d) for m, d in zip(members, directions,
+                                                                                     strict=True)])
     return line
 
 
 def verdict(line, alpha):
     if line["reason"]:
         return f"not enough evidence ({line['reason']})"
+    if line.get("borderline"):
+        return "borderline (the resampler's draw could decide it at the cap)"
     effect_dir = 0.0 if math.isnan(line["effect"]) else np.sign(line["effect"]) * KINDS[line["kind"]][2]
     if line["p_holm"] <= alpha and line["direction"] > 0 and effect_dir > 0:
         return "supported"
@@ -379,13 +390,13 @@ def ci_text(line):
     return f"[{lo:+.4f}, {hi:+.4f}]"
 
 
-def claim_lines(units, methods_found, speed=None, confidence=0.95):
+def claim_lines(units, methods_found, speed=None, confidence=0.95, resampling=DEFAULT_PLAN):
     bases = [m for m in BASELINES if m in methods_found or m in TABLE2_BASELINES]
     c = confidence
     lines = [check(units, "accuracy", "amplify", "none", c)]
     lines += [check(units, "accuracy", "amplify", b, c) for b in bases]
     if speed:  # the cost claim is tested once, by the measurement made for it, not also by the runs' timers
-        lines += [check(speed, "time-interleaved", "amplify", b, c) for b in bases]
+        lines += [check(speed, "time-interleaved", "amplify", b, c, resampling) for b in bases]
     else:
         lines += [check(units, "time", "amplify", b, c) for b in bases]
     lines += [check(units, "robustness", "amplify", b, c) for b in ("none", *bases)]
@@ -394,15 +405,18 @@ def claim_lines(units, methods_found, speed=None, confidence=0.95):
     return lines
 
 
-def claims_table(units, alpha, speed=None):
-    """speed: load_speed's {file: {variant: [ms per round]}}, for the interleaved cost lines (None: none)."""
+def claims_table(units, alpha, speed=None, resampling=DEFAULT_PLAN):
+    """speed: load_speed's {file: {variant: [ms per round]}}, for the interleaved cost lines (None: none).
+    The resampled lines are settled with the whole family first (bench/stats/monte_carlo.py)."""
     found = {m for levels in units.values() for runs in levels.values() for m in runs}
     confidence = 1 - alpha
-    lines = claim_lines(units, found, speed, confidence)
-    adjusted = holm([ln["p"] for ln in lines])
+    lines = claim_lines(units, found, speed, confidence, resampling)
+    members = [ln.pop("member", None) or Exact(ln["p"]) for ln in lines]
+    adjusted = settle(members, alpha, resampling.cap)
     rows, recs = [], []
-    for ln, q in zip(lines, adjusted, strict=True):
-        ln["p_holm"] = float(q)
+    for ln, m, (q, q_lo, q_hi) in zip(lines, members, adjusted, strict=True):
+        ln["p"], ln["p_lo"], ln["p_hi"] = m.interval()
+        ln["p_holm"], ln["borderline"] = float(q), bool(q_lo <= alpha < q_hi)
         v = verdict(ln, alpha)
         unit = "rounds " if ln["kind"] == "time-interleaved" else ""
         seeds = "–" if "seeds_min" not in ln else unit + (
@@ -414,15 +428,16 @@ def claims_table(units, alpha, speed=None):
         if ln.get("untested"):
             where += f" (+{ln['untested']} untested)"
         text = CLAIM_TEXT[ln["kind"]].format(b=ln["b"])
-        rows.append([text, effect_text(ln), ci_text(ln), ln["test"], pval(ln["p"]), pval(ln["p_holm"]), seeds, where,
-                     v])
+        rows.append([text, effect_text(ln), ci_text(ln), ln["test"], p_text(ln), pval(ln["p_holm"]), seeds, where, v])
         recs.append({"claim": text, "kind": ln["kind"], "a": ln["a"], "b": ln["b"], "effect": ln["effect"],
                      "effect_text": effect_text(ln), "ci_low": ln["ci"][0], "ci_high": ln["ci"][1],
-                     "confidence": confidence, "test": ln["test"], "p": ln["p"], "p_holm": ln["p_holm"],
+                     "confidence": confidence, "test": ln["test"], "p": ln["p"], "p_low": ln["p_lo"],
+                     "p_high": ln["p_hi"], "p_holm": ln["p_holm"], "borderline": ln["borderline"],
+                     "resample_seed": resampling.seed,
                      "seeds_min": ln.get("seeds_min"), "seeds_max": ln.get("seeds_max"),
                      "datasets": ln.get("datasets"), "units": ln["units"], "units_untested": ln.get("untested", 0),
                      "alpha": alpha, "verdict": v})
-    k = int(np.sum(~np.isnan(adjusted)))
+    k = int(np.sum(~np.isnan(adjusted[:, 0])))
     notes = [f"Family: the {k} lines with a p-value, Holm–Bonferroni over all {k}. p: for a mean Δ or step time "
              "from the runs, one Welch t-test of the mean over units (one dataset in one setting) of the units' "
              "differences; for the interleaved step times and the variance, Stouffer's combination of a two-sided "
@@ -442,7 +457,9 @@ def claims_table(units, alpha, speed=None):
              "Step time lines: without --speed, from the runs' own timers, whose runs may have met different machine "
              "loads (a shared machine, other jobs) that the test cannot tell from the method; with --speed, "
              "\"(interleaved)\" instead: from bench.speed JSONs, each round stepping every method seconds apart, so "
-             "load hits all alike; they speak to that machine and those batches."]
+             "load hits all alike; they speak to that machine and those batches. Their permutation tests resample: "
+             f"{resampling.describe()}; [low–high]: the 99% Monte Carlo interval of a resampled line's p, and a "
+             "line whose Holm-adjusted interval still holds α at the cap is borderline, no verdict."]
     return Table("claims", "The paper's claims, checked",
                  ["claim", "measured effect", f"{confidence:.0%} CI", "test", "p", "p Holm", "seeds", "datasets",
                   f"verdict (α={alpha})"], rows, recs, notes, align="llllrrrrl")
@@ -482,7 +499,15 @@ def settings_lines(units):
     return out
 
 
-def claims_report(results_dir, alpha=0.05, fmt="markdown", out=None, speed=None, datasets=None, seeds=None):
+def p_text(line):
+    """p, with its Monte Carlo interval when it was resampled."""
+    if math.isnan(line["p"]) or line["p_lo"] == line["p_hi"]:
+        return pval(line["p"])
+    return f"{pval(line['p'])} [{pval(line['p_lo'])}–{pval(line['p_hi'])}]"
+
+
+def claims_report(results_dir, alpha=0.05, fmt="markdown", out=None, speed=None, datasets=None, seeds=None,
+                  resampling=DEFAULT_PLAN):
     """The printed report: what was read, then the claims table. Writes claims.csv etc. to `out` if given.
     speed: bench.speed JSONs (files or directories) for the interleaved cost lines. datasets, seeds: only the
     runs of these (bench.compare's --datasets / --seeds, when given); None: every run."""
@@ -498,7 +523,7 @@ def claims_report(results_dir, alpha=0.05, fmt="markdown", out=None, speed=None,
     if speed is not None:
         status.append(f"interleaved step times (--speed): {len(speed_units)} bench.speed benchmarks"
                       + (": " + ", ".join(speed_units) if speed_units else ""))
-    tables = [claims_table(units, alpha, speed_units)] + ([speed_table(speed_units)] if speed_units else [])
+    tables = [claims_table(units, alpha, speed_units, resampling)] + ([speed_table(speed_units)] if speed_units else [])
     if out:
         write_tables(tables, out, preamble=status)
     prefix = {"markdown": "", "latex": "% ", "csv": "# "}[fmt]

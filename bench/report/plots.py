@@ -34,9 +34,8 @@ from pathlib import Path
 import numpy as np
 
 from amplify.results import write_text_atomic
-from bench.report.significance import TESTS, Side, compare_pair
+from bench.report.significance import TESTS, borderline_note, p_records, run_family
 from bench.report.tables import Table, group, num, pval, render, signed_pts
-from bench.stats.multiple_testing import compare_family
 
 INSTALL = "pip install -r requirements-plots.txt (matplotlib) for the PNGs"
 
@@ -178,32 +177,28 @@ def plot_loss(Figure, cv, methods, datasets):
 # the p-value heatmap
 
 
-def pvalue_pairs(records, methods, datasets, alpha, n_resamples):
+def pvalue_pairs(records, methods, datasets, alpha, resampling):
     """Every pair of methods on every dataset, the three tests each, Holm over the figure per test."""
     cells = group(records)
-    found, problems = [], []
-    for d in datasets:
-        for a, b in combinations([m for m in methods if (m, d) in cells], 2):
-            try:
-                found.append(compare_pair(Side.of(cells[(a, d)]), Side.of(cells[(b, d)]), (a, b, d), n_resamples))
-            except ValueError as e:
-                problems.append(f"{d}, {a} vs {b}: not tested: {e}")
-    adjusted = {t: compare_family([tests[t] for tests, _ in found], alpha) for t in TESTS}
+    wanted = [(a, b, d) for d in datasets for a, b in combinations([m for m in methods if (m, d) in cells], 2)]
+    found, adjusted, problems = run_family(cells, wanted, alpha, resampling)
     recs = []
     for i, (_, ex) in enumerate(found):
         c = {t: adjusted[t][i] for t in TESTS}
         recs.append({"dataset": c["welch"].dataset, "a": c["welch"].method_a, "b": c["welch"].method_b,
                      "delta": ex["delta"], "n_seeds_a": ex["n_seeds_a"], "n_seeds_b": ex["n_seeds_b"],
-                     **{f"{t}_p": c[t].p for t in TESTS}, **{f"{t}_p_holm": c[t].p_holm for t in TESTS}})
-    return recs, problems
+                     **p_records(c, alpha, resampling)})
+    return recs, problems, adjusted
 
 
-def pvalue_table(recs, problems, alpha, n_resamples):
+def pvalue_table(recs, problems, alpha, resampling, adjusted):
     rows = [[r["dataset"], f"{r['a']} vs {r['b']}", signed_pts(r["delta"]), pval(r["welch_p_holm"]),
-             pval(r["bootstrap_p_holm"]), pval(r["mcnemar_p_holm"])] for r in recs]
+             pval(r["bootstrap_p_holm"]) + (" (borderline)" if r["bootstrap_borderline"] else ""),
+             pval(r["mcnemar_p_holm"])] for r in recs]
     notes = [f"Every pair of methods on every dataset: {len(recs)} comparisons, Holm over all of them separately for "
              f"each test (α={alpha}). Δ: A − B in points. The heatmap's colour is the bootstrap column "
-             f"({n_resamples} paired resamples of test examples, seed-averaged correctness).", *problems]
+             "(paired resamples of test examples, seed-averaged correctness).", borderline_note(adjusted, resampling),
+             *problems]
     return Table("figure4-pairs", "Figure 3 idea: Holm-adjusted p-values of every method against every other",
                  ["dataset", "A vs B", "Δ pts", "Welch Holm", "boot Holm", "McNemar Holm"], rows, recs, notes,
                  align="llrrrr")
@@ -250,8 +245,8 @@ def figure4(records, spec, opts):
     """The tables, and (when opts.out_dir is set) the CSV and PNG files; the notes say what was written."""
     methods, datasets, steps = list(spec.methods), list(spec.datasets), opts.figure_steps
     cv = curves(records, methods, datasets, steps)
-    recs, problems = pvalue_pairs(records, methods, datasets, opts.alpha, opts.n_resamples)
-    tables = [loss_table(cv, steps), pvalue_table(recs, problems, opts.alpha, opts.n_resamples)]
+    recs, problems, adjusted = pvalue_pairs(records, methods, datasets, opts.alpha, opts.resampling)
+    tables = [loss_table(cv, steps), pvalue_table(recs, problems, opts.alpha, opts.resampling, adjusted)]
     if not opts.out_dir:
         return tables
     out = Path(opts.out_dir)

@@ -10,7 +10,9 @@ for the methods and datasets of the grid that have results. With the paper's gri
 Each comparison gets three tests, because there are two sources of randomness (bench/stats/):
   - Welch's t over seeds (per-seed test accuracies): what the paper reports. Needs >= 2 seeds a side.
   - a paired bootstrap over test examples: per-example correctness averaged over a method's seeds
-    (bench.stats.over_examples.pool_seeds), 10,000 resamples, seed 0.
+    (bench.stats.over_examples.pool_seeds); 10,000 resamples to start, and more for any comparison whose
+    Holm verdict the draw could still change (bench/stats/monte_carlo.py: settle). Its p carries a Monte
+    Carlo standard error (±), and a comparison still undecided at the cap is "borderline", not a verdict.
   - McNemar's test over test examples, on the seed ensembles: per example, a method's prediction is
     the plurality vote of its seeds; tied classes go to the one the lowest seed predicted (with 2
     seeds that disagree, seed 0's). McNemar assumes two fixed classifiers on paired examples; an
@@ -28,8 +30,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from bench.report.tables import Table, group, pval, signed_pts
+from bench.report.tables import Table, group, pval, pval_holm, pval_mc, signed_pts
 from bench.stats.checks import DegenerateInputWarning
+from bench.stats.monte_carlo import DEFAULT_PLAN, settled
 from bench.stats.multiple_testing import Comparison, compare_family
 from bench.stats.over_examples import mcnemar, paired_bootstrap, pool_seeds
 from bench.stats.over_seeds import hedges_g, mean_diff, welch_t
@@ -89,7 +92,7 @@ class Side:
                    np.array(labels[0]))
 
 
-def compare_pair(a, b, names, n_resamples=10000):
+def compare_pair(a, b, names, resampling=DEFAULT_PLAN):
     """The three tests for A vs B on one dataset. names = (method_a, method_b, dataset). Returns
     ({test: Comparison}, extras) with extras the numbers the table and CSV add (Δ, g, CI, b/c...)."""
     ma, mb, d = names
@@ -99,14 +102,14 @@ def compare_pair(a, b, names, n_resamples=10000):
     (t, p, df), note_w = _tested(welch_t, a.accs, b.accs)
     g, note_g = _tested(hedges_g, a.accs, b.accs)
     ca, cb = pool_seeds(a.preds == a.labels), pool_seeds(b.preds == b.labels)
-    boot, note_b = _tested(paired_bootstrap, ca, cb, n_resamples=n_resamples, seed=0)
+    boot, note_b = _tested(paired_bootstrap, ca, cb, n_resamples=resampling.start, seed=resampling.seed)
     ea, eb = ensemble_predictions(a.preds) == a.labels, ensemble_predictions(b.preds) == b.labels
     mc, note_m = _tested(mcnemar, ea.astype(float), eb.astype(float))
     rows = {
         "welch": Comparison(ma, mb, d, "welch", t, p, effect=g, n=min(len(a.accs), len(b.accs)),
                             note="; ".join(x for x in (note_w, note_g) if x)),
         "bootstrap": Comparison(ma, mb, d, "bootstrap", boot.delta, boot.p, effect=boot.delta, n=ca.size,
-                                note=note_b),
+                                note=note_b, mc=boot.mc),
         "mcnemar": Comparison(ma, mb, d, "mcnemar", mc.statistic, mc.p, effect=float(ea.mean() - eb.mean()),
                               n=int(mc.b + mc.c), note=note_m),
     }
@@ -117,39 +120,63 @@ def compare_pair(a, b, names, n_resamples=10000):
     return rows, extras
 
 
-def run_family(cells, wanted, alpha, n_resamples):
+def run_family(cells, wanted, alpha, resampling=DEFAULT_PLAN):
     """The three tests for each (A, B, column) of `wanted` whose two cells exist, then Holm over the family,
-    separately per test. Returns (found: [(tests, extras)], adjusted: {test: [Comparison]}, problems)."""
+    separately per test (the bootstrap's p's settled first). Returns (found: [(tests, extras)], adjusted:
+    {test: [Comparison]}, problems)."""
     found, problems = [], []
     for a, b, col in wanted:
         if (a, col) not in cells or (b, col) not in cells:
             continue
         try:
-            found.append(compare_pair(Side.of(cells[(a, col)]), Side.of(cells[(b, col)]), (a, b, col), n_resamples))
+            found.append(compare_pair(Side.of(cells[(a, col)]), Side.of(cells[(b, col)]), (a, b, col), resampling))
         except ValueError as e:
             problems.append(f"{col}, {a} vs {b}: not tested: {e}")
-    adjusted = {t: compare_family([tests[t] for tests, _ in found], alpha) for t in TESTS}
+    adjusted = {t: compare_family(settled([tests[t] for tests, _ in found], alpha, resampling.cap), alpha)
+                for t in TESTS}
     return found, adjusted, problems
+
+
+def p_records(c, alpha, resampling):
+    """The CSV/JSON fields of one comparison's tests: p, Holm p, significance, and for the bootstrap its Monte
+    Carlo interval, resamples and borderline flag."""
+    b = c["bootstrap"]
+    return {**{f"{t}_p": c[t].p for t in TESTS}, **{f"{t}_p_holm": c[t].p_holm for t in TESTS},
+            **{f"{t}_significant": c[t].significant for t in TESTS},
+            "bootstrap_p_low": b.p_lo, "bootstrap_p_high": b.p_hi, "bootstrap_resamples": b.n_resamples,
+            "bootstrap_p_holm_low": b.p_holm_lo, "bootstrap_p_holm_high": b.p_holm_hi,
+            "bootstrap_borderline": b.borderline, "resample_seed": resampling.seed, "alpha": alpha}
+
+
+def borderline_note(adjusted, resampling):
+    """The note every table with a resampled test carries."""
+    n = sum(c.borderline for rows in adjusted.values() for c in rows)
+    most = max((c.n_resamples for rows in adjusted.values() for c in rows), default=0)
+    return (f"Resampling: {resampling.describe()}; the most any comparison here needed: {most:,}. ± is the "
+            "Monte Carlo standard error of p. Borderline: the Holm-adjusted p's 99% Monte Carlo interval still "
+            f"holds α at the cap, so the draw could decide it: no verdict either way ({n} here).")
 
 
 def verdict_of(c, extras):
     """(verdict in words, who is better or None, the tests that survive Holm) for one comparison. The direction
-    each surviving test points to: Δ over seeds, or McNemar's seed ensembles."""
+    each surviving test points to: Δ over seeds, or McNemar's seed ensembles. A borderline test is named."""
     w = c["welch"]
     sig = [t for t in TESTS if c[t].significant]
+    edge = [TEST_NAMES[t] for t in TESTS if c[t].borderline]
     if not sig:
-        return "not significant", None, sig
+        return f"borderline ({', '.join(edge)})" if edge else "not significant", None, sig
     better = {w.method_a if (c[t].effect if t == "mcnemar" else extras["delta"]) > 0 else w.method_b for t in sig}
     who = f"{better.pop()} better" if len(better) == 1 else "directions disagree"
-    return f"significant ({', '.join(TEST_NAMES[t] for t in sig)}): {who}", who, sig
+    text = f"significant ({', '.join(TEST_NAMES[t] for t in sig)}): {who}"
+    return text + (f"; borderline ({', '.join(edge)})" if edge else ""), who, sig
 
 
-def significance_table(records, methods, datasets, alpha=0.05, n_resamples=10000, baseline="none",
+def significance_table(records, methods, datasets, alpha=0.05, resampling=DEFAULT_PLAN, baseline="none",
                        focus="amplify"):
     """Every comparison of the family with its three tests, Holm-adjusted, and a verdict in words."""
     cells = group(records)
     wanted = [(ma, mb, d) for d in datasets for ma, mb in family(methods, baseline, focus)]
-    found, adjusted, problems = run_family(cells, wanted, alpha, n_resamples)
+    found, adjusted, problems = run_family(cells, wanted, alpha, resampling)
 
     rows, recs, survivors = [], [], []
     for i, (_, extras) in enumerate(found):
@@ -161,12 +188,11 @@ def significance_table(records, methods, datasets, alpha=0.05, n_resamples=10000
             survivors.append(f"{w.dataset}: {w.method_a} vs {w.method_b} ({who}; {which})")
         welch_p = "n/a (1 seed)" if min(extras["n_seeds_a"], extras["n_seeds_b"]) < 2 else pval(w.p)
         rows.append([w.dataset, f"{w.method_a} vs {w.method_b}", signed_pts(extras["delta"]),
-                     welch_p, pval(w.p_holm), pval(c["bootstrap"].p), pval(c["bootstrap"].p_holm),
+                     welch_p, pval(w.p_holm), pval_mc(c["bootstrap"]), pval_holm(c["bootstrap"]),
                      pval(c["mcnemar"].p), pval(c["mcnemar"].p_holm),
                      "n/a" if math.isnan(extras["hedges_g"]) else f"{extras['hedges_g']:+.2f}", verdict])
         recs.append({"dataset": w.dataset, "method_a": w.method_a, "method_b": w.method_b, **extras,
-                     **{f"{t}_p": c[t].p for t in TESTS}, **{f"{t}_p_holm": c[t].p_holm for t in TESTS},
-                     **{f"{t}_significant": c[t].significant for t in TESTS}, "alpha": alpha, "verdict": verdict,
+                     **p_records(c, alpha, resampling), "verdict": verdict,
                      "notes": "; ".join(c[t].note for t in TESTS if c[t].note)})
 
     k = len(found)
@@ -175,13 +201,14 @@ def significance_table(records, methods, datasets, alpha=0.05, n_resamples=10000
         f"Family: on each dataset, every method vs {baseline} and {focus} vs every other method: {k} comparisons; "
         f"Holm–Bonferroni over all {k}, separately for each test. Δ: A − B in accuracy points (mean over seeds).",
         "Welch: t-test over per-seed accuracies (the paper's test; needs ≥ 2 seeds per method). "
-        f"Bootstrap: paired over test examples, {n_resamples} resamples, correctness averaged over seeds. "
+        "Bootstrap: paired over test examples, correctness averaged over seeds. "
         "McNemar: on the seed ensembles (plurality vote per example). g: Hedges' g over seeds.",
         f"Verdict at α={alpha}: the tests whose Holm-adjusted p ≤ α. Welch speaks to another training seed, "
         "bootstrap and McNemar to another test set for these trained models. With few seeds Welch has "
         "little power: not significant means not shown, not equal.",
         f"Result: {counts} of {k} comparisons significant at α={alpha} after Holm."
         + (f" Surviving: {'; '.join(survivors)}." if survivors else " No difference survives."),
+        borderline_note(adjusted, resampling),
     ]
     if any(min(e["n_seeds_a"], e["n_seeds_b"]) < 2 for _, e in found):
         notes.append("Welch's test and g are n/a where a method has one seed: a variance needs two. Those "

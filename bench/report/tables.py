@@ -75,6 +75,21 @@ def pval(p):
     return f"{p:.2e}" if p < 1e-3 else f"{p:.3f}"
 
 
+def pval_mc(c):
+    """A resampled p with its Monte Carlo standard error, "0.0421±0.0006"; an exact p as pval. c: a Comparison."""
+    if not c.n_resamples or math.isnan(c.p):
+        return pval(c.p)
+    se = math.sqrt(c.p * (1 - c.p) / c.n_resamples)
+    if se == 0:
+        return pval(c.p)
+    return f"{pval(c.p)}±{se:.0e}" if se < 1e-3 else f"{pval(c.p)}±{se:.4f}"
+
+
+def pval_holm(c):
+    """A Holm-adjusted p, marked "(borderline)" when its Monte Carlo interval holds α. c: a Comparison."""
+    return pval(c.p_holm) + (" (borderline)" if c.borderline else "")
+
+
 def num(x, fmt=".2f"):
     return "n/a" if x is None or (isinstance(x, float) and math.isnan(x)) else format(x, fmt)
 

@@ -29,7 +29,7 @@ from typing import NamedTuple
 import numpy as np
 
 from bench.stats.checks import _degenerate
-from bench.stats.over_examples import resample_counts
+from bench.stats.monte_carlo import START, BootstrapIndices, Resampled, counts, resamples
 
 N_BINS = 15
 _TINY = 1e-300  # -log(0) would be inf: a probability stored as 0 counts as 1e-300 (NLL 690.8)
@@ -103,19 +103,21 @@ class MetricBootstrap(NamedTuple):
     ci_low: float
     ci_high: float
     p: float
+    mc: Resampled | None = None  # the test behind p (bench/stats/monte_carlo.py)
 
 
-def paired_bootstrap_metric(metric, probs_a, probs_b, labels, n_resamples=10000, seed=0, confidence=0.95,
+def paired_bootstrap_metric(metric, probs_a, probs_b, labels, n_resamples=START, seed=0, confidence=0.95,
                             n_bins=N_BINS):
     """Paired bootstrap over test examples of delta = metric(A) - metric(B), metric in nll/ece/brier.
 
     probs_a, probs_b: (n_seeds, N, C) or (N, C), the same N examples in the same order; labels (N,).
     A method's value on a resample is the mean over its seeds of the metric on those examples. The
     resampled indices, the percentile interval and the shift-method p-value are those of
-    over_examples.paired_bootstrap (the same rng stream for the same seed), so the two agree on NLL when
+    over_examples.paired_bootstrap (the same resamples for the same seed), so the two agree on NLL when
     given its per-example values (tests/test_calibration.py checks it):
-        p = (1 + #{b : |delta*_b - delta| >= |delta|}) / (B + 1).
-    Fewer than 2 examples: (delta, nan, nan, nan) with a DegenerateInputWarning.
+        p = (1 + #{b : |delta*_b - delta| >= |delta|}) / (B + 1);
+    `.mc` is the test itself, with its Monte Carlo interval (bench/stats/monte_carlo.py).
+    Fewer than 2 examples: (delta, nan, nan, nan, None) with a DegenerateInputWarning.
     """
     if metric not in METRICS:
         raise ValueError(f"metric must be one of {', '.join(METRICS)}, got {metric!r}")
@@ -134,12 +136,14 @@ def paired_bootstrap_metric(metric, probs_a, probs_b, labels, n_resamples=10000,
         per = nll_per_example if metric == "nll" else brier_per_example
         d = np.mean([per(p, labels) for p in sides[0]], axis=0) - np.mean([per(p, labels) for p in sides[1]], axis=0)
 
-        def stat(counts):  # (m, n) -> (m,)
-            return counts @ d / n
+        def stat(idx):  # (m, n) resampled indices -> (m,)
+            return d[idx].sum(1) / n
+
+        delta = float(d.mean())
     else:
         # Every seed of both sides is a block of n_bins columns of one (N, S * n_bins) matrix: W[i, s, b] is
         # example i's gap under seed s if its confidence falls in bin b, else 0. A resample drawing example i
-        # counts[r, i] times then has the bin sums of all seeds at once: counts @ W.
+        # c[r, i] times then has the bin sums of all seeds at once: c @ W.
         blocks, weights = [], []
         for side, sign in zip(sides, (1.0, -1.0), strict=True):
             for p in side:
@@ -151,17 +155,19 @@ def paired_bootstrap_metric(metric, probs_a, probs_b, labels, n_resamples=10000,
         W = np.concatenate(blocks, axis=1)  # (N, S * n_bins)
         weights = np.array(weights)         # (S,)
 
-        def stat(counts):  # (m, n) -> (m,)
-            sums = counts @ W                                                     # (m, S * n_bins)
-            eces = np.abs(sums).reshape(len(counts), -1, n_bins).sum(axis=2) / n  # (m, S)
+        def from_counts(c):  # (m, n) counts -> (m,)
+            eces = np.abs(c @ W).reshape(len(c), -1, n_bins).sum(axis=2) / n  # (m, S): bin sums of every seed
             return eces @ weights
 
-    delta = float(stat(np.ones((1, n)))[0])  # the test set itself: every example once
+        def stat(idx):  # (m, n) resampled indices -> (m,)
+            return from_counts(counts(idx, n))
+
+        delta = float(from_counts(np.ones((1, n)))[0])  # the test set itself: every example once
     if n < 2:
         _degenerate(f"paired_bootstrap_metric: need at least 2 examples, got {n}")
         return MetricBootstrap(delta, math.nan, math.nan, math.nan)
-    deltas = np.concatenate([stat(counts) for counts in resample_counts(n, n_resamples, seed)])
-    extreme = np.abs(deltas - delta) >= abs(delta) - 1e-12
-    p = (1 + int(extreme.sum())) / (n_resamples + 1)
+    test = Resampled(BootstrapIndices(n), lambda idx: np.abs(stat(idx) - delta) >= abs(delta) - 1e-12, seed)
+    deltas = np.concatenate([stat(idx) for idx in resamples(test.source, seed, 0, n_resamples)])
+    test.k, test.B = int(np.sum(np.abs(deltas - delta) >= abs(delta) - 1e-12)), n_resamples
     lo, hi = np.quantile(deltas, [(1 - confidence) / 2, (1 + confidence) / 2])
-    return MetricBootstrap(delta, float(lo), float(hi), float(p))
+    return MetricBootstrap(delta, float(lo), float(hi), test.p, test)

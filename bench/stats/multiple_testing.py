@@ -52,8 +52,10 @@ class Comparison:
     """One row of a significance table: A vs B on one dataset by one test.
 
     effect: the effect size that goes with the test (delta for the bootstrap, Hedges' g for seeds...);
-    n: the number of units tested (seeds per group, or test examples). p_holm and significant are
-    filled by `compare_family`; note carries a degenerate-input reason, if any.
+    n: the number of units tested (seeds per group, or test examples). A resampled p carries its Monte Carlo
+    interval [p_lo, p_hi] and its number of resamples (bench/stats/monte_carlo.py); an exact or analytic p
+    has n_resamples 0 and no interval (nan: the point itself). p_holm (with its interval), significant and
+    borderline are filled by `compare_family`; note carries a degenerate-input reason, if any.
     """
 
     method_a: str
@@ -67,24 +69,39 @@ class Comparison:
     n: int = 0
     significant: bool = False
     note: str = ""
+    p_lo: float = math.nan
+    p_hi: float = math.nan
+    n_resamples: int = 0
+    p_holm_lo: float = math.nan
+    p_holm_hi: float = math.nan
+    borderline: bool = False
+    mc: object = dataclasses.field(default=None, repr=False, compare=False)  # the Resampled test behind p
 
 
 def compare_family(rows, alpha=0.05):
-    """Holm-correct one family of comparisons; returns new rows in the same order, with p_holm set and
-    significant = (p_holm <= alpha). A nan p stays nan and is never significant.
+    """Holm-correct one family of comparisons; returns new rows in the same order, with p_holm and its interval
+    set, borderline = (the Holm-adjusted interval holds alpha) and significant = (p_holm <= alpha, not
+    borderline). Holm's adjusted p is non-decreasing in every raw p, so adjusting the intervals' ends
+    brackets it. A nan p stays nan and is never significant.
 
-    rows: Comparison objects, or any dataclass with fields p, p_holm and significant. Which rows form
-    a family is the caller's decision and belongs in the table's caption: usually every comparison
-    the table makes, since those are the claims a reader takes from it.
+    rows: Comparison objects, or any dataclass with the same p fields. Which rows form a family is the
+    caller's decision and belongs in the table's caption: usually every comparison the table makes, since
+    those are the claims a reader takes from it. Resampled p's should be settled first
+    (bench/stats/monte_carlo.settle), so that few rows are left borderline.
     """
     rows = list(rows)
     if not 0 < alpha < 1:
         raise ValueError(f"alpha must be in (0, 1), got {alpha}")
-    adjusted = holm([r.p for r in rows])
-    return [
-        dataclasses.replace(r, p_holm=float(q), significant=bool(q <= alpha))  # nan <= alpha is False
-        for r, q in zip(rows, adjusted, strict=True)
-    ]
+    p = np.array([r.p for r in rows], dtype=float)
+    lo = np.array([r.p if math.isnan(r.p_lo) else r.p_lo for r in rows], dtype=float)
+    hi = np.array([r.p if math.isnan(r.p_hi) else r.p_hi for r in rows], dtype=float)
+    q, q_lo, q_hi = holm(p), holm(lo), holm(hi)
+    out = []
+    for r, a, b, c in zip(rows, q, q_lo, q_hi, strict=True):
+        borderline = bool(b <= alpha < c)
+        out.append(dataclasses.replace(r, p_holm=float(a), p_holm_lo=float(b), p_holm_hi=float(c),
+                                       borderline=borderline, significant=bool(a <= alpha) and not borderline))
+    return out
 
 
 def stouffer(signed):

@@ -11,7 +11,6 @@ References:
   Phipson & Smyth 2010, "Permutation p-values should never be zero", Stat. Appl. Genet. Mol. Biol. 9.
 """
 
-import functools
 import math
 from typing import NamedTuple
 
@@ -19,6 +18,7 @@ import numpy as np
 from scipy import stats as sps
 
 from bench.stats.checks import _as_1d, _degenerate
+from bench.stats.monte_carlo import START, BootstrapIndices, Resampled, resamples
 
 
 def _as_correctness(x, name, binary):
@@ -65,47 +65,20 @@ class Bootstrap(NamedTuple):
     ci_low: float
     ci_high: float
     p: float
+    mc: Resampled | None = None  # the test behind p: its resamples, Monte Carlo interval, and more on demand
 
 
-_CHUNK_ELEMENTS = 1 << 21  # resampled indices held at once (16 MiB of int64), bounds memory for any n
-_KEEP_ELEMENTS = 1 << 25  # counts kept for reuse up to this many entries (256 MiB of float64), for two test sets
+def bootstrap_test(d, seed=0):
+    """The paired bootstrap's test of mean(d) = 0 as a Resampled test (bench/stats/monte_carlo.py): a resample
+    is extreme when its shifted sum is at least as far from 0 as the data's, |Σ* − Σ| >= |Σ|. Sums, not
+    means, so 0/1 inputs compare exact integers; the tolerance only guards pooled fractions (multiples of
+    1 / n_seeds) against summation rounding."""
+    d = np.asarray(d, dtype=float)
+    total = float(d.sum())
+    return Resampled(BootstrapIndices(d.size), lambda idx: np.abs(d[idx].sum(1) - total) >= abs(total) - 1e-9, seed)
 
 
-def resample_counts(n, n_resamples, seed=0, chunk_size=None):
-    """The bootstrap's resamples of n examples, as counts: chunks (m, n), counts[r, i] = how many times
-    resample r drew example i, for resamples 0..n_resamples-1 in order; the draws are paired_bootstrap's
-    (below). A statistic that is a sum over the drawn examples is then a product: Σ_{i in resample r} d_i
-    = (counts @ d)[r].
-
-    Every comparison on one test set resamples the same way (same n, B and seed), so the counts are drawn
-    once and reused while they fit in _KEEP_ELEMENTS entries; beyond that they are drawn afresh each call,
-    chunk by chunk, and memory stays bounded for any n.
-    """
-    if chunk_size is None:
-        chunk_size = max(1, _CHUNK_ELEMENTS // n)
-    if n * n_resamples <= _KEEP_ELEMENTS:
-        return _kept_counts(n, n_resamples, seed, chunk_size)
-    return _draw_counts(n, n_resamples, seed, chunk_size)
-
-
-def _draw_counts(n, n_resamples, seed, chunk_size):
-    rng = np.random.default_rng(seed)
-    for start in range(0, n_resamples, chunk_size):
-        m = min(chunk_size, n_resamples - start)
-        idx = rng.integers(0, n, size=(m, n))                       # (m, n) example indices
-        flat = (idx + n * np.arange(m)[:, None]).ravel()            # resample r's draws land in row r
-        yield np.bincount(flat, minlength=m * n).reshape(m, n).astype(float)
-
-
-@functools.lru_cache(maxsize=2)
-def _kept_counts(n, n_resamples, seed, chunk_size):
-    chunks = tuple(_draw_counts(n, n_resamples, seed, chunk_size))
-    for c in chunks:
-        c.flags.writeable = False  # shared by every caller
-    return chunks
-
-
-def paired_bootstrap(correct_a, correct_b, n_resamples=10000, seed=0, confidence=0.95, chunk_size=None):
+def paired_bootstrap(correct_a, correct_b, n_resamples=START, seed=0, confidence=0.95):
     """Paired bootstrap over test examples of delta = accuracy(A) - accuracy(B).
 
     correct_a, correct_b: per-example correctness on the same examples in the same order: 0/1 for one
@@ -113,11 +86,10 @@ def paired_bootstrap(correct_a, correct_b, n_resamples=10000, seed=0, confidence
     Assumes the test examples are i.i.d. draws; the models are fixed (seed variation is not included).
 
     Resampling: B = n_resamples times, draw n example indices with replacement (the same indices for
-    A and B, which is what makes it paired) and take delta*_b = mean(d[idx]) with d = a - b.
-    Draws: rng = np.random.default_rng(seed); resample b's indices are the b-th call of
-    rng.integers(0, n, size=n). Chunks of resamples are drawn as one (m, n) call, which numpy's
-    Generator fills from the same stream, so the result does not depend on chunk_size
-    (tests/test_stats.py checks both claims against a loop).
+    A and B, which is what makes it paired) and take delta*_b = mean(d[idx]) with d = a - b. The draws
+    are bench/stats/monte_carlo.py's: resample b is row b mod BLOCK of block b // BLOCK, whose generator is
+    np.random.default_rng([seed, b // BLOCK]), one rng.integers(0, n, size=n, dtype=np.int32) per row
+    (tests/test_stats.py checks this against a loop).
 
     Confidence interval: percentile interval (Efron & Tibshirani 1993, ch. 13) of the delta*,
     np.quantile's default linear interpolation at (1 - confidence) / 2 and (1 + confidence) / 2.
@@ -128,9 +100,10 @@ def paired_bootstrap(correct_a, correct_b, n_resamples=10000, seed=0, confidence
         p = (1 + #{b : |delta*_b - delta| >= |delta|}) / (B + 1)
     The +1s count the observed sample as one of the resamples, so p is never 0 with finite B
     (Phipson & Smyth 2010); the smallest reportable p is 1 / (B + 1). Ties count as extreme, so
-    identical inputs give delta = 0, CI = [0, 0] and p = 1.0 exactly.
+    identical inputs give delta = 0, CI = [0, 0] and p = 1.0 exactly. `.mc` is the test itself: its
+    Monte Carlo interval, and more resamples for p when a verdict needs them (monte_carlo.settle).
 
-    Degenerate case: fewer than 2 examples -> (delta, nan, nan, nan) with a DegenerateInputWarning.
+    Degenerate case: fewer than 2 examples -> (delta, nan, nan, nan, None) with a DegenerateInputWarning.
     A bootstrap distribution of one point would otherwise give p = 1 / (B + 1).
     """
     a, b = _as_pair(correct_a, correct_b, binary=False)
@@ -145,15 +118,11 @@ def paired_bootstrap(correct_a, correct_b, n_resamples=10000, seed=0, confidence
         _degenerate(f"paired_bootstrap: need at least 2 examples, got {n}")
         return Bootstrap(delta, math.nan, math.nan, math.nan)
 
-    sums = np.concatenate([counts @ d for counts in resample_counts(n, n_resamples, seed, chunk_size)])
-
-    # the test compares sums, not means, so 0/1 inputs compare exact integers; the tolerance only
-    # guards pooled fractions (multiples of 1 / n_seeds) against summation rounding
-    total = float(d.sum())
-    extreme = np.abs(sums - total) >= abs(total) - 1e-9
-    p = (1 + int(extreme.sum())) / (n_resamples + 1)
+    test = bootstrap_test(d, seed)
+    sums = np.concatenate([d[idx].sum(1) for idx in resamples(test.source, seed, 0, n_resamples)])
+    test.k, test.B = int(np.sum(np.abs(sums - d.sum()) >= abs(d.sum()) - 1e-9)), n_resamples
     lo, hi = np.quantile(sums / n, [(1 - confidence) / 2, (1 + confidence) / 2])
-    return Bootstrap(delta, float(lo), float(hi), float(p))
+    return Bootstrap(delta, float(lo), float(hi), test.p, test)
 
 
 class McNemar(NamedTuple):

@@ -5,18 +5,19 @@ rounds), one question: what does a whole run of A cost against a whole run of B?
 The effect is log(Σ a / Σ b), the ratio of the totals a run pays. Not a median of per-round ratios: a
 variant whose steps are of two kinds (AMPLIFY's λ = 1 steps are plain `none` steps) can have a median ratio
 above 1 and a total below it. The test is the paired permutation test of that statistic: within each round
-a and b are exchangeable when the variants cost the same, so their times are swapped round by round
-(scipy.stats.permutation_test, permutation_type="samples"). Rounds share a batch and a machine load, and
-are repeated measurements of that machine, not independent runs.
+a and b are exchangeable when the variants cost the same, so their times are swapped round by round.
+Rounds share a batch and a machine load, and are repeated measurements of that machine, not independent runs.
 
 Reference: Good 2005, "Permutation, Parametric and Bootstrap Tests of Hypotheses", 3rd ed., Springer (paired
 permutation tests).
 """
 
 import math
+from typing import NamedTuple
 
 import numpy as np
-from scipy import stats as sps
+
+from bench.stats.monte_carlo import START, Resampled, SignFlips
 
 
 def log_total_ratio(a, b, axis=-1):
@@ -24,16 +25,31 @@ def log_total_ratio(a, b, axis=-1):
     return np.log(np.sum(a, axis=axis) / np.sum(b, axis=axis))
 
 
-def total_ratio_test(a, b, n_resamples=10_000, seed=0):
-    """(log(Σ a / Σ b), two-sided p of the paired permutation test). a, b: per-round times, paired by round.
-    p is nan with fewer than 2 rounds or when every round's two times are equal (nothing to permute). With
-    2^rounds <= n_resamples scipy enumerates every swap, so p is exact."""
+class RatioTest(NamedTuple):
+    log_ratio: float
+    p: float
+    mc: Resampled | None = None  # the permutation test behind p (bench/stats/monte_carlo.py)
+
+
+def total_ratio_test(a, b, n_resamples=START, seed=0):
+    """(log(Σ a / Σ b), two-sided p of the paired permutation test, the test). a, b: per-round times, paired by
+    round. A permutation swaps a round's two times with probability 1/2 (bench/stats/monte_carlo.SignFlips);
+    it is extreme when |log(Σ a* / Σ b*)| >= |log(Σ a / Σ b)|. With 2^rounds <= monte_carlo.START every
+    swap pattern is enumerated and p is exact; otherwise p = (1 + k) / (B + 1) from B random patterns, with
+    its Monte Carlo interval. p is nan with fewer than 2 rounds or when every round's two times are equal
+    (nothing to permute)."""
     a, b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
     if a.ndim != 1 or a.shape != b.shape:
         raise ValueError(f"total_ratio_test needs two 1-D arrays of per-round times of one length, got shapes "
                          f"{a.shape} and {b.shape}")
-    p = math.nan
-    if len(a) >= 2 and np.any(a != b):
-        p = sps.permutation_test((a, b), log_total_ratio, permutation_type="samples", vectorized=True,
-                                 n_resamples=n_resamples, random_state=seed).pvalue
-    return float(log_total_ratio(a, b)), float(p)
+    observed = float(log_total_ratio(a, b))
+    if len(a) < 2 or not np.any(a != b):
+        return RatioTest(observed, math.nan)
+    diff = b - a
+
+    def extreme(swaps):  # (m, rounds) bool -> (m,)
+        moved = swaps @ diff
+        return np.abs(np.log((a.sum() + moved) / (b.sum() - moved))) >= abs(observed) - 1e-12
+
+    test = Resampled(SignFlips(len(a)), extreme, seed).grow(n_resamples)
+    return RatioTest(observed, test.p, test)
