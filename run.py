@@ -33,7 +33,14 @@ def add_train_args(p):
     g.add_argument("--model", default=d.model, choices=MODELS, help="backbone (default %(default)s, offline)")
     g.add_argument("--weights", default=None, help="directory with config.json, vocab.txt, model.safetensors")
     g.add_argument("--epochs", type=int, default=d.epochs, help="at most this many epochs (%(default)s)")
-    g.add_argument("--patience", type=int, default=d.patience, help="early stopping on dev accuracy (%(default)s)")
+    g.add_argument("--patience", type=int, default=d.patience,
+                   help="early stopping: dev evaluations without a better dev accuracy (%(default)s)")
+    g.add_argument("--step-budget", type=int, default=None, metavar="N",
+                   help="train N optimiser steps instead of --epochs (as many epochs as that takes); the cosine "
+                        "schedule spans them (the few-label budget, docs/fewshot.md)")
+    g.add_argument("--eval-every", type=int, default=None, metavar="N",
+                   help="evaluate dev after every N optimiser steps and after the last (default: each epoch's "
+                        "end); the best evaluation's weights are tested once, at the end")
     g.add_argument("--lr", type=float, default=d.lr, help="peak learning rate (%(default)s)")
     g.add_argument("--batch-size", type=int, default=d.batch_size, help="(%(default)s)")
     g.add_argument("--max-length", type=int, default=d.max_length, help="tokens per example (%(default)s)")
@@ -61,6 +68,10 @@ def add_train_args(p):
     g.add_argument("--noise-p", type=float, default=0.0, help="share of words deleted / swapped")
     g.add_argument("--train-limit", type=int, default=None, help="fixed random subset of train (quick runs)")
     g.add_argument("--eval-limit", type=int, default=None, help="fixed random subset of dev and test")
+    g.add_argument("--shots", type=int, default=None, metavar="K",
+                   help="few-label training: K examples per class from train and K per class from dev, drawn by "
+                        "--seed (seeds 0-4 = five draws, the same for every method); test stays the full official "
+                        "split (data/fewshot.py; python -m data.fewshot prints a draw's class counts)")
     g.add_argument("--bucket", action="store_true", help="length-bucketed batches (faster)")
     g = p.add_argument_group("machinery")
     g.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:1 ...")
@@ -114,7 +125,7 @@ def main(argv=None):
 
     import torch
 
-    from amplify.checkpoint import checkpoint_path, discard, epochs_done
+    from amplify.checkpoint import checkpoint_path, discard, saved_at
     from amplify.logs import check_tensorboard, steps_csv_path
     from amplify.results import check_writable, write_json_or_fallback
     from amplify.threads import pick_threads
@@ -141,8 +152,8 @@ def main(argv=None):
     except (ValueError, ModelNotFound, DataFormatError, DataMissingError, FileExistsError) as e:
         p.exit(2, f"run.py: error: {e}\n")
     except KeyboardInterrupt:
-        done = epochs_done(checkpoint) if checkpoint else 0
-        kept = f"; the same command continues after epoch {done} ({checkpoint})" if done else ""
+        done = saved_at(checkpoint) if checkpoint else None
+        kept = f"; the same command continues after {done} ({checkpoint})" if done else ""
         p.exit(130, f"\nrun.py: interrupted; no result written{kept}\n")
     written, error = write_json_or_fallback(out, result)
     discard(checkpoint)
@@ -152,8 +163,9 @@ def main(argv=None):
     if result["status"] != "ok":
         print(f"run failed: {result['error']} (result in {out})", file=sys.stderr)
         return 1
+    at = f"step {result['best_step']}" if cfg.eval_every else f"epoch {result['best_epoch']}"
     print(f"{cfg.method} on {cfg.dataset} (seed {cfg.seed}): test accuracy {result['test_acc']:.4f}, "
-          f"macro-F1 {result['test_f1']:.4f} at epoch {result['best_epoch']} (best dev {result['best_dev_acc']:.4f}); "
+          f"macro-F1 {result['test_f1']:.4f} at {at} (best dev {result['best_dev_acc']:.4f}); "
           f"{result['wall_time_s']:.0f}s, {result['mean_step_s'] * 1000:.0f} ms/step -> {out}")
     if result.get("saved_model"):
         print(f"model at epoch {result['best_epoch']} saved to {result['saved_model']}", file=sys.stderr)

@@ -1,5 +1,6 @@
 """
-A run's state at the end of every epoch, so that a killed run resumes where it stopped, with the same numbers.
+A run's state after every dev evaluation (each epoch's end, or every `eval_every` steps), so that a killed run
+resumes where it stopped, with the same numbers.
 
     RUN.ckpt.pt   beside the result JSON while the run trains; removed once the result is written
 
@@ -12,12 +13,13 @@ differently, and the resumed run says so): the file holds everything the rest of
     model, optimizer     the weights and AdamW's moments and step counts (amplify/optim.py)
     rng                  torch's global generator (dropout), the mixing draws' own numpy and torch
                          generators (amplify/methods.py), and the CUDA generator on a GPU
-    loop                 optimiser steps so far, every epoch's row, the loss of every step, the best-dev
-                         epoch (and its test scores when test is measured every epoch), epochs since it
-    best_state           the best-dev epoch's weights, kept in memory for the final test evaluation; not
-                         stored when the best epoch is the one just finished (they are `model` then)
+    loop                 optimiser steps so far, every evaluation's row, the loss of every step, the best-dev
+                         row (and its test scores when test is measured every epoch), evaluations since it
+    best_state           the best-dev evaluation's weights, kept in memory for the final test evaluation; not
+                         stored when the best one is the one just finished (they are `model` then)
     log_rows             the per-step CSV's rows (amplify/logs.py)
-The data order needs nothing: each epoch's batches come from (seed, epoch) alone (data/batching.py).
+The data order needs nothing: each epoch's batches come from (seed, epoch) alone (data/batching.py), so a
+checkpoint taken inside an epoch (eval_every) resumes at the step after it, in the same epoch.
 The learning rate needs nothing: the schedule is a function of the step number (amplify/optim.py).
 
 A checkpoint is used only for the config it was written for (it is stored inside and compared, every field that
@@ -82,9 +84,10 @@ def _plain(values):
 
 
 def save(path, *, config, epoch, model, optimizer, rng, gen, device, loop, best_state, log_rows):
-    """Write the state after `epoch` (1-based) finished. `loop` is a dict of Python values (see train());
-    `best_state` is None when the best-dev epoch is `epoch` itself. Returns None, or why the file could not
-    be written (a full disk must not end the run: it only loses what the checkpoint would have saved)."""
+    """Write the state after a dev evaluation; `epoch`: the epochs finished (loop["step"] says how far into the
+    next one). `loop` is a dict of Python values (see train()); `best_state` is None when the best-dev evaluation
+    is this one. Returns None, or why the file could not be written (a full disk must not end the run: it only
+    loses what the checkpoint would have saved)."""
     path = Path(path)
     state = {
         "format": FORMAT, "config": config, "epoch": epoch,
@@ -99,7 +102,7 @@ def save(path, *, config, epoch, model, optimizer, rng, gen, device, loop, best_
         torch.save(state, tmp)
         os.replace(tmp, path)
     except (OSError, RuntimeError) as e:  # torch.save reports a failed write as RuntimeError
-        return f"could not write {path} after epoch {epoch} ({type(e).__name__}: {e}); training goes on"
+        return f"could not write {path} after {position(state)} ({type(e).__name__}: {e}); training goes on"
     finally:
         tmp.unlink(missing_ok=True)
     return None
@@ -153,6 +156,21 @@ def restore(state, model, optimizer, rng, gen, device):
         best_state = {k: v.to(device) for k, v in best_state.items()}
     rows = [(int(s), int(e), loss, lr, lam) for s, e, loss, lr, lam in state["log_rows"]]
     return loop, best_state, rows
+
+
+def position(state):
+    """Where a saved run stopped, in its own unit of evaluation: "epoch 3", or "step 40" with eval_every."""
+    if state["config"].get("eval_every"):
+        return f"step {state['loop']['step']}"
+    return f"epoch {state['epoch']}"
+
+
+def saved_at(path):
+    """position() of the checkpoint at `path`, or None (no file, or unreadable); reads no tensor data."""
+    try:
+        return position(torch.load(path, map_location="cpu", weights_only=True, mmap=True))
+    except Exception:
+        return None
 
 
 def epochs_done(path):

@@ -13,8 +13,17 @@ and best-model selection do); test never selects anything. Test is
 evaluated once, at the end, on that epoch's weights (kept in memory); `eval_test_each_epoch` adds it
 to every epoch's row (otherwise only the best epoch's row has it).
 
-Resuming: with a `checkpoint` file, the loop saves its whole state after every epoch, and a run of the
-same config started again continues from there with the same numbers (amplify/checkpoint.py).
+A budget in steps (the few-label regime, docs/fewshot.md; LM-BFF, Gao et al. 2021, does the same): with
+`step_budget` the run trains that many optimiser steps, however many epochs that takes, and the cosine
+schedule spans them; with `eval_every` dev is evaluated after every that-many steps and after the last one,
+instead of at each epoch's end. Everything else is unchanged: result["epochs"] has one row per dev
+evaluation (its "epoch" is the epoch it fell in, "steps" the steps done), patience counts evaluations, and
+test is evaluated once, on the best-dev evaluation's weights (result["best_step"] says which).
+`shots` trains on K examples per class and selects on K per class of dev (data/fewshot.py).
+
+Resuming: with a `checkpoint` file, the loop saves its whole state after every dev evaluation, and a run of
+the same config started again continues from there with the same numbers (amplify/checkpoint.py); an
+evaluation inside an epoch resumes inside it, since each epoch's batches follow from (seed, epoch) alone.
 
 Seeding: one seed sets the classifier head's init and dropout (torch's global RNG), the data order
 (the batcher's seed) and the mixing draws (their own generators, amplify/methods.py). On CPU the same
@@ -22,6 +31,7 @@ seed gives the same numbers. On CUDA we train under bf16 autocast and avoid host
 the step: losses stay on the device and are read every `log_every` steps.
 """
 
+import itertools
 import math
 import resource
 import sys
@@ -41,6 +51,7 @@ from amplify.optim import AdamW, cosine_with_warmup, param_groups, set_lr, warmu
 from amplify.results import environment, pack_log_probs, write_json_atomic
 from data import load_dataset
 from data.batching import Batcher, encode
+from data.fewshot import check_shots, few_shot
 from data.noise import KINDS as NOISE_KINDS
 from data.noise import add_noise
 from model.registry import build
@@ -58,7 +69,9 @@ class TrainConfig:
     weights: str | None = None  # a directory with config.json, vocab.txt, model.safetensors
     seed: int = 0
     epochs: int = 15
-    patience: int = 5  # early stopping on dev accuracy
+    patience: int = 5  # early stopping: dev evaluations without a better dev accuracy (an evaluation = an epoch)
+    step_budget: int | None = None  # train this many optimiser steps instead of `epochs` (the schedule spans them)
+    eval_every: int | None = None  # evaluate dev every this many steps (and after the last); None = every epoch
     lr: float = 2e-5
     batch_size: int = 32
     max_length: int = 256
@@ -82,6 +95,7 @@ class TrainConfig:
     cache_dir: str | None = None
     train_limit: int | None = None  # a fixed random subset of train (same for every seed), for quick runs
     eval_limit: int | None = None  # likewise for dev and test
+    shots: int | None = None  # K labelled examples per class in train and dev, drawn by seed (data/fewshot.py)
     bucket: bool = False  # length-bucketed batches (faster; changes the batch composition)
     # machinery
     device: str = "auto"
@@ -100,8 +114,16 @@ class TrainConfig:
             bad.append(f"--warmup-ratio must be in [0, 1] (got {self.warmup_ratio})")
         if self.weight_decay < 0 or self.patience < 1:
             bad.append("--weight-decay must be >= 0 and --patience >= 1")
-        if self.max_steps is not None and self.max_steps < 1:
-            bad.append(f"--max-steps must be >= 1 (got {self.max_steps})")
+        for name in ("max_steps", "step_budget", "eval_every"):
+            if getattr(self, name) is not None and getattr(self, name) < 1:
+                bad.append(f"--{name.replace('_', '-')} must be >= 1 (got {getattr(self, name)})")
+        if self.shots is not None:
+            try:
+                check_shots(self.shots)
+            except ValueError as e:
+                bad.append(str(e))
+            if self.train_limit is not None:
+                bad.append("--shots and --train-limit both choose the training examples: give one of them")
         if self.noise not in (None, *NOISE_KINDS) or not 0 <= self.noise_p < 1:
             bad.append(f"--noise must be one of {NOISE_KINDS} with 0 <= p < 1 (got {self.noise}, {self.noise_p})")
         if self.alpha is not None and self.alpha <= 0:
@@ -148,6 +170,11 @@ def subset(examples, limit, seed=0):
 
 
 def prepare_data(cfg, ds, tokenizer):
+    drawn = None
+    if cfg.shots is not None:  # K per class in train and dev, drawn by the seed alone: every method sees one split
+        ds, drawn = few_shot(ds, cfg.shots, cfg.seed)
+        for warning in drawn["warnings"]:
+            print(f"warning: {warning}", file=sys.stderr)
     train = subset(ds.train, cfg.train_limit)
     if cfg.noise and cfg.noise_p > 0:
         train = add_noise(train, kind=cfg.noise, p=cfg.noise_p, seed=cfg.seed)
@@ -158,6 +185,8 @@ def prepare_data(cfg, ds, tokenizer):
     }
     info = {"name": ds.name, "num_labels": ds.num_labels, "is_pair": ds.is_pair, "label_names": ds.label_names,
             "sizes": {k: len(v) for k, v in enc.items()}, "source": ds.info}
+    if drawn is not None:
+        info["fewshot"] = drawn  # what this run trained and selected on: counts, indices, sha256
     return Data(ds, enc["train"], enc["dev"], enc["test"], info)
 
 
@@ -221,9 +250,19 @@ def train_step(model, method, batch, optimizer, rng, gen, device, amp, max_grad_
 
 
 def total_steps(cfg, batches_per_epoch):
-    """The run's optimiser steps if it never stops early: every epoch, or --max-steps if fewer."""
-    total = batches_per_epoch * cfg.epochs
+    """The run's optimiser steps if it never stops early: the step budget, else every epoch; --max-steps if fewer."""
+    total = cfg.step_budget or batches_per_epoch * cfg.epochs
     return total if cfg.max_steps is None else min(cfg.max_steps, total)
+
+
+def steps_to_log(log, epoch, step, buf, lrs, lams, done, n):
+    """The losses of an epoch's steps done..n-1 (the last of them is `step`), handed to the log; a non-finite one
+    fails the run. Called at each dev evaluation and at each epoch's end."""
+    part = buf[done:n].tolist()
+    log.epoch_steps(epoch + 1, step - (n - done), part, lrs[done:n], lams[done:n])
+    if not all(map(math.isfinite, part)):
+        raise NonFiniteLoss(f"non-finite loss in epoch {epoch + 1}; try a lower --lr")
+    return part
 
 
 def autocast_for(device):
@@ -289,32 +328,37 @@ def train(cfg, out=None, progress=True, save_model=None, steps_csv=None, tensorb
     result = {"schema": 1, "status": "running", "error": None, "config": asdict(cfg), "method": method.describe(),
               "model": {**model_info, "n_params": model.num_params()}, "data": data.info, "device": str(device),
               "dtype": "bf16-autocast" if device.type == "cuda" else "fp32", "epochs": []}
-    step, best, best_test, since_best, losses, train_time, first_epoch = 0, None, None, 0, [], 0.0, 0
+    every = cfg.eval_every or len(batcher)  # dev after every `every` steps (default: each epoch's last) and the last
+    step, best, best_test, since_best, losses, train_time = 0, None, None, 0, [], 0.0
     wall_before, peak_before, resumed = 0.0, 0.0, []  # the earlier processes of a resumed run
     saved, why = ckpt.load(checkpoint, asdict(cfg), ignore=NOT_COMPUTED) if checkpoint else (None, None)
     if why:
         print(f"checkpoint: {why}", file=sys.stderr)
     if saved is not None:
         loop, best_state, log.rows = ckpt.restore(saved, model, optimizer, rng, gen, device)
-        first_epoch, step, since_best, losses = saved["epoch"], loop["step"], loop["since_best"], loop["losses"]
+        step, since_best, losses = loop["step"], loop["since_best"], loop["losses"]
         train_time, result["epochs"], best_test = loop["train_time"], loop["epochs"], loop["best_test"]
-        best = result["epochs"][loop["best_epoch"] - 1]
+        best = result["epochs"][loop.get("best_row", loop["best_epoch"] - 1)]  # older files: one row per epoch
         wall_before, peak_before = loop["wall_time_s"], loop["peak_memory_mb"]
-        resumed = loop["resumed"] + [{"after_epoch": first_epoch, "env": loop["env"]}]
-        print(f"checkpoint: resuming {checkpoint} after epoch {first_epoch} (step {step}); delete it to start over",
-              file=sys.stderr)
+        resumed = loop["resumed"] + [{"after_epoch": saved["epoch"], "after_step": step, "env": loop["env"]}]
+        where = ckpt.position(saved) + ("" if cfg.eval_every else f" (step {step})")
+        print(f"checkpoint: resuming {checkpoint} after {where}; delete it to start over", file=sys.stderr)
         if loop["env"].get("torch_threads") != env["torch_threads"]:  # float sums split differently
             print(f"checkpoint: the run so far used {loop['env'].get('torch_threads')} threads, this process "
                   f"{env['torch_threads']}: its numbers equal an uninterrupted run's to float rounding, not bit for "
                   "bit (--threads sets the count)", file=sys.stderr)
     try:
-        for epoch in range(first_epoch, cfg.epochs):
+        n_epochs, stop = math.ceil(total / len(batcher)), False
+        seg_time = 0.0  # training time since the last dev evaluation (it may span epochs)
+        for epoch in range(step // len(batcher), n_epochs):
             model.train()
             method.start_epoch(epoch + 1)
-            buf = torch.zeros(len(batcher), device=device)  # losses stay on the device: no sync per step
-            n, lrs, lams = 0, [], []
-            bar = tqdm(batcher.epoch(epoch), total=len(batcher), disable=None if progress else True, leave=False,
-                       desc=f"{cfg.method} {cfg.dataset} s{cfg.seed} ep{epoch + 1}/{cfg.epochs}")
+            skip = step - epoch * len(batcher)  # > 0 only in the epoch where a resumed run's checkpoint was taken
+            buf = torch.zeros(len(batcher) - skip, device=device)  # losses stay on the device: no sync per step
+            n, done, lrs, lams = 0, 0, [], []  # steps of this epoch so far, and how many of them are in `losses`
+            bar = tqdm(itertools.islice(batcher.epoch(epoch), skip, None), total=len(batcher) - skip,
+                       disable=None if progress else True, leave=False,
+                       desc=f"{cfg.method} {cfg.dataset} s{cfg.seed} ep{epoch + 1}/{n_epochs}")
             t0 = time.perf_counter()
             for batch in bar:
                 lr = cosine_with_warmup(step, total, warm, cfg.lr)
@@ -331,50 +375,61 @@ def train(cfg, out=None, progress=True, save_model=None, steps_csv=None, tensorb
                                             f"{step} (epoch {epoch + 1}); try a lower --lr")
                     if n % cfg.log_every == 0:
                         bar.set_postfix(loss=f"{recent.mean().item():.4f}", lr=f"{lr:.2e}")
-                if step >= total:
+                if step % every and step < total:
+                    continue
+                # a dev evaluation: after every `every` steps and after the last step of the budget
+                if device.type == "cuda":
+                    torch.cuda.synchronize(device)
+                seg_time += time.perf_counter() - t0
+                train_time += seg_time
+                losses += steps_to_log(log, epoch, step, buf, lrs, lams, done, n)
+                done = n
+                dev = evaluate(model, data.dev, cfg, device, amp)
+                test = evaluate(model, data.test, cfg, device, amp) if cfg.eval_test_each_epoch else None
+                since = result["epochs"][-1]["steps"] if result["epochs"] else 0
+                row = {"epoch": epoch + 1, "steps": step, "train_loss": float(np.mean(losses[since:])),
+                       "dev_acc": dev["acc"], "dev_f1": dev["f1"], "test_acc": test and test["acc"],
+                       "test_f1": test and test["f1"], "train_time_s": seg_time, "lr": lr}
+                result["epochs"].append(row)
+                log.epoch_end(row)
+                if progress:
+                    shown = "" if test is None else f" | test {test['acc']:.4f}"
+                    where = f"step {step:5d}" if cfg.eval_every else f"epoch {epoch + 1:2d}"
+                    tqdm.write(f"{where} | loss {row['train_loss']:.4f} | dev {dev['acc']:.4f}{shown} | "
+                               f"{seg_time:.1f}s", file=sys.stderr)  # stdout: results
+                if best is None or dev["acc"] > best["dev_acc"]:
+                    # Only the best-dev evaluation's test accuracy is reported, so test is evaluated once, at the
+                    # end, on these weights (kept in memory: a copy of the state dict, on the device).
+                    best, best_test, since_best = row, test, 0
+                    best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
+                else:
+                    since_best += 1
+                if since_best >= cfg.patience or step >= total:
+                    stop = True
                     break
+                if checkpoint:
+                    loop = {"step": step, "since_best": since_best, "losses": losses, "train_time": train_time,
+                            "epochs": result["epochs"], "best_epoch": best["epoch"],
+                            "best_row": result["epochs"].index(best), "best_test": best_test,
+                            "wall_time_s": wall_before + time.perf_counter() - t_start,
+                            "peak_memory_mb": max(peak_before, peak_memory_mb(device)), "resumed": resumed, "env": env}
+                    why = ckpt.save(checkpoint, config=asdict(cfg), epoch=step // len(batcher), model=model,
+                                    optimizer=optimizer, rng=rng, gen=gen, device=device, loop=loop,
+                                    best_state=None if best is row else best_state, log_rows=log.rows)
+                    if why:
+                        print(f"checkpoint: {why}", file=sys.stderr)
+                model.train()
+                t0, seg_time = time.perf_counter(), 0.0
+            if stop:
+                break
+            # the epoch ended after its last evaluation (with eval_every): its remaining steps go to the log now
             if device.type == "cuda":
                 torch.cuda.synchronize(device)
-            epoch_time = time.perf_counter() - t0
-            train_time += epoch_time
-            epoch_losses = buf[:n].tolist()
-            log.epoch_steps(epoch + 1, step - n, epoch_losses, lrs, lams)
-            if not all(map(math.isfinite, epoch_losses)):
-                raise NonFiniteLoss(f"non-finite loss in epoch {epoch + 1}; try a lower --lr")
-            losses += epoch_losses
-            dev = evaluate(model, data.dev, cfg, device, amp)
-            test = evaluate(model, data.test, cfg, device, amp) if cfg.eval_test_each_epoch else None
-            row = {"epoch": epoch + 1, "steps": step, "train_loss": float(np.mean(epoch_losses)),
-                   "dev_acc": dev["acc"], "dev_f1": dev["f1"], "test_acc": test and test["acc"],
-                   "test_f1": test and test["f1"], "train_time_s": epoch_time, "lr": lr}
-            result["epochs"].append(row)
-            log.epoch_end(row)
-            if progress:
-                shown = "" if test is None else f" | test {test['acc']:.4f}"
-                tqdm.write(f"epoch {epoch + 1:2d} | loss {row['train_loss']:.4f} | dev {dev['acc']:.4f}{shown} | "
-                           f"{epoch_time:.1f}s", file=sys.stderr)  # stdout: results
-            if best is None or dev["acc"] > best["dev_acc"]:
-                # Only the best-dev epoch's test accuracy is reported, so test is evaluated once, at the
-                # end, on these weights (kept in memory: a copy of the state dict, on the device).
-                best, best_test, since_best = row, test, 0
-                best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
-            else:
-                since_best += 1
-            if since_best >= cfg.patience or step >= total:
-                break
-            if checkpoint:
-                loop = {"step": step, "since_best": since_best, "losses": losses, "train_time": train_time,
-                        "epochs": result["epochs"], "best_epoch": best["epoch"], "best_test": best_test,
-                        "wall_time_s": wall_before + time.perf_counter() - t_start,
-                        "peak_memory_mb": max(peak_before, peak_memory_mb(device)), "resumed": resumed, "env": env}
-                why = ckpt.save(checkpoint, config=asdict(cfg), epoch=epoch + 1, model=model, optimizer=optimizer,
-                                rng=rng, gen=gen, device=device, loop=loop,
-                                best_state=None if best is row else best_state, log_rows=log.rows)
-                if why:
-                    print(f"checkpoint: {why}", file=sys.stderr)
+            seg_time += time.perf_counter() - t0
+            losses += steps_to_log(log, epoch, step, buf, lrs, lams, done, n)
         row, test = best, best_test
         if test is None:
-            if row["epoch"] != result["epochs"][-1]["epoch"]:
+            if row is not result["epochs"][-1]:
                 model.load_state_dict(best_state)
             if not save_model:
                 del best_state
@@ -388,8 +443,8 @@ def train(cfg, out=None, progress=True, save_model=None, steps_csv=None, tensorb
             result["saved_model"] = str(write_model(model, save_model, data.info["label_names"], vocab,
                                                     max_length=cfg.max_length, state=best_state))
             del best_state
-        result.update(status="ok", best_epoch=row["epoch"], best_dev_acc=row["dev_acc"], test_acc=row["test_acc"],
-                      test_f1=row["test_f1"], test_predictions=test["preds"].tolist(),
+        result.update(status="ok", best_epoch=row["epoch"], best_step=row["steps"], best_dev_acc=row["dev_acc"],
+                      test_acc=row["test_acc"], test_f1=row["test_f1"], test_predictions=test["preds"].tolist(),
                       test_labels=test["labels"].tolist(), test_probs=pack_log_probs(test["log_probs"]))
     except NonFiniteLoss as e:
         result.update(status="failed", error=str(e))

@@ -295,8 +295,8 @@ def dry_run(runs, shard, retry_failed):
     mine = {r.key for r, _ in to_do(shard_of(runs, shard), retry_failed)}
     for run in runs:
         state, _ = run.state()
-        done = resumes_after(run) if state == "missing" else 0
-        resumes = f" (resumes after epoch {done})" if done else ""
+        done = resumes_after(run) if state == "missing" else None
+        resumes = f" (resumes after {done})" if done else ""
         print(f"{state:8s} {'run ' if run.key in mine else '    '} {run.label:32s} {run.path}{resumes}")
     print(f"{len(runs)} runs; {len(mine)} to run in shard {shard[0]}/{shard[1]}")
 

@@ -7,6 +7,7 @@ cache and batching. Read in this order:
   data/readers.py   hand-written readers for the official formats
   data/load.py      load_dataset(name) -> Dataset(train, dev, test, label_names, info)
   data/noise.py     word deletion / swap noise for the training texts (paper Tables 4 and 5)
+  data/fewshot.py   few_shot(ds, K, seed): K examples per class of train and dev; python -m data.fewshot
   data/batching.py  encode() with an on-disk token cache, and Batcher
   data/download.py  python -m data.download NAME
   data/stats.py     python -m data.stats

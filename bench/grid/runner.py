@@ -112,10 +112,10 @@ def rank_device(device, info):
 
 
 def resumes_after(run):
-    """The epochs a killed run of `run` left in its checkpoint (0: none, it starts from the beginning)."""
-    from amplify.checkpoint import checkpoint_path, epochs_done
+    """Where a killed run of `run` stopped, by its checkpoint ("epoch 2", "step 40"); None: it starts anew."""
+    from amplify.checkpoint import checkpoint_path, saved_at
 
-    return epochs_done(checkpoint_path(run.path))
+    return saved_at(checkpoint_path(run.path))
 
 
 def start_label(run, state):
@@ -123,7 +123,7 @@ def start_label(run, state):
     if state != "missing":
         return f"re-run: {state}"
     done = resumes_after(run)
-    return f"resumes after epoch {done}" if done else "new"
+    return f"resumes after {done}" if done else "new"
 
 
 def _now():
