@@ -86,7 +86,7 @@ from bench.grid.plan import DEFAULTS, identity, run_key
 from bench.report.tables import Table, num, pval, render_all, write_tables
 from bench.stats.calibration import METRIC_NAMES, METRICS
 from bench.stats.checks import DegenerateInputWarning
-from bench.stats.monte_carlo import DEFAULT_PLAN, Exact, Stouffer, settle
+from bench.stats.monte_carlo import DEFAULT_PLAN, LEVEL, Exact, Stouffer, settle
 from bench.stats.multiple_testing import stouffer
 from bench.stats.over_rounds import total_ratio_test
 from bench.stats.over_seeds import deviation_difference, variance_ratio_test, welch_mean
@@ -458,8 +458,8 @@ def claims_table(units, alpha, speed=None, resampling=DEFAULT_PLAN):
              "loads (a shared machine, other jobs) that the test cannot tell from the method; with --speed, "
              "\"(interleaved)\" instead: from bench.speed JSONs, each round stepping every method seconds apart, so "
              "load hits all alike; they speak to that machine and those batches. Their permutation tests resample: "
-             f"{resampling.describe()}; [low–high]: the 99% Monte Carlo interval of a resampled line's p, and a "
-             "line whose Holm-adjusted interval still holds α at the cap is borderline, no verdict."]
+             f"{resampling.describe()}; [low–high]: the {LEVEL:.1%} Monte Carlo interval of a resampled line's p, "
+             "and a line whose Holm-adjusted interval still holds α at the cap is borderline, no verdict."]
     return Table("claims", "The paper's claims, checked",
                  ["claim", "measured effect", f"{confidence:.0%} CI", "test", "p", "p Holm", "seeds", "datasets",
                   f"verdict (α={alpha})"], rows, recs, notes, align="llllrrrrl")

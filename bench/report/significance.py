@@ -32,7 +32,7 @@ import numpy as np
 
 from bench.report.tables import Table, group, pval, pval_holm, pval_mc, signed_pts
 from bench.stats.checks import DegenerateInputWarning
-from bench.stats.monte_carlo import DEFAULT_PLAN, settled
+from bench.stats.monte_carlo import DEFAULT_PLAN, LEVEL, settled
 from bench.stats.multiple_testing import Comparison, compare_family
 from bench.stats.over_examples import mcnemar, paired_bootstrap, pool_seeds
 from bench.stats.over_seeds import hedges_g, mean_diff, welch_t
@@ -153,8 +153,8 @@ def borderline_note(adjusted, resampling):
     n = sum(c.borderline for rows in adjusted.values() for c in rows)
     most = max((c.n_resamples for rows in adjusted.values() for c in rows), default=0)
     return (f"Resampling: {resampling.describe()}; the most any comparison here needed: {most:,}. ± is the "
-            "Monte Carlo standard error of p. Borderline: the Holm-adjusted p's 99% Monte Carlo interval still "
-            f"holds α at the cap, so the draw could decide it: no verdict either way ({n} here).")
+            f"Monte Carlo standard error of p. Borderline: the Holm-adjusted p's {LEVEL:.1%} Monte Carlo interval "
+            f"still holds α at the cap, so the draw could decide it: no verdict either way ({n} here).")
 
 
 def verdict_of(c, extras):

@@ -29,7 +29,7 @@ from typing import NamedTuple
 import numpy as np
 
 from bench.stats.checks import _degenerate
-from bench.stats.monte_carlo import START, BootstrapIndices, Resampled, counts, resamples
+from bench.stats.monte_carlo import START, BootstrapCounts, Resampled, resamples
 
 N_BINS = 15
 _TINY = 1e-300  # -log(0) would be inf: a probability stored as 0 counts as 1e-300 (NLL 690.8)
@@ -136,14 +136,14 @@ def paired_bootstrap_metric(metric, probs_a, probs_b, labels, n_resamples=START,
         per = nll_per_example if metric == "nll" else brier_per_example
         d = np.mean([per(p, labels) for p in sides[0]], axis=0) - np.mean([per(p, labels) for p in sides[1]], axis=0)
 
-        def stat(idx):  # (m, n) resampled indices -> (m,)
-            return d[idx].sum(1) / n
+        def stat(counts):  # (m, n) -> (m,)
+            return counts @ d / n
 
         delta = float(d.mean())
     else:
         # Every seed of both sides is a block of n_bins columns of one (N, S * n_bins) matrix: W[i, s, b] is
         # example i's gap under seed s if its confidence falls in bin b, else 0. A resample drawing example i
-        # c[r, i] times then has the bin sums of all seeds at once: c @ W.
+        # counts[r, i] times then has the bin sums of all seeds at once: counts @ W.
         blocks, weights = [], []
         for side, sign in zip(sides, (1.0, -1.0), strict=True):
             for p in side:
@@ -155,19 +155,16 @@ def paired_bootstrap_metric(metric, probs_a, probs_b, labels, n_resamples=START,
         W = np.concatenate(blocks, axis=1)  # (N, S * n_bins)
         weights = np.array(weights)         # (S,)
 
-        def from_counts(c):  # (m, n) counts -> (m,)
-            eces = np.abs(c @ W).reshape(len(c), -1, n_bins).sum(axis=2) / n  # (m, S): bin sums of every seed
+        def stat(counts):  # (m, n) -> (m,)
+            eces = np.abs(counts @ W).reshape(len(counts), -1, n_bins).sum(axis=2) / n  # (m, S): every seed's
             return eces @ weights
 
-        def stat(idx):  # (m, n) resampled indices -> (m,)
-            return from_counts(counts(idx, n))
-
-        delta = float(from_counts(np.ones((1, n)))[0])  # the test set itself: every example once
+        delta = float(stat(np.ones((1, n)))[0])  # the test set itself: every example once
     if n < 2:
         _degenerate(f"paired_bootstrap_metric: need at least 2 examples, got {n}")
         return MetricBootstrap(delta, math.nan, math.nan, math.nan)
-    test = Resampled(BootstrapIndices(n), lambda idx: np.abs(stat(idx) - delta) >= abs(delta) - 1e-12, seed)
-    deltas = np.concatenate([stat(idx) for idx in resamples(test.source, seed, 0, n_resamples)])
+    test = Resampled(BootstrapCounts(n), lambda counts: np.abs(stat(counts) - delta) >= abs(delta) - 1e-12, seed)
+    deltas = np.concatenate([stat(counts) for counts in resamples(test.source, seed, 0, n_resamples)])
     test.k, test.B = int(np.sum(np.abs(deltas - delta) >= abs(delta) - 1e-12)), n_resamples
     lo, hi = np.quantile(deltas, [(1 - confidence) / 2, (1 + confidence) / 2])
     return MetricBootstrap(delta, float(lo), float(hi), test.p, test)

@@ -18,7 +18,7 @@ import numpy as np
 from scipy import stats as sps
 
 from bench.stats.checks import _as_1d, _degenerate
-from bench.stats.monte_carlo import START, BootstrapIndices, Resampled, resamples
+from bench.stats.monte_carlo import START, BootstrapCounts, Resampled, resamples
 
 
 def _as_correctness(x, name, binary):
@@ -75,7 +75,7 @@ def bootstrap_test(d, seed=0):
     1 / n_seeds) against summation rounding."""
     d = np.asarray(d, dtype=float)
     total = float(d.sum())
-    return Resampled(BootstrapIndices(d.size), lambda idx: np.abs(d[idx].sum(1) - total) >= abs(total) - 1e-9, seed)
+    return Resampled(BootstrapCounts(d.size), lambda counts: np.abs(counts @ d - total) >= abs(total) - 1e-9, seed)
 
 
 def paired_bootstrap(correct_a, correct_b, n_resamples=START, seed=0, confidence=0.95):
@@ -119,7 +119,7 @@ def paired_bootstrap(correct_a, correct_b, n_resamples=START, seed=0, confidence
         return Bootstrap(delta, math.nan, math.nan, math.nan)
 
     test = bootstrap_test(d, seed)
-    sums = np.concatenate([d[idx].sum(1) for idx in resamples(test.source, seed, 0, n_resamples)])
+    sums = np.concatenate([counts @ d for counts in resamples(test.source, seed, 0, n_resamples)])
     test.k, test.B = int(np.sum(np.abs(sums - d.sum()) >= abs(d.sum()) - 1e-9)), n_resamples
     lo, hi = np.quantile(sums / n, [(1 - confidence) / 2, (1 + confidence) / 2])
     return Bootstrap(delta, float(lo), float(hi), test.p, test)
