@@ -10,8 +10,8 @@ options (by their argparse dest). A flag given on the command line wins over the
     minilm-table2-imdb  its IMDB cells on a fixed subset
     minilm-budget       the budget check: TREC-fine, none and AMPLIFY with twice the epochs
     minilm-tune         issue 46's tuning runs: each dataset x method at three lrs, <= 15 epochs, patience 3
-    minilm-fewshot-10   issue 47's few-label grid, K = 10 per class (docs/fewshot.md); the step budget is a placeholder
-    minilm-fewshot-100  the same with K = 100
+    minilm-fewshot-10   issue 47's few-label grid, K = 10 per class (docs/fewshot.md), 400 steps
+    minilm-fewshot-100  the same with K = 100, 800 steps
     minilm-fewshot-budget  the calibration of their step budget: none, seed 0, three budgets per K (dev only)
 
 Without --preset the grid is the paper's Table 2: its seven datasets x TABLE2_METHODS x seeds 0-2.
@@ -25,13 +25,14 @@ TABLE2_SEEDS = (0, 1, 2)
 ALL_METHODS = ("none", "embedmix", "sentmix", "tmix", "manifold", "amplify", "labelsmooth", "ssmix",
                "mixup-transformer")  # the six methods and the three controls of minilm-table2
 
-# Issue 47's few-label budget, per K: optimiser steps (the cosine schedule spans them) and dev every N steps.
-# PLACEHOLDERS, TO BE CALIBRATED on `none`'s dev accuracy only (docs/fewshot.md says how) before the grids run.
-# 200 steps are 13 (TREC-fine) to 200 (MRPC, SST-2) epochs of K = 10, and 400 steps 5 to 57 epochs of K = 100,
-# with LM-BFF's 20 dev evaluations per run (Gao et al. 2021: 1,000 steps, dev every 100).
-FEWSHOT_STEPS = {10: 200, 100: 400}
+# Issue 47's few-label budget, per K: optimiser steps (the cosine schedule spans them) and dev every N steps,
+# chosen by the calibration on `none`'s dev accuracy only (preset minilm-fewshot-budget, committed in
+# bench/results/minilm-fewshot-budget; tests/test_fewshot.py checks that these are its choices). 400 steps are
+# 27 (TREC-fine) to 400 (MRPC, SST-2) epochs of K = 10, and 800 steps 10 to 114 epochs of K = 100, with LM-BFF's
+# 20 dev evaluations per run (Gao et al. 2021: 1,000 steps, dev every 100).
+FEWSHOT_STEPS = {10: 400, 100: 800}
 FEWSHOT_EVALS = 20  # dev evaluations per run, whatever the budget (bench/experiments/fewshot_budget.py: the same)
-FEWSHOT_EVAL_EVERY = {k: steps // FEWSHOT_EVALS for k, steps in FEWSHOT_STEPS.items()}  # 10 and 20 steps
+FEWSHOT_EVAL_EVERY = {k: steps // FEWSHOT_EVALS for k, steps in FEWSHOT_STEPS.items()}  # 20 and 40 steps
 
 
 @dataclass(frozen=True)
@@ -109,26 +110,26 @@ PRESETS = {
                                    "results": "bench/results/minilm-tuning"}),
     # Issue 47's few-label grids (docs/fewshot.md): K examples per class for train and K per class for dev, drawn by
     # the seed (seeds 0-4 = five draws, the same for every method: data/fewshot.py), the full official test set;
-    # the budget of FEWSHOT_STEPS (a placeholder until calibrated), no early stopping (patience = the number of
-    # evaluations), the best dev evaluation's weights tested once; lr 1e-4, minilm-table2's lr for every method.
-    # Cost guessed from minilm-table2's median step times (0.4-2.1 s on one core), not measured: about 13
-    # CPU-hours of training steps for K = 10 and 26 for K = 100, plus the dev evaluations.
+    # the budget of FEWSHOT_STEPS (calibrated), no early stopping (patience = the number of evaluations), the best
+    # dev evaluation's weights tested once; lr 1e-4, minilm-table2's lr for every method. Cost from the
+    # calibration's `none` runs at the chosen budgets (one core): 2.4-5.7 minutes a run for K = 10 (15 CPU-hours
+    # for 225 runs at `none`'s speed), 4.8-14.3 for K = 100 (30 CPU-hours); the mixing methods cost more a step.
     **{f"minilm-fewshot-{k}": Preset(
         f"issue 47's few-label grid: MiniLM, K = {k} examples per class (train and dev), TREC-fine, MRPC, SST-5, "
         f"SST-2, TREC-coarse x the nine methods x seeds 0-4 (five draws), {FEWSHOT_STEPS[k]} steps with dev every "
-        f"{FEWSHOT_EVAL_EVERY[k]} (placeholder budget, to be calibrated), lr 1e-4, into "
+        f"{FEWSHOT_EVAL_EVERY[k]}, lr 1e-4, into "
         f"bench/results/minilm-fewshot-{k}",
         datasets=("trec-fine", "mrpc", "sst-5", "sst-2", "trec-coarse"), methods=ALL_METHODS, seeds=(0, 1, 2, 3, 4),
         options={"model": "minilm-l6", "shots": k, "step_budget": FEWSHOT_STEPS[k],
                  "eval_every": FEWSHOT_EVAL_EVERY[k], "patience": FEWSHOT_EVALS,
                  "lr": 1e-4, "first_seeds": 3, "results": f"bench/results/minilm-fewshot-{k}"})
        for k in (10, 100)},
-    # The calibration that replaces FEWSHOT_STEPS: `none`, seed 0, each K at three budgets around the placeholder
+    # The calibration that chose FEWSHOT_STEPS: `none`, seed 0, each K at three budgets
     # (bench/experiments/fewshot_budget.py states the rule), on dev accuracy only.
     "minilm-fewshot-budget": Preset("with --experiment fewshot-budget: MiniLM, none, seed 0, K = 10 at 100/200/400 "
                                     "steps and K = 100 at 200/400/800, TREC-fine, MRPC, SST-5, SST-2, TREC-coarse, "
-                                    "lr 1e-4, whole dev curves, into bench/results/minilm-fewshot-budget (~5 "
-                                    "CPU-hours, guessed)",
+                                    "lr 1e-4, whole dev curves, into bench/results/minilm-fewshot-budget (2 "
+                                    "CPU-hours)",
                                     datasets=("trec-fine", "mrpc", "sst-5", "sst-2", "trec-coarse"),
                                     methods=("none",), seeds=(0,),
                                     options={"model": "minilm-l6", "lr": 1e-4, "experiment": "fewshot-budget",

@@ -326,3 +326,18 @@ def test_the_budget_calibration_runs_none_per_budget_and_chooses_on_dev_only():
     text = render_all([table], "markdown")
     assert "K = 10: 400 steps (100: 55.00, 200: 60.00, 400: 65.00)" in text and "K = 100: not yet known" in text
     assert "12.3" not in text  # test accuracy never shown
+
+
+def test_the_presets_budgets_are_the_committed_calibrations_choice():
+    from bench.experiments.fewshot_budget import BUDGETS, choose
+
+    folder = REPO / "bench" / "results" / "minilm-fewshot-budget"
+    tidy = []
+    for f in sorted(folder.glob("*.json")):
+        r = json.loads(f.read_text())
+        c = r["config"]
+        tidy.append({"shots": c["shots"], "steps": c["step_budget"], "dataset": c["dataset"],
+                     "best_dev_acc": r["best_dev_acc"]})
+    assert len(tidy) == sum(len(b) for b in BUDGETS.values()) * 5
+    choice = choose(tidy, ("trec-fine", "mrpc", "sst-5", "sst-2", "trec-coarse"))
+    assert {k: b for k, (b, _) in choice.items()} == FEWSHOT_STEPS
