@@ -58,7 +58,7 @@ import numpy as np
 
 import run as run_cli
 from bench.experiments import EXPERIMENTS, GridSpec, ReportOptions
-from bench.grid.plan import collect, device_type, foreign_files, parse_shard, plan, shard_of, to_do
+from bench.grid.plan import collect, device_type, foreign_files, parse_shard, plan, reuse_finished, shard_of, to_do
 from bench.presets import PRESETS, TABLE2_METHODS, Preset
 from bench.report.tables import FORMATS, failures_table, provenance_notes, render_all, subset_notes, write_tables
 from bench.stats.monte_carlo import CAP, START, ResamplePlan
@@ -105,6 +105,10 @@ def build_parser():
     g.add_argument("--retry-failed", action="store_true", help="re-run runs recorded as failed")
     g.add_argument("--report-only", action="store_true", help="print the tables from stored results; train nothing")
     g.add_argument("--dry-run", action="store_true", help="list the runs, their state and files; train nothing")
+    g.add_argument("--reuse", default=None, metavar="DIR",
+                   help="before running, copy in the finished results of the same runs (same config, same file "
+                        "name) that DIR holds, instead of training them again (minilm-tuned: its seed-0 runs are "
+                        "the tuning runs at the chosen lr); never replaces a file")
     g.add_argument("--shard", default="0/1", metavar="i/N", help="run only share i of N of the grid (0-based)")
     g.add_argument("--first-seeds", type=int, default=0, metavar="K",
                    help="run the first K --seeds of every dataset and method before the other seeds: the earliest "
@@ -400,6 +404,11 @@ def main(argv=None):
         check_writable(Path(args.results) / ".locks" / "write-probe")
     except OSError as e:
         p.exit(2, f"{p.prog}: error: --results {args.results} cannot hold result files: {e.strerror or e}\n")
+    if args.reuse:
+        if not Path(args.reuse).is_dir():
+            p.exit(2, f"{p.prog}: error: --reuse {args.reuse} is not a directory of result files\n")
+        copied = reuse_finished(runs, args.reuse)
+        print(f"--reuse: {len(copied)} finished runs copied from {args.reuse}", file=sys.stderr)
     info = dist_init()
     try:
         barrier(info)  # everyone reads the directory before anyone writes to it (bench/grid/plan.py)

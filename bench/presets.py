@@ -10,6 +10,7 @@ options (by their argparse dest). A flag given on the command line wins over the
     minilm-table2-imdb  its IMDB cells on a fixed subset
     minilm-budget       the budget check: TREC-fine, none and AMPLIFY with twice the epochs
     minilm-tune         issue 46's tuning runs: each dataset x method at three lrs, <= 15 epochs, patience 3
+    minilm-tuned        issue 46's final grid: each cell at its tuned lr, seeds 0-4
     minilm-fewshot-10   issue 47's few-label grid, K = 10 per class (docs/fewshot.md), 400 steps
     minilm-fewshot-100  the same with K = 100, 800 steps
     minilm-fewshot-budget  the calibration of their step budget: none, seed 0, three budgets per K (dev only)
@@ -108,6 +109,16 @@ PRESETS = {
                                    "ssmix", "mixup-transformer"), seeds=(0,),
                           options={"model": "minilm-l6", "epochs": 15, "patience": 3, "experiment": "tune",
                                    "results": "bench/results/minilm-tuning"}),
+    # Issue 46's final grid: each cell at its tuned lr (bench/experiments/tuned.py: TUNED_LRS, the cells decided
+    # so far), seeds 0-4; seed 0 is the tuning run itself, copied in by --reuse.
+    "minilm-tuned": Preset("issue 46's final grid: MiniLM, TREC-fine, MRPC, SST-5, SST-2, TREC-coarse x the nine "
+                           "methods, each at its tuned lr, seeds 0-4, <= 15 epochs, patience 3, seed 0 reused from "
+                           "bench/results/minilm-tuning, into bench/results/minilm-tuned",
+                           datasets=("trec-fine", "mrpc", "sst-5", "sst-2", "trec-coarse"), methods=ALL_METHODS,
+                           seeds=(0, 1, 2, 3, 4),
+                           options={"model": "minilm-l6", "epochs": 15, "patience": 3, "experiment": "tuned",
+                                    "reuse": "bench/results/minilm-tuning", "first_seeds": 3,
+                                    "results": "bench/results/minilm-tuned"}),
     # Issue 47's few-label grids (docs/fewshot.md): K examples per class for train and K per class for dev, drawn by
     # the seed (seeds 0-4 = five draws, the same for every method: data/fewshot.py), the full official test set;
     # the budget of FEWSHOT_STEPS (calibrated), no early stopping (patience = the number of evaluations), the best

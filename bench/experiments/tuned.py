@@ -11,17 +11,27 @@ The protocol (docs/tuned-grid.md gives the reasons; test data never selects anyt
   tuning     for every dataset x method, one run per lr in LRS = {5e-5, 1e-4, 2e-4} at seed 0.
   the rule   a cell's lr is the one whose run reached the highest best-dev accuracy; ties go to the smaller
              lr. The same rule for every method. Method hyper-parameters stay at their papers' values.
-  final      the cell at its chosen lr, seeds 0-4 (preset minilm-tuned). A run is a deterministic function
-             of its config on CPU, so the final grid's seed 0 is the tuning run at the chosen lr.
+  final      the cell at its chosen lr, seeds 0-4 (preset minilm-tuned, experiment `tuned`). A run is a
+             deterministic function of its config on CPU, so the final grid's seed 0 is the tuning run at the
+             chosen lr, copied in from the tuning folder (the preset's `--reuse`) instead of trained again.
 
 `chosen_lrs(records)` applies the rule to tuning results; the table shows every tuning run's dev curve.
+TUNED_LRS holds the rule's choices, written in by hand as cells are decided (tests/test_tuned.py checks
+each against the committed tuning results), so that the final grid is a fixed list of runs.
 """
 
 from dataclasses import replace
 
 from bench.experiments.recipe import LRS, fmt_lr
 from bench.experiments.registry import Experiment, register
+from bench.experiments.table2 import table2_tables
 from bench.report.tables import Table, bold
+
+# (dataset, method) -> lr, the rule's choice on bench/results/minilm-tuning; a cell not yet decided is absent.
+TUNED_LRS = {
+    ("trec-fine", "none"): 2e-4, ("trec-fine", "embedmix"): 1e-4, ("trec-fine", "sentmix"): 1e-4,
+    ("trec-fine", "tmix"): 1e-4,
+}
 
 
 def tune_configs(spec):
@@ -68,5 +78,26 @@ def tune_tables(records, spec, opts):
                   rows, tidy, notes, align="lllrlrrr")]
 
 
+def tuned_configs(spec):
+    """Each decided cell of spec's datasets x methods at its TUNED_LRS lr, seed by seed; undecided cells are
+    left out (the report says which)."""
+    return [replace(spec.base, dataset=d, method=m, lr=TUNED_LRS[d, m], seed=s)
+            for d in spec.datasets for m in spec.methods if (d, m) in TUNED_LRS for s in spec.seeds]
+
+
+def tuned_tables(records, spec, opts):
+    """table2's tables of the tuned runs, with a note of each cell's lr and the cells not yet decided."""
+    tables = table2_tables(records, spec, opts)
+    undecided = [f"{d}/{m}" for d in spec.datasets for m in spec.methods if (d, m) not in TUNED_LRS]
+    note = "Each cell at its own lr, chosen on dev by the tuning runs (bench/experiments/tuned.py): " + ", ".join(
+        f"{d}/{m} {fmt_lr(TUNED_LRS[d, m])}" for d in spec.datasets for m in spec.methods if (d, m) in TUNED_LRS)
+    if undecided:
+        note += f". Not yet decided, so not in the grid: {', '.join(undecided)}"
+    tables[0].notes.append(note + ".")
+    return tables
+
+
 register(Experiment("tune", "each dataset x method at lr {5e-5, 1e-4, 2e-4}, <= 15 epochs with patience 3: "
                     "each method's own lr, chosen on dev", tune_configs, tune_tables))
+register(Experiment("tuned", "each dataset x method at its tuned lr (TUNED_LRS), <= 15 epochs with patience 3: "
+                    "table2's tables", tuned_configs, tuned_tables))

@@ -47,7 +47,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from amplify.checkpoint import device_type
-from amplify.results import read_json
+from amplify.results import read_json, write_json_atomic
 from amplify.train import NOT_COMPUTED, TrainConfig
 
 KEY_VERSION = 2  # bump when the rule below changes: every key changes with it
@@ -150,6 +150,20 @@ def to_do(runs, retry_failed=False):
         if state in ("missing", "stale") or (state == "failed" and retry_failed):
             todo.append((run, state))
     return todo
+
+
+def reuse_finished(runs, folder):
+    """Copy into the grid each finished result of the same run that `folder` holds (the same config gives the
+    same file name; a run is a deterministic function of its config on CPU), for the runs the grid has no file
+    for. Never replaces a file. Returns the runs copied."""
+    copied = []
+    for run in runs:
+        twin = Run(run.cfg, run.key, Path(folder) / run.path.name)
+        if not run.path.exists() and twin.state()[0] == "ok":
+            run.path.parent.mkdir(parents=True, exist_ok=True)
+            write_json_atomic(run.path, read_json(twin.path))
+            copied.append(run)
+    return copied
 
 
 def assigned(pending, rank=0, world=1):
