@@ -1,17 +1,18 @@
-"""The README's results are the report's: every table the README quotes from a bench.compare command is that
-command's output, today, on the committed result files.
+"""The docs' results are the report's: every table README.md or a page of docs/ quotes from a bench.compare
+command is that command's output, today, on the committed result files.
 
-A quoted table is marked in README.md by an HTML comment right above it (invisible when rendered):
+A quoted table is marked by an HTML comment right above it (invisible when rendered):
 
     <!-- quoted: python -m bench.compare --preset minilm-table2 --report-only --datasets mrpc ; table: TITLE -->
 
 TITLE is the table's title as the command prints it after "### ".
 The test runs the command in-process from the repository root and compares the table's lines (header, rule, rows)
-with the README's, trailing spaces aside. A committed run that changes a quoted number fails it until the README
-is updated; a README edit by hand that drifts from the files fails it too.
+with the page's, trailing spaces aside. A committed run that changes a quoted number fails it until the page
+is updated; an edit by hand that drifts from the files fails it too.
 
-`python -m tests.test_readme_results` rewrites every quoted table from today's command output and redraws every
-figure into its committed directory (the prose around them, which quotes numbers too, stays yours to edit)."""
+`python -m tests.test_readme_results` rewrites every quoted table of every page from today's command output and
+redraws every figure into its committed directory (the prose around them, which quotes numbers too, stays yours
+to edit)."""
 
 import contextlib
 import functools
@@ -27,6 +28,7 @@ import pytest
 from bench import compare
 
 ROOT = Path(__file__).resolve().parents[1]
+PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]  # the pages that may quote a table
 MARK = re.compile(r"<!-- quoted: (?P<cmd>python -m bench\.compare .*?) ; table: (?P<title>.*?) -->")
 
 
@@ -55,42 +57,48 @@ def titled_table(out, title):
 
 
 def quoted():
-    lines = (ROOT / "README.md").read_text(encoding="utf-8").splitlines()
-    return [(m["cmd"], m["title"], table_after(lines, i)) for i, line in enumerate(lines) if (m := MARK.search(line))]
+    """(page name, command, title, table) of every marked table of every page."""
+    out = []
+    for page in PAGES:
+        lines = page.read_text(encoding="utf-8").splitlines()
+        out += [(page.relative_to(ROOT).as_posix(), m["cmd"], m["title"], table_after(lines, i))
+                for i, line in enumerate(lines) if (m := MARK.search(line))]
+    return out
 
 
 QUOTED = quoted()
 
 
-def test_the_readme_quotes_its_results_tables():
-    """Not vacuous: the Results section's tables are marked (summary per dataset, the speed tables)."""
-    assert len(QUOTED) >= 3, [q[:2] for q in QUOTED]
-    assert all(table for _, _, table in QUOTED), "a marker with no Markdown table under it"
+def test_the_docs_quote_their_results_tables():
+    """Not vacuous: the results page's tables are marked (summary per dataset, the speed tables)."""
+    assert len(QUOTED) >= 3, [q[:3] for q in QUOTED]
+    assert all(table for *_, table in QUOTED), "a marker with no Markdown table under it"
 
 
-@pytest.mark.parametrize("cmd,title,table", QUOTED, ids=[f"{c.split('--', 1)[1]}|{t}" for c, t, _ in QUOTED])
-def test_readme_table_is_the_commands_output(cmd, title, table, monkeypatch):
+@pytest.mark.parametrize("page,cmd,title,table", QUOTED,
+                         ids=[f"{p}|{c.split('--', 1)[1]}|{t}" for p, c, t, _ in QUOTED])
+def test_quoted_table_is_the_commands_output(page, cmd, title, table, monkeypatch):
     monkeypatch.chdir(ROOT)
     printed = titled_table(quoted_output(cmd), title)
     assert printed is not None, f"`{cmd}` printed no table titled {title!r}"
     assert table == printed, (
-        f"README.md's table differs from `{cmd}`'s {title!r}: `python -m tests.test_readme_results` rewrites it")
+        f"{page}'s table differs from `{cmd}`'s {title!r}: `python -m tests.test_readme_results` rewrites it")
 
 
-# A figure the README shows is drawn by a bench.compare command into a committed directory:
+# A figure a page shows is drawn by a bench.compare command into a committed directory:
 #     <!-- figure: python -m bench.compare ... --out DIR ; data: NAME.csv -->
 # The test runs the command with --out pointed at a temporary directory and compares the CSV the figure is drawn
 # from with the committed one: a run that lands and changes the figure fails it until the figure is redrawn.
 FIGURE = re.compile(r"<!-- figure: (?P<cmd>python -m bench\.compare .*?) ; data: (?P<data>\S+) -->")
-FIGURES = [m.groups() for m in FIGURE.finditer((ROOT / "README.md").read_text(encoding="utf-8"))]
+FIGURES = [(page, *m.groups()) for page in PAGES for m in FIGURE.finditer(page.read_text(encoding="utf-8"))]
 
 
-def test_the_readme_shows_its_figures():
-    assert FIGURES, "no <!-- figure: ... --> marker in README.md"
+def test_the_docs_show_their_figures():
+    assert FIGURES, "no <!-- figure: ... --> marker in README.md or docs/"
 
 
-@pytest.mark.parametrize("cmd,data", FIGURES, ids=[f"{c.split('--', 1)[1]}|{d}" for c, d in FIGURES])
-def test_readme_figure_data_is_the_commands_output(cmd, data, tmp_path, capsys, monkeypatch):
+@pytest.mark.parametrize("page,cmd,data", FIGURES, ids=[f"{c.split('--', 1)[1]}|{d}" for _, c, d in FIGURES])
+def test_figure_data_is_the_commands_output(page, cmd, data, tmp_path, capsys, monkeypatch):
     monkeypatch.chdir(ROOT)
     args = shlex.split(cmd)[3:]
     out_dir = Path(args[args.index("--out") + 1])
@@ -100,7 +108,8 @@ def test_readme_figure_data_is_the_commands_output(cmd, data, tmp_path, capsys, 
     assert (tmp_path / data).read_text() == (ROOT / out_dir / data).read_text(), (
         f"{out_dir / data} is not what `{cmd}` draws from today's results: run it (or `python -m "
         f"tests.test_readme_results`) and commit the files")
-    assert f"]({(out_dir / data).with_suffix('.png').as_posix()})" in (ROOT / "README.md").read_text(encoding="utf-8")
+    picture = os.path.relpath(ROOT / out_dir / data, page.parent)  # the link, relative to the page
+    assert f"]({Path(picture).with_suffix('.png').as_posix()})" in page.read_text(encoding="utf-8")
 
 
 def test_refresh_rewrites_a_quoted_table_and_nothing_else(tmp_path, monkeypatch):
@@ -137,7 +146,7 @@ def quoted_output(cmd):
 
 
 def refresh(readme=ROOT / "README.md"):
-    """Rewrite `readme`'s quoted tables with their commands' output now (written atomically); redraw its figures.
+    """Rewrite the page `readme`'s quoted tables with their commands' output now (written atomically); redraw its figures.
     Commands run from the repository root, as the tests run them."""
     os.chdir(ROOT)
     lines = readme.read_text(encoding="utf-8").splitlines()
@@ -164,4 +173,5 @@ def refresh(readme=ROOT / "README.md"):
 
 
 if __name__ == "__main__":  # python -m tests.test_readme_results, from the repository root
-    refresh()
+    for page in PAGES:
+        refresh(page)
