@@ -146,8 +146,8 @@ def quoted_output(cmd):
 
 
 def refresh(readme=ROOT / "README.md"):
-    """Rewrite the page `readme`'s quoted tables with their commands' output now (written atomically); redraw its figures.
-    Commands run from the repository root, as the tests run them."""
+    """Rewrite the page `readme`'s quoted tables with their commands' output now (written atomically); redraw its
+    figures. Commands run from the repository root, as the tests run them."""
     os.chdir(ROOT)
     lines = readme.read_text(encoding="utf-8").splitlines()
     i = 0
