@@ -409,9 +409,11 @@ def amplify_mean_one_minus_lam(n_draws=5, alpha=0.1):
 class LabelSmooth(Method):
     """The control: no mixing, cross-entropy with label smoothing ε (target (1-ε)·onehot + ε/C).
 
-    Default ε = E[1 - λ] of AMPLIFY's λ (0.0384), the average label mass AMPLIFY moves off the true class.
-    AMPLIFY moves it to the partner's class, this spreads it over all classes: the control asks how much
-    of AMPLIFY's effect a soft label alone gives.
+    Default ε = E[1 - λ] of AMPLIFY's λ (0.0384): AMPLIFY's loss gives the partner's label weight 1 - λ,
+    0.0384 on average (which stays on the true class when the partner shares it). Here the target is
+    (1-ε)·onehot + ε/C, torch's label smoothing: the true class keeps ε/C of the ε, so the mass moved off
+    it is ε(C-1)/C (0.0192 for C = 2, 0.0376 for C = 50), spread evenly over the other classes. The
+    control asks how much of AMPLIFY's effect a soft label alone gives.
     """
 
     name = "labelsmooth"
