@@ -24,6 +24,7 @@ ALLOWED = {
     "bench.report": ("bench.stats", "bench.grid.plan", "amplify.results"),
     "bench.experiments": ("bench.report", "bench.grid.plan", "bench.stats", "amplify", "model", "data"),
     "bench.presets": (),
+    "bench.manifest": ("bench.presets", "amplify.results"),
     "bench.compare": ("bench.presets", "bench.experiments", "bench.report", "bench.grid", "bench.stats",
                       "amplify", "model", "data", "run"),
     "bench.speed": ("amplify", "model", "data", "run"),
