@@ -422,7 +422,16 @@ METHODS = {m.name: m for m in (Method, EmbedMix, SentMix, TMix, Manifold, Amplif
 
 
 def make_method(name, n_layers, alpha=None, label_perm="same", n_draws=5, amplify_layers=None, mix_epochs=None,
-                ssmix_clean_loss=False, label_smoothing=None):
+                ssmix_clean_loss=False, label_smoothing=None, method_options=None):
+    """A built-in method by name, or a user's class by "path/to/file.py:Class" / "package.module:Class"
+    (amplify/user_methods.py), built with the options its run gives it."""
+    from amplify.user_methods import is_spec, load_class  # it imports this module: a lazy import, no circle
+
+    if is_spec(name):
+        return load_class(name)(n_layers, alpha=alpha, label_perm=label_perm, mix_epochs=mix_epochs,
+                                **(method_options or {}))
+    if method_options:
+        raise ValueError(f"method options {method_options} are for a method of one's own, not {name}")
     if name not in METHODS:
         raise ValueError(f"unknown method {name!r}; choose from {', '.join(METHODS)}")
     kw = dict(alpha=alpha, label_perm=label_perm, mix_epochs=mix_epochs)
