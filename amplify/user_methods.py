@@ -29,8 +29,6 @@ from pathlib import Path
 
 from amplify.protocol import missing_members
 
-HOW = "give a built-in method's name, path/to/file.py:Class or package.module:Class"
-
 
 class MethodLoadError(ValueError):
     pass
@@ -142,7 +140,8 @@ def method_arg(text):
     if text in METHODS:
         return text
     if not is_spec(text):
-        raise argparse.ArgumentTypeError(f"unknown method {text!r}: {HOW} (built-in: {', '.join(METHODS)})")
+        raise argparse.ArgumentTypeError(f"invalid choice: {text!r} (choose from {', '.join(METHODS)}; or a method of "
+                                         "your own: path/to/file.py:Class or package.module:Class)")
     try:
         load_class(text)
     except MethodLoadError as e:
