@@ -176,6 +176,11 @@ def parse(argv=None):
     for name in ("datasets", "methods", "seeds"):
         if name not in explicit:
             setattr(args, name, list(getattr(preset, name)))
+    for method in args.methods:  # a preset's methods of one's own get the checks of --methods too
+        try:
+            method_arg(method)
+        except argparse.ArgumentTypeError as e:
+            p.error(f"argument --methods: {e}")
     for k, v in preset.options.items():
         if not hasattr(args, k):
             raise AssertionError(f"preset {args.preset!r} sets {k!r}, which is not an option of run.py")

@@ -55,3 +55,13 @@ def test_a_broken_method_fails_its_property(tmp_path, prop, capsys):
     assert main([f"{path}:Broken"]) == 1
     out = capsys.readouterr().out
     assert f"FAIL  {prop}" in out and "properties fail" in out
+
+
+def test_the_worked_example_passes_and_is_short():
+    """examples/amp.py (AMP, Liu et al. 2021): the contract holds, in at most ~80 lines."""
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[1] / "examples" / "amp.py"
+    assert len(path.read_text().splitlines()) <= 80
+    assert_passes(f"{path}:AMP")
+    assert_passes(f"{path}:AMP", {"eps": 0.3})
