@@ -82,8 +82,7 @@ from pathlib import Path
 import numpy as np
 
 from amplify.results import read_json, read_probs
-from amplify.user_methods import is_spec
-from bench.grid.plan import DEFAULTS, identity, run_key
+from bench.grid.plan import DEFAULTS, identity, is_spec, run_key
 from bench.report.tables import Table, num, pval, render_all, write_tables
 from bench.stats.calibration import METRIC_NAMES, METRICS
 from bench.stats.checks import DegenerateInputWarning
