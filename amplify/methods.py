@@ -309,8 +309,9 @@ def token_saliency(model, batch, amp, keep_graph=False):
             captured["h"] = h  # (B, T, d) the embedding output, as in the reference code
         return h, mask
 
-    with amp():  # a Mixer that mixes nowhere: the model may skip padding rows (model/packing.py, positions_needed)
-        logits = model(batch["input_ids"], batch["attention_mask"], batch["token_type_ids"], mix=Mixer(capture))
+    watch = Mixer(capture, mixes=frozenset())  # it mixes nowhere: the model may skip padding rows (model/packing.py)
+    with amp():
+        logits = model(batch["input_ids"], batch["attention_mask"], batch["token_type_ids"], mix=watch)
     loss = F.cross_entropy(logits.float(), batch["labels"])
     (grad,) = torch.autograd.grad(loss, captured["h"], retain_graph=keep_graph)
     return grad.float().norm(dim=-1), loss

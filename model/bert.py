@@ -65,7 +65,7 @@ def _identity(site, layer, h, mask):
     return h, mask
 
 
-no_mix = Mixer(_identity)  # mixes nowhere: the model may skip every padding position (model/packing.py)
+no_mix = Mixer(_identity, mixes=frozenset())  # mixes nowhere: the model may skip every padding position
 
 
 @dataclass

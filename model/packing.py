@@ -36,7 +36,7 @@ class Mixer:
     computation, every position of every block, whatever it does."""
 
     fn: Callable  # (site, layer, h, mask) -> (h, mask)
-    mixes: frozenset = frozenset()  # the (site, layer) pairs it changes h at this step; () = nowhere
+    mixes: frozenset | None  # the (site, layer) pairs it changes h at this step; empty: nowhere; None: unsaid
     perm: torch.Tensor | None = None  # (B,) the partners h[perm] it mixes in, when it mixes anywhere
     union: bool = False  # whether a mix gives the mixed sequence the union of both padding masks
     reads_every_token: bool = False  # a watcher reading every token's values: no [CLS]-only last block
@@ -76,7 +76,7 @@ class Rows:
 def positions_needed(mask, mix, n_layers, cls_only=False):
     """For each block l = 1..L: (the rows whose q, k, v it computes, the rows whose attention output it
     computes, the rows its feed-forward sub-layer computes), as (B, T) bool masks; None when `mix` is not
-    a `Mixer` (it does not say where it mixes).
+    a `Mixer` that says where it mixes.
 
     Walk the network backwards from what the head reads: [CLS] only (`cls_only`: the pooler), else the
     final mask's real positions (for a union-mask method the final mask is the union). Position-wise
@@ -91,7 +91,7 @@ def positions_needed(mask, mix, n_layers, cls_only=False):
     every block, the rows an example needs in block l grow along the permutation's cycle with the
     number of mixes still to come: every block computes a little more than the one after it.
     """
-    if not isinstance(mix, Mixer):
+    if not isinstance(mix, Mixer) or mix.mixes is None:
         return None
     sites = mix.mixes
     cls_only = cls_only and not mix.reads_every_token
