@@ -20,7 +20,8 @@ The mixer is called at every insertion point of the model (model/bert.py):
 A mixer is a `model.packing.Mixer`: the callable with where it mixes this step (`mixes`, the (site, layer)
 pairs), the partners (`perm`) and the mask rule (`union`) declared, so that the model computes only the
 positions it needs (model/packing.py). Declare them truthfully: a position the declaration leaves out is
-not computed. A plain function is accepted too and gets the plain padded computation (slower, always right).
+not computed. A plain function, or a Mixer with mixes=None, gets the plain padded computation (slower, always
+right).
 
 The rules every method keeps (python -m amplify.check_method checks them):
   - evaluation never mixes (the model ignores `mix` outside training mode);

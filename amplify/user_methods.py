@@ -154,7 +154,8 @@ class MethodOptions(argparse.Action):
     parses (3, 0.5, true, [1, 2]), else kept as a string."""
 
     def __call__(self, parser, namespace, values, option_string=None):
-        options = dict(getattr(namespace, self.dest, None) or {})
+        given = getattr(namespace, self.dest, None)  # bench.compare's probe parser puts a sentinel here
+        options = dict(given) if isinstance(given, dict) else {}
         for item in values:
             key, eq, value = item.partition("=")
             if not eq or not key.isidentifier():

@@ -105,3 +105,25 @@ def test_an_unknown_name_and_a_missing_module_are_named():
     with pytest.raises(SystemExit) as e:
         parse(["--methods", "none", "amplifyy", "--report-only"])
     assert e.value.code == 2
+
+
+def test_the_example_preset_is_minilm_table2s_recipe_on_trec(tmp_path):
+    from bench.compare import make_plan, parse
+    from bench.presets import BYOM_EXAMPLE, PRESETS
+
+    ours, table2 = PRESETS["minilm-byom-example"], PRESETS["minilm-table2"]
+    assert ours.datasets == ("trec-coarse", "trec-fine") and ours.seeds == (0, 1, 2, 3, 4)
+    assert ours.methods == ("none", "amplify", BYOM_EXAMPLE)
+    assert {k: v for k, v in ours.options.items() if k != "results"} == \
+        {k: v for k, v in table2.options.items() if k != "results"}
+    assert ours.options["results"] == "bench/results/minilm-byom-example"
+    _, args = parse(["--preset", "minilm-byom-example", "--results", str(tmp_path)])
+    runs = make_plan(args)[2]
+    assert len(runs) == 30 and sum(r.path.name.startswith("trec-fine-AMP-s") for r in runs) == 5
+
+
+def test_method_options_reach_the_config():
+    from bench.compare import parse
+
+    _, args = parse(["--methods", "none", "examples/amp.py:AMP", "--method-option", "eps=0.2", "note=x"])
+    assert run_cli.config_from_args(args).method_options == {"eps": 0.2, "note": "x"}
