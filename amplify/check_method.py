@@ -25,17 +25,21 @@ The properties, each on batches of 8 examples (padded single sentences unless sa
   deterministic two runs of 3 optimiser steps from one seed (dropout on) give the same losses and weights.
   batches       padded, without padding, and sentence pairs: each trains, and the model's padding-free path
                 gives the logits and loss of the plain padded computation (the mixer's declarations are true).
-  resume        3 steps, then the state a checkpoint saves (weights, optimiser, the generators) put into a
-                new model and a new method instance for 2 more: the numbers of 5 uninterrupted steps. A method
-                that keeps other state across steps, or draws from a generator of its own, fails here.
+  resume        3 steps, a checkpoint file written and read by amplify/checkpoint.py (weights, optimiser, the
+                generators), and 2 more steps with a new model and a new method instance: the numbers of 5
+                uninterrupted steps. A method that keeps other state across steps, or draws from a generator
+                of its own, fails here.
 """
 
 import argparse
 import sys
+import tempfile
 from dataclasses import dataclass, replace
+from pathlib import Path
 
 import torch
 
+from amplify import checkpoint as ckpt
 from amplify.methods import make_method, seeded_generators
 from amplify.train import train_step
 from amplify.user_methods import MethodLoadError, MethodOptions, method_arg
@@ -44,6 +48,7 @@ from model.packing import Mixer
 
 B, N_LAYERS, N_LABELS = 8, 4, 3
 TOL = 1e-5
+CHECKPOINT_CONFIG = {"check": "resume"}  # what a checkpoint must match (here: written and read by the check)
 
 
 @dataclass
@@ -201,34 +206,36 @@ def check_finite(build):
     return True, f"loss and gradients finite at λ = 0.5 and {len(plans) - 1} draws of its own"
 
 
-def train_steps(build, n, seed=0, state=None):
-    """n optimiser steps (dropout on, SGD with momentum); from `state` (a checkpoint's contents) if given.
-    Returns (losses, the state after them)."""
+def train_steps(build, n, seed=0, resume=None, save=None):
+    """n optimiser steps (dropout on, SGD with momentum), as amplify/train.py takes them; first restoring the
+    checkpoint file `resume` (amplify/checkpoint.py) if given, last writing one to `save` if given.
+    Returns (the losses, the weights after them)."""
     model, method = tiny_model(seed, dropout=0.1), build()
     opt = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
     rng, gen = seeded_generators(seed)
     torch.manual_seed(seed)
-    step = 0
-    if state is not None:
-        model.load_state_dict(state["model"])
-        opt.load_state_dict(state["optimizer"])
-        torch.set_rng_state(state["torch"])
-        rng.bit_generator.state, step = state["mix_numpy"], state["step"]
-        gen.set_state(state["mix_torch"])
+    step, cpu = 0, torch.device("cpu")
+    if resume is not None:
+        state, why = ckpt.load(resume, CHECKPOINT_CONFIG)
+        if state is None:
+            raise RuntimeError(f"the checkpoint did not load: {why}")
+        step = ckpt.restore(state, model, opt, rng, gen, cpu)[0]["step"]
     method.start_epoch(1)
     losses = []
     for i in range(step, step + n):
         batch = make_batch(("padded", "no-padding", "pairs")[i % 3], seed=i)
-        losses.append(train_step(model, method, batch, opt, rng, gen, torch.device("cpu"), no_amp).item())
-    state = {"model": {k: v.clone() for k, v in model.state_dict().items()},
-             "optimizer": opt.state_dict(), "torch": torch.get_rng_state(), "mix_numpy": rng.bit_generator.state,
-             "mix_torch": gen.get_state(), "step": step + n}
-    return losses, state
+        losses.append(train_step(model, method, batch, opt, rng, gen, cpu, no_amp).item())
+    if save is not None:
+        why = ckpt.save(save, config=CHECKPOINT_CONFIG, epoch=0, model=model, optimizer=opt, rng=rng, gen=gen,
+                        device=cpu, loop={"step": step + n, "best_test": None}, best_state=None, log_rows=[])
+        if why:
+            raise RuntimeError(why)
+    return losses, {k: v.clone() for k, v in model.state_dict().items()}
 
 
 def same_run(a, b):
-    (la, sa), (lb, sb) = a, b
-    dw = differ(sa["model"], sb["model"])
+    (la, wa), (lb, wb) = a, b
+    dw = differ(wa, wb)
     return la == lb and dw == 0.0, f"losses {'equal' if la == lb else f'{la} vs {lb}'}, max |Δ weight| {dw:.1e}"
 
 
@@ -254,10 +261,12 @@ def check_batches(build):
 
 def check_resume(build):
     whole = train_steps(build, 5)
-    first, state = train_steps(build, 3)
-    rest, end = train_steps(build, 2, state=state)
-    ok, why = same_run((whole[0][3:], whole[1]), (rest, end))
-    return ok, "5 steps vs 3 + resume + 2: " + why
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "check.ckpt.pt"
+        train_steps(build, 3, save=path)
+        rest = train_steps(build, 2, resume=path)
+    ok, why = same_run((whole[0][3:], whole[1]), rest)
+    return ok, "5 steps vs 3, a checkpoint, a new model and method, 2: " + why
 
 
 CHECKS = {"evaluation": check_evaluation, "lambda=1": check_lambda_one, "same partner": check_same_partner,
