@@ -2,18 +2,19 @@
 AMP, the Adversarial Mixing Policy: Liu, Mao, Huang, Gao and Li, "Adversarial Mixing Policy for Relaxing
 Locally Linear Constraints in Mixup", EMNLP 2021, pages 2998-3008 (arXiv 2109.07177).
 
-Mixup ties the features and the label to one λ: h = λ·h_i + (1-λ)·h_j with label weight λ. AMP draws λ at
-random as Mixup does ("rand"), moves the features' mixing coefficient a small step in the direction that raises
-the loss ("max"), keeps the label's λ, and trains on the result ("min"): a little non-linearity between the
-synthetic example and its synthetic label.
+Mixup ties the features and the label to one λ: h = λ·h_i + (1-λ)·h_j with label weight λ. AMP, a
+"min-max-rand" formulation as we read it: draw λ at random as Mixup does (rand), move the features' mixing
+coefficient a small step in the direction that raises the loss (max), keep the label's λ, and train on the
+result (min): a little non-linearity between the synthetic example and its synthetic label.
 
     python run.py --method examples/amp.py:AMP --dataset trec-coarse
     python -m amplify.check_method examples/amp.py:AMP
 
-Our choices, where this file does not follow the paper to the letter (read from the paper's abstract and
-method description; no code of theirs was used):
+Our choices. This file follows the paper's abstract (a small adversarial perturbation of the mixing
+coefficients, not of the examples, so that synthetic examples and labels are no longer tied by one λ); the
+details below are our reading, not checked against the paper's method section or its code (none was used):
   - the mixing site is TMix's (one block's output, k drawn from {7, 9, 12} of 12), the baselines' λ
-    (Beta(0.2, 0.2), max(l, 1-l)); the paper puts AMP on top of several mixup variants;
+    (Beta(0.2, 0.2), max(l, 1-l)); the paper reports AMP over several mixup variants;
   - one step, per example, of the sign of the loss gradient w.r.t. that example's feature coefficient
     (FGSM on λ, one extra forward and backward per step), of size ε times the partner's share:
     λ_i' = clamp(λ + ε·(1-λ)·sign(∂L/∂λ_i), 0, 1). The factor (1-λ) keeps a step drawn at λ = 1 unmixed,
