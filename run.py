@@ -26,6 +26,7 @@ def int_list(text):
 def add_train_args(p):
     """The options of one run (bench.compare reuses them for grids)."""
     from amplify.train import TrainConfig
+    from amplify.user_methods import MethodOptions
     from data.common import DATA_DIR_HELP
 
     d = TrainConfig()
@@ -60,6 +61,8 @@ def add_train_args(p):
                    help="ssmix: loss = ½(clean CE + mixed loss), as the reference code (default: mixed loss only)")
     g.add_argument("--label-smoothing", type=float, default=None, metavar="EPS",
                    help="labelsmooth: ε (default E[1-λ] of AMPLIFY's λ = 0.0384)")
+    g.add_argument("--method-option", dest="method_options", nargs="+", action=MethodOptions, default=None,
+                   metavar="KEY=VALUE", help="options of a method of your own, passed to its constructor")
     g = p.add_argument_group("data")
     g.add_argument("--data-dir", default=None, help=f"datasets root ({DATA_DIR_HELP})")
     g.add_argument("--cache-dir", default=None, help="token-id cache (default ~/.cache/amplify/tokens)")
@@ -96,6 +99,8 @@ def config_from_args(args, **overrides):
 
 
 def main(argv=None):
+    from amplify.user_methods import label, method_arg
+
     p = argparse.ArgumentParser(
         description="Fine-tune BERT with one mixup method and write a JSON result.",
         epilog=f"methods: {', '.join(METHODS)}\ndatasets: {', '.join(DATASETS)}\n\n"
@@ -104,7 +109,9 @@ def main(argv=None):
                "amplify/allocator.py)",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    p.add_argument("--method", default="amplify", choices=METHODS, help="mixup method (%(default)s)")
+    p.add_argument("--method", default="amplify", type=method_arg,
+                   help="mixup method (%(default)s), or one of your own: path/to/file.py:Class or "
+                        "package.module:Class (docs/adding-a-method.md)")
     p.add_argument("--dataset", default="trec-coarse", choices=DATASETS, help="(%(default)s)")
     p.add_argument("--seed", type=int, default=0, help="(%(default)s)")
     p.add_argument("--out", default=None, help="result JSON (default results/runs/DATASET-METHOD-sSEED.json)")
@@ -133,7 +140,7 @@ def main(argv=None):
     from data import DataFormatError, DataMissingError
     from model.registry import ModelNotFound
 
-    out = Path(args.out or f"results/runs/{args.dataset}-{args.method}-s{args.seed}.json")
+    out = Path(args.out or f"results/runs/{args.dataset}-{label(args.method)}-s{args.seed}.json")
     try:
         check_writable(out)
     except OSError as e:

@@ -4,7 +4,8 @@ The mixup methods: where each one mixes, how it draws λ, and the loss.
 Every method mixes an example with a partner from the same batch, `perm` being one random
 permutation of the batch drawn per training step: h <- λ·h + (1-λ)·h[perm]. The model calls a
 `mix(site, layer, h, mask)` callable at each insertion point (model/bert.py); a method is a rule
-for which (site, layer) it acts on. One forward pass per step, for every method.
+for which (site, layer) it acts on. One forward pass per step, for every method. What a method
+receives and returns each step is the protocol of amplify/protocol.py.
 
     none       no mixing, plain cross-entropy
     embedmix   the embedding output                      Guo et al. 2019, "wordMixup"
@@ -47,24 +48,13 @@ scales the same way.
 """
 
 import functools
-from dataclasses import dataclass
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
-
-@dataclass
-class Plan:
-    """One training step's draw: the mixing weight, the partners, and where to mix."""
-
-    lam: torch.Tensor  # 0-d float tensor on the model's device (a tensor, so compiled graphs reuse it)
-    perm: torch.Tensor  # (B,) long, partner of each example
-    label_perm: torch.Tensor  # (B,) the partners whose labels enter the loss (== perm by default)
-    layers: frozenset  # the layers (1-based blocks; 0 = embeddings) this step mixes at
-    lam_value: float  # λ as a Python number, for logs
-    ratio: torch.Tensor | None = None  # SSMix: (B,) share of each example's tokens kept (its label weight)
-    clean_loss: torch.Tensor | None = None  # SSMix with clean_loss: CE of the unmixed batch (graph kept)
+from amplify.protocol import Plan
+from model.packing import Mixer
 
 
 def scale_layer(k, n_layers, of=12):
@@ -81,7 +71,8 @@ def union_mask(mask, perm):
 
 
 class Method:
-    """Base: no mixing. Subclasses set `site` and how layers and λ are drawn."""
+    """Base: no mixing. Subclasses set `sites` and how layers and λ are drawn. It satisfies the method
+    protocol (amplify/protocol.py), so a method of one's own may subclass it and change only what differs."""
 
     name = "none"
     sites = ()  # the insertion points it mixes at ("embeddings", "attention", "block", "pooled")
@@ -153,9 +144,7 @@ class Method:
 
         # Where it mixes, for the model to know which padding positions it may skip (model/packing.py,
         # positions_needed): every (site, layer) it acts on this step, the partners, the mask rule.
-        mix.mixes = frozenset((s, k) for s in sites for k in plan.layers)
-        mix.perm, mix.union = plan.perm, union
-        return mix
+        return Mixer(mix, mixes=frozenset((s, k) for s in sites for k in plan.layers), perm=plan.perm, union=union)
 
     def loss(self, logits, labels, plan):
         if not plan.layers:  # `none`, or a mixing method in an epoch outside mix_epochs
@@ -261,8 +250,7 @@ class MixupTransformer(Method):
             return torch.cat([cls, h[:, 1:]], dim=1), mask
 
         # It reads only the [CLS] rows, real in every example: no position beyond the own mask is needed.
-        mix.mixes, mix.perm, mix.union = (), plan.perm, False
-        return mix
+        return Mixer(mix, mixes=frozenset(), perm=plan.perm)
 
 
 def content_segments(mask, types):
@@ -321,9 +309,9 @@ def token_saliency(model, batch, amp, keep_graph=False):
             captured["h"] = h  # (B, T, d) the embedding output, as in the reference code
         return h, mask
 
-    capture.mixes = ()  # it mixes nowhere: the model may skip padding rows (model/packing.py, positions_needed)
+    watch = Mixer(capture, mixes=frozenset())  # it mixes nowhere: the model may skip padding rows (model/packing.py)
     with amp():
-        logits = model(batch["input_ids"], batch["attention_mask"], batch["token_type_ids"], mix=capture)
+        logits = model(batch["input_ids"], batch["attention_mask"], batch["token_type_ids"], mix=watch)
     loss = F.cross_entropy(logits.float(), batch["labels"])
     (grad,) = torch.autograd.grad(loss, captured["h"], retain_graph=keep_graph)
     return grad.float().norm(dim=-1), loss
@@ -437,7 +425,16 @@ METHODS = {m.name: m for m in (Method, EmbedMix, SentMix, TMix, Manifold, Amplif
 
 
 def make_method(name, n_layers, alpha=None, label_perm="same", n_draws=5, amplify_layers=None, mix_epochs=None,
-                ssmix_clean_loss=False, label_smoothing=None):
+                ssmix_clean_loss=False, label_smoothing=None, method_options=None):
+    """A built-in method by name, or a user's class by "path/to/file.py:Class" / "package.module:Class"
+    (amplify/user_methods.py), built with the options its run gives it."""
+    from amplify.user_methods import is_spec, load_class  # it imports this module: a lazy import, no circle
+
+    if is_spec(name):
+        return load_class(name)(n_layers, alpha=alpha, label_perm=label_perm, mix_epochs=mix_epochs,
+                                **(method_options or {}))
+    if method_options:
+        raise ValueError(f"method options {method_options} are for a method of one's own, not {name}")
     if name not in METHODS:
         raise ValueError(f"unknown method {name!r}; choose from {', '.join(METHODS)}")
     kw = dict(alpha=alpha, label_perm=label_perm, mix_epochs=mix_epochs)

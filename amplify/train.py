@@ -49,6 +49,7 @@ from amplify.logs import RunLog, steps_csv_path
 from amplify.methods import make_method, seeded_generators
 from amplify.optim import AdamW, cosine_with_warmup, param_groups, set_lr, warmup_steps
 from amplify.results import environment, pack_log_probs, write_json_atomic
+from amplify.user_methods import is_spec, source_hash
 from data import load_dataset
 from data.batching import Batcher, encode
 from data.fewshot import check_shots, few_shot
@@ -87,6 +88,7 @@ class TrainConfig:
     mix_epochs: list[int] | None = None  # mix only in these epochs (1-based; Mixup-Transformer's "dynamic"); None = all
     ssmix_clean_loss: bool = False  # SSMix: ½(clean CE + mixed loss), as the reference code; default mixed only
     label_smoothing: float | None = None  # labelsmooth's ε; None = E[1-λ] of AMPLIFY's λ (0.0384)
+    method_options: dict | None = None  # a user's method's options (--method-option KEY=VALUE), its constructor's
     pooling: str = "pooler"  # or "mean" (masked mean of the last hidden states)
     # data
     noise: str | None = None  # "delete", "swap" (random pair) or "swap-adjacent": corrupt training texts
@@ -136,6 +138,8 @@ class TrainConfig:
         epochs = self.mix_epochs
         if epochs is not None and (self.method in ("none", "labelsmooth") or min(epochs, default=0) < 1):
             bad.append(f"--mix-epochs takes 1-based epochs of a mixing method (got {self.mix_epochs}, {self.method})")
+        if self.method_options and not is_spec(self.method):
+            bad.append(f"--method-option is for a method of one's own (path/to/file.py:Class), not {self.method}")
         if self.method == "mixup-transformer" and self.pooling != "pooler":
             bad.append("mixup-transformer mixes the [CLS] state that feeds the pooler: use --pooling pooler")
         if bad:
@@ -315,7 +319,8 @@ def train(cfg, out=None, progress=True, save_model=None, steps_csv=None, tensorb
     model.to(device)
     method = make_method(cfg.method, model.config.num_hidden_layers, alpha=cfg.alpha, label_perm=cfg.label_perm,
                          n_draws=cfg.n_draws, amplify_layers=cfg.amplify_layers, mix_epochs=cfg.mix_epochs,
-                         ssmix_clean_loss=cfg.ssmix_clean_loss, label_smoothing=cfg.label_smoothing)
+                         ssmix_clean_loss=cfg.ssmix_clean_loss, label_smoothing=cfg.label_smoothing,
+                         method_options=cfg.method_options)
     optimizer = AdamW(param_groups(model, cfg.weight_decay), lr=cfg.lr, eps=cfg.eps, weight_decay=cfg.weight_decay)
     batcher = Batcher(data.train, batch_size=cfg.batch_size, shuffle=True, seed=cfg.seed, bucket=cfg.bucket)
     total = total_steps(cfg, len(batcher))
@@ -328,10 +333,13 @@ def train(cfg, out=None, progress=True, save_model=None, steps_csv=None, tensorb
     result = {"schema": 1, "status": "running", "error": None, "config": asdict(cfg), "method": method.describe(),
               "model": {**model_info, "n_params": model.num_params()}, "data": data.info, "device": str(device),
               "dtype": "bf16-autocast" if device.type == "cuda" else "fp32", "epochs": []}
+    computed = asdict(cfg)  # what a checkpoint must match; for a user's method, its source file's hash too
+    if is_spec(cfg.method):
+        computed["method_source"] = result["method"]["source_sha256"] = source_hash(cfg.method)
     every = cfg.eval_every or len(batcher)  # dev after every `every` steps (default: each epoch's last) and the last
     step, best, best_test, since_best, losses, train_time = 0, None, None, 0, [], 0.0
     wall_before, peak_before, resumed = 0.0, 0.0, []  # the earlier processes of a resumed run
-    saved, why = ckpt.load(checkpoint, asdict(cfg), ignore=NOT_COMPUTED) if checkpoint else (None, None)
+    saved, why = ckpt.load(checkpoint, computed, ignore=NOT_COMPUTED) if checkpoint else (None, None)
     if why:
         print(f"checkpoint: {why}", file=sys.stderr)
     if saved is not None:
@@ -413,7 +421,7 @@ def train(cfg, out=None, progress=True, save_model=None, steps_csv=None, tensorb
                             "best_row": result["epochs"].index(best), "best_test": best_test,
                             "wall_time_s": wall_before + time.perf_counter() - t_start,
                             "peak_memory_mb": max(peak_before, peak_memory_mb(device)), "resumed": resumed, "env": env}
-                    why = ckpt.save(checkpoint, config=asdict(cfg), epoch=step // len(batcher), model=model,
+                    why = ckpt.save(checkpoint, config=computed, epoch=step // len(batcher), model=model,
                                     optimizer=optimizer, rng=rng, gen=gen, device=device, loop=loop,
                                     best_state=None if best is row else best_state, log_rows=log.rows)
                     if why:

@@ -57,6 +57,7 @@ from pathlib import Path
 import numpy as np
 
 import run as run_cli
+from amplify.user_methods import method_arg
 from bench.experiments import EXPERIMENTS, GridSpec, ReportOptions
 from bench.grid.plan import collect, device_type, foreign_files, parse_shard, plan, reuse_finished, shard_of, to_do
 from bench.presets import PRESETS, TABLE2_METHODS, Preset
@@ -89,8 +90,9 @@ def build_parser():
     g.add_argument("--experiment", default="table2", choices=EXPERIMENTS, help="what to run and print (%(default)s)")
     g.add_argument("--datasets", nargs="+", choices=run_cli.DATASETS, metavar="D",
                    help="default: the paper's seven")
-    g.add_argument("--methods", nargs="+", choices=run_cli.METHODS, metavar="M",
-                   help="default: " + " ".join(TABLE2_METHODS))
+    g.add_argument("--methods", nargs="+", type=method_arg, metavar="M",
+                   help="default: " + " ".join(TABLE2_METHODS) + "; a method of your own: path/to/file.py:Class or "
+                        "package.module:Class (docs/adding-a-method.md)")
     g.add_argument("--seeds", nargs="+", type=int, metavar="S", help="default: 0 1 2")
     g.add_argument("--results", default=None,
                    help="results directory (default: the preset's own if it names one, else results/PRESET, or "
@@ -178,6 +180,11 @@ def parse(argv=None):
     for name in ("datasets", "methods", "seeds"):
         if name not in explicit:
             setattr(args, name, list(getattr(preset, name)))
+    for method in args.methods:  # a preset's methods of one's own get the checks of --methods too
+        try:
+            method_arg(method)
+        except argparse.ArgumentTypeError as e:
+            p.error(f"argument --methods: {e}")
     for k, v in preset.options.items():
         if not hasattr(args, k):
             raise AssertionError(f"preset {args.preset!r} sets {k!r}, which is not an option of run.py")

@@ -14,6 +14,7 @@ options (by their argparse dest). A flag given on the command line wins over the
     minilm-fewshot-10   issue 47's few-label grid, K = 10 per class (docs/fewshot.md), 400 steps
     minilm-fewshot-100  the same with K = 100, 800 steps
     minilm-fewshot-budget  the calibration of their step budget: none, seed 0, three budgets per K (dev only)
+    minilm-byom-example    issue 50's worked example, AMP (examples/amp.py), beside none and AMPLIFY on TREC
 
 Without --preset the grid is the paper's Table 2: its seven datasets x TABLE2_METHODS x seeds 0-2.
 """
@@ -23,6 +24,7 @@ from dataclasses import dataclass, field
 TABLE2_DATASETS = ("mrpc", "sst-2", "sst-5", "trec-coarse", "trec-fine", "imdb", "yelp-5")  # paper Table 2 order
 TABLE2_METHODS = ("none", "embedmix", "sentmix", "tmix", "amplify")
 TABLE2_SEEDS = (0, 1, 2)
+BYOM_EXAMPLE = "examples/amp.py:AMP"  # issue 50's worked example: a method of one's own, by its path
 ALL_METHODS = ("none", "embedmix", "sentmix", "tmix", "manifold", "amplify", "labelsmooth", "ssmix",
                "mixup-transformer")  # the six methods and the three controls of minilm-table2
 
@@ -145,6 +147,16 @@ PRESETS = {
                                     methods=("none",), seeds=(0,),
                                     options={"model": "minilm-l6", "lr": 1e-4, "experiment": "fewshot-budget",
                                              "results": "bench/results/minilm-fewshot-budget"}),
+    # Issue 50's worked example of a method of one's own (examples/amp.py, docs/adding-a-method.md): AMP beside none
+    # and AMPLIFY, minilm-table2's recipe, on the two TREC datasets. The method is named by its path, relative to
+    # the checkout's root: run it from there. Its runs' keys hold the file's sha256: editing it re-runs them.
+    "minilm-byom-example": Preset("issue 50's worked example: MiniLM, TREC-coarse and TREC-fine x none, amplify and "
+                                  "AMP (examples/amp.py) x seeds 0-4, the minilm-table2 recipe (lr 1e-4, <= 6 "
+                                  "epochs, patience 3), into bench/results/minilm-byom-example (~12 CPU-hours)",
+                                  datasets=("trec-coarse", "trec-fine"), methods=("none", "amplify", BYOM_EXAMPLE),
+                                  seeds=(0, 1, 2, 3, 4),
+                                  options={"model": "minilm-l6", "epochs": 6, "patience": 3, "lr": 1e-4,
+                                           "first_seeds": 3, "results": "bench/results/minilm-byom-example"}),
     "smoke": Preset("the tests' grid: tiny random model, TREC-coarse, none vs amplify, 2 seeds, 1 epoch on 200 "
                     "training and 100 dev/test examples at lr 1e-3 (seconds)",
                     datasets=("trec-coarse",), methods=("none", "amplify"), seeds=(0, 1),

@@ -58,14 +58,14 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from model.packing import Rows, positions_needed
+from model.packing import Mixer, Rows, positions_needed
 
 
-def no_mix(site, layer, h, mask):
+def _identity(site, layer, h, mask):
     return h, mask
 
 
-no_mix.mixes = ()  # mixes nowhere: the model may skip every padding position (model/packing.py)
+no_mix = Mixer(_identity, mixes=frozenset())  # mixes nowhere: the model may skip every padding position
 
 
 @dataclass

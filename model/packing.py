@@ -6,9 +6,9 @@ Real batches are short and unevenly long: in random TREC-fine batches about half
 padding. Most of a block's work is position-wise (every linear layer, LayerNorm, GELU, dropout: most of
 the FLOPs), so on CPU it runs only on the positions whose values the pass reads later, packed into
 (N, d); attention and the mix callables see the padded (B, T, d) layout. Which positions:
-`positions_needed`, walking the network backwards from what the head reads. A mix callable that says
-where it mixes (attributes `mixes`, `perm`, `union`; amplify/methods.py) gets this; any other callable
-gets the plain padded computation.
+`positions_needed`, walking the network backwards from what the head reads. A `Mixer` (below: the mix
+callable with where it mixes, the partners and the mask rule declared; amplify/protocol.py) gets this;
+any other callable gets the plain padded computation.
 
 Only what the head reads: a classifier on the pooler reads the last block at [CLS] only, so there the
 last block computes k and v at every real position (its attention reads all keys), and the query, the
@@ -16,14 +16,37 @@ attention itself and everything after it (output projection, LayerNorm, feed-for
 block) at [CLS] only (`BertModel.forward`'s `cls_only`). Every mix is position-wise, so the rows a mix
 there needs are the partners' [CLS] rows: [CLS] still. This holds with padding or without: on CPU a
 batch without padding takes the same packed path, its other blocks at every row. A mix callable that
-reads every token's values (a watcher: attribute `reads_every_token = True`) turns this off, so what it
+reads every token's values (a watcher: `Mixer(..., reads_every_token=True)`) turns this off, so what it
 reads is computed.
 
 tests/test_padding_free.py proves logits, loss and gradients equal to the padded computation for every
 method, with and without padding.
 """
 
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+
 import torch
+
+
+@dataclass(eq=False)
+class Mixer:
+    """A training step's mix callable, `mix(site, layer, h, mask) -> (h, mask)` (model/bert.py), with what the
+    padding-free path reads about it declared. A plain function is a valid mix too: it gets the padded
+    computation, every position of every block, whatever it does."""
+
+    fn: Callable  # (site, layer, h, mask) -> (h, mask)
+    mixes: frozenset | None  # the (site, layer) pairs it changes h at this step; empty: nowhere; None: unsaid
+    perm: torch.Tensor | None = None  # (B,) the partners h[perm] it mixes in, when it mixes anywhere
+    union: bool = False  # whether a mix gives the mixed sequence the union of both padding masks
+    reads_every_token: bool = False  # a watcher reading every token's values: no [CLS]-only last block
+
+    def __call__(self, site, layer, h, mask):
+        return self.fn(site, layer, h, mask)
+
+    def around(self, fn, **changes):
+        """The same declarations for another callable, e.g. a spy that calls this mixer and looks."""
+        return replace(self, fn=fn, **changes)
 
 
 class Rows:
@@ -52,8 +75,8 @@ class Rows:
 
 def positions_needed(mask, mix, n_layers, cls_only=False):
     """For each block l = 1..L: (the rows whose q, k, v it computes, the rows whose attention output it
-    computes, the rows its feed-forward sub-layer computes), as (B, T) bool masks; None when `mix` does
-    not say where it mixes.
+    computes, the rows its feed-forward sub-layer computes), as (B, T) bool masks; None when `mix` is not
+    a `Mixer` that says where it mixes.
 
     Walk the network backwards from what the head reads: [CLS] only (`cls_only`: the pooler), else the
     final mask's real positions (for a union-mask method the final mask is the union). Position-wise
@@ -68,10 +91,10 @@ def positions_needed(mask, mix, n_layers, cls_only=False):
     every block, the rows an example needs in block l grow along the permutation's cycle with the
     number of mixes still to come: every block computes a little more than the one after it.
     """
-    sites = getattr(mix, "mixes", None)
-    if sites is None:
+    if not isinstance(mix, Mixer) or mix.mixes is None:
         return None
-    cls_only = cls_only and not getattr(mix, "reads_every_token", False)
+    sites = mix.mixes
+    cls_only = cls_only and not mix.reads_every_token
     M = mask.bool()  # (B, T)
     if sites:
         perm = mix.perm

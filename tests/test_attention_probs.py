@@ -16,7 +16,7 @@ def block_inputs(model, ids, mask):
             seen.append(h.detach().clone())
         return h, m
 
-    model.bert(ids, mask, mix=spy)  # a callable without `.mixes`: the plain padded computation
+    model.bert(ids, mask, mix=spy)  # a plain callable, not a Mixer: the plain padded computation
     return seen  # [input of block 1, ..., input of block L, output of block L]
 
 

@@ -74,7 +74,7 @@ def test_mix_sites_are_visited_in_order():
 
     ids = torch.randint(5, 100, (2, 7))
     with torch.no_grad():
-        a = model(ids, mix=spy)  # a callable without `.mixes`: the plain padded computation
+        a = model(ids, mix=spy)  # a plain callable, not a Mixer: the plain padded computation
         b = model(ids, mix=no_mix)  # the packed path (the last block at [CLS] only): equal to float rounding
         model.bert.padding_free = False
         c = model(ids, mix=no_mix)

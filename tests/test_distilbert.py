@@ -174,9 +174,7 @@ def test_every_method_mixes_at_its_sites_on_distilbert(name):
             visited.append((at, layer))
         return h2, m2
 
-    spy.mixes, spy.perm, spy.union = getattr(mixer, "mixes", None), getattr(mixer, "perm", None), getattr(
-        mixer, "union", False)
-    logits = model(b["input_ids"], b["attention_mask"], b["token_type_ids"], mix=spy)
+    logits = model(b["input_ids"], b["attention_mask"], b["token_type_ids"], mix=mixer.around(spy))
     loss = method.loss(logits, b["labels"], plan)
     loss.backward()
     assert torch.isfinite(loss) and model.bert.encoder.layer[0].attention.self.query.weight.grad is not None

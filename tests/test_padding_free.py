@@ -176,8 +176,8 @@ def test_a_watcher_that_reads_every_token_gets_them_computed(setup):
             out[at, layer] = h.detach()
             return h, mask
 
-        spy.mixes, spy.perm, spy.union, spy.reads_every_token = mixer.mixes, mixer.perm, mixer.union, reads_every_token
-        model(batch["input_ids"], batch["attention_mask"], batch["token_type_ids"], mix=spy)
+        model(batch["input_ids"], batch["attention_mask"], batch["token_type_ids"],
+              mix=mixer.around(spy, reads_every_token=reads_every_token))
         model.bert.padding_free = True
         return out
 

@@ -42,6 +42,7 @@ from amplify.methods import METHODS, Plan, make_method
 from amplify.results import write_text_atomic
 from bench.report.plots import INSTALL, figure_class, save_png
 from model.bert import BertSelfAttention, Dropout
+from model.packing import Mixer
 from model.registry import MODELS, ModelNotFound, build
 
 CHOICES = tuple(m for m in METHODS if m != "ssmix")  # ssmix needs a label for its saliency
@@ -103,10 +104,7 @@ def watching(mix, watch):
         watch(at, layer, h2, mask, mask2)
         return h2, mask2
 
-    spy.mixes, spy.perm, spy.union = getattr(mix, "mixes", None), getattr(mix, "perm", None), getattr(
-        mix, "union", False)
-    spy.reads_every_token = True
-    return spy
+    return mix.around(spy, reads_every_token=True) if isinstance(mix, Mixer) else spy
 
 
 @torch.no_grad()

@@ -17,7 +17,11 @@ digits of sha256 over the canonical JSON (sorted keys, no spaces) of the run's T
     cuda:0 and cuda:3 compute the same thing, so the index is dropped (torchrun ranks pick their own GPU).
   - the code itself is NOT in the key. A result file stores the git commit that produced it, and the
     report warns when one table mixes commits; after changing the training code, start a new
-    results directory (or delete the old one) yourself.
+    results directory (or delete the old one) yourself. One exception: a method of one's own
+    (--method path/to/file.py:Class, amplify/user_methods.py) adds the sha256 of the file that defines
+    it, so editing that file re-runs it; its options (method_options) are config fields like any other.
+    A stored result is checked against today's file, so a result of an older version is never read
+    as this one's. Built-in methods' keys have no such field: they stay what they were.
   - fields left at TrainConfig's default are left out too. So a field added to TrainConfig later, with a
     default that keeps the old behaviour, changes no existing key: a grid that runs for days across code
     changes keeps its finished runs. This stays safe when a default changes: a stored file is used only
@@ -49,6 +53,7 @@ from pathlib import Path
 from amplify.checkpoint import device_type
 from amplify.results import read_json, write_json_atomic
 from amplify.train import NOT_COMPUTED, TrainConfig
+from amplify.user_methods import is_spec, label, source_hash
 
 KEY_VERSION = 2  # bump when the rule below changes: every key changes with it
 NOT_IN_KEY = NOT_COMPUTED  # data_dir, cache_dir, log_every
@@ -64,6 +69,8 @@ def identity(config, device=None):
     d["device"] = device_type(device or d.get("device", "auto"))
     d = {k: v for k, v in d.items() if k not in DEFAULTS or k == "device" or v != DEFAULTS[k]}
     d["_key_version"] = KEY_VERSION
+    if is_spec(d.get("method")):  # a user's method: its source file's hash (a built-in's key has no such field)
+        d["method_source"] = source_hash(d["method"])
     return d
 
 
@@ -83,7 +90,7 @@ class Run:
     @classmethod
     def of(cls, cfg, results_dir):
         key = run_key(cfg)
-        return cls(cfg, key, Path(results_dir) / f"{cfg.dataset}-{cfg.method}-s{cfg.seed}-{key}.json")
+        return cls(cfg, key, Path(results_dir) / f"{cfg.dataset}-{label(cfg.method)}-s{cfg.seed}-{key}.json")
 
     @property
     def label(self):

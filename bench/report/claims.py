@@ -82,7 +82,7 @@ from pathlib import Path
 import numpy as np
 
 from amplify.results import read_json, read_probs
-from bench.grid.plan import DEFAULTS, identity, run_key
+from bench.grid.plan import DEFAULTS, identity, is_spec, run_key
 from bench.report.tables import Table, num, pval, render_all, write_tables
 from bench.stats.calibration import METRIC_NAMES, METRICS
 from bench.stats.checks import DegenerateInputWarning
@@ -94,7 +94,7 @@ from bench.stats.over_seeds import deviation_difference, variance_ratio_test, we
 BASELINES = ("embedmix", "sentmix", "tmix", "manifold")
 TABLE2_BASELINES = ("embedmix", "sentmix", "tmix")  # lines printed (as "no runs") even without results
 NOT_SETTING = ("method", "seed", "dataset", "noise", "noise_p", "alpha", "label_perm", "n_draws", "amplify_layers",
-               "mix_epochs", "ssmix_clean_loss", "label_smoothing")
+               "mix_epochs", "ssmix_clean_loss", "label_smoothing", "method_options", "method_source")
 CALIBRATION_AGAINST = ("none", "labelsmooth")  # claim 6: the lines printed, with or without runs
 
 
@@ -392,6 +392,7 @@ def ci_text(line):
 
 def claim_lines(units, methods_found, speed=None, confidence=0.95, resampling=DEFAULT_PLAN):
     bases = [m for m in BASELINES if m in methods_found or m in TABLE2_BASELINES]
+    bases += sorted(m for m in methods_found if is_spec(m))  # methods of one's own: baselines like the others
     c = confidence
     lines = [check(units, "accuracy", "amplify", "none", c)]
     lines += [check(units, "accuracy", "amplify", b, c) for b in bases]
