@@ -60,7 +60,8 @@ def manifest(folder, presets):
     commits = Counter((e.get("git_commit") or "unknown")[:12] for e in env)
     lines.append(f"- Training code (git commit): {counted(commits)}")
     machines = Counter(f"{g.get('host', '?')} ({e.get('platform', '?')}, {e.get('cpu_count', '?')} CPUs, torch "
-                       f"{e.get('torch', '?')}, {e.get('torch_threads', '?')} thread(s))" for e, g in zip(env, grid, strict=True))
+                       f"{e.get('torch', '?')}, {e.get('torch_threads', '?')} thread(s))"
+                       for e, g in zip(env, grid, strict=True))
     lines.append(f"- Machines: {counted(machines, '; ')}")
     if started:
         lines.append(f"- Dates: first run started {started[0]}, last finished {finished[-1] if finished else '?'}")
