@@ -455,4 +455,6 @@ def main(argv=None):
     return 1 if incomplete(got) else 0
 
 if __name__ == "__main__":
-    sys.exit(main())
+    from amplify.cli import entry
+
+    entry(main)

@@ -1,6 +1,7 @@
 """
 What every reader shares: the Example record, the two errors, where the data directory is, how lines
-are read, file hashing, and the rule for carving a dev split out of train.
+are read, file hashing, and the rule for carving a dev split out of train; and `entry`, how every command
+of the suite ends (amplify/cli.py has the rest of what the commands share).
 
 The data directory
 ------------------
@@ -27,6 +28,7 @@ Reference: the datasets and their official formats are documented in ../shared/d
 
 import hashlib
 import os
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -142,3 +144,20 @@ def stratified_holdout(labels, dataset, fraction=DEV_FRACTION, seed=SPLIT_SEED):
     dev_set = set(dev)
     train = [i for i in range(len(labels)) if i not in dev_set]
     return train, sorted(dev)
+
+
+# ---------------------------------------------------------------------------------------------------
+# the end of a command
+
+
+def entry(main):
+    """sys.exit(main()), except that a closed stdout (`python -m data.stats | head -1`) ends the command quietly,
+    with the status a shell gives a process killed by SIGPIPE (141), as `cat` would."""
+    try:
+        code = main()
+        sys.stdout.flush()  # a reader gone before the last buffered line fails here, not at interpreter exit
+    except BrokenPipeError:
+        # Python would report the failed flush of stdout at exit: point stdout at /dev/null first
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        code = 141
+    sys.exit(code)
