@@ -152,9 +152,11 @@ def stratified_holdout(labels, dataset, fraction=DEV_FRACTION, seed=SPLIT_SEED):
 
 def entry(main):
     """sys.exit(main()), except that a closed stdout (`python -m data.stats | head -1`) ends the command quietly,
-    with the status a shell gives a process killed by SIGPIPE (141), as `cat` would."""
+    with the status a shell gives a process killed by SIGPIPE (141), as `cat` would. A main() that returns
+    something other than an exit status (a benchmark's result dict) exits 0."""
     try:
         code = main()
+        code = code if isinstance(code, int) else 0
         sys.stdout.flush()  # a reader gone before the last buffered line fails here, not at interpreter exit
     except BrokenPipeError:
         # Python would report the failed flush of stdout at exit: point stdout at /dev/null first

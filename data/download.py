@@ -208,6 +208,9 @@ def main(argv=None):
     ap.add_argument("--data-dir", default=None, help=f"where to put them; {DATA_DIR_HELP}")
     ap.add_argument("--force", action="store_true", help="download again even if the files are there")
     args = ap.parse_args(argv)
+    root = resolve_data_dir(args.data_dir)[0]
+    if root.exists() and not root.is_dir():
+        ap.exit(2, f"{ap.prog}: error: --data-dir {root} is a file; give a folder for the datasets\n")
     names = DATASETS if "all" in args.names else args.names
     failed = 0
     for name in names:

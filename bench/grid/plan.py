@@ -180,6 +180,12 @@ def collect(runs):
     return out
 
 
+def unreadable(runs):
+    """The runs whose file exists but holds no result (truncated by a full disk or a kill, not JSON, another
+    schema): counted as missing, and named, so that the user knows which file is corrupt."""
+    return [run for run in runs if run.path.exists() and run.state()[0] == "missing"]
+
+
 def foreign_files(runs, results_dir):
     """Result files in the directory that belong to none of these runs (other configs): counted, not read."""
     ours = {run.path.name for run in runs}
