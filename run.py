@@ -119,7 +119,10 @@ def check_not_replacing(out, cfg):
 
 
 def main(argv=None):
-    p = argparse.ArgumentParser(
+    from amplify.cli import ArgumentParser
+
+    p = ArgumentParser(
+        prog="run.py",
         description="Fine-tune BERT with one mixup method and write a JSON result.",
         epilog=f"methods: {', '.join(METHODS)}\ndatasets: {', '.join(DATASETS)}\n\n"
                "environment: AMPLIFY_DATA_DIR the datasets root; AMPLIFY_MALLOC=default leaves glibc's malloc as it\n"

@@ -3,17 +3,19 @@ What the suite's command lines share, so that a user never meets a traceback or 
 
     fail(prog, message)      exit 2 with one line, "prog: error: message" (argparse's own form)
     entry(main)              runs a command's main(); a reader that went away (`... | head -1`) ends it quietly
+    ArgumentParser           argparse's, with one-line errors
     check_out_dir(option, d) an output folder that can be made and written, checked before any work
     check_out_file(option, f) likewise for an output file
 
-`entry` lives in data/common.py, so that data's own commands (data.stats, data.download) share it.
+`entry` and `ArgumentParser` live in data/common.py, so that data's own commands (data.stats, data.download)
+share them.
 """
 
 import sys
 from pathlib import Path
 
 from amplify.results import check_writable
-from data.common import entry  # noqa: F401 (data/ has it too, and imports nothing from here)
+from data.common import ArgumentParser, entry  # noqa: F401 (data's commands use them too; data imports nothing here)
 
 
 def fail(prog, message):

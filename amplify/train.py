@@ -115,6 +115,12 @@ class TrainConfig:
             bad.append(f"--warmup-ratio must be in [0, 1] (got {self.warmup_ratio})")
         if self.weight_decay < 0 or self.patience < 1:
             bad.append("--weight-decay must be >= 0 and --patience >= 1")
+        try:
+            ckpt.device_type(self.device)  # the name only: a login node need not have the GPU a job asks for
+        except ValueError as e:
+            bad.append(str(e))
+        if self.n_draws < 1:
+            bad.append(f"--n-draws must be >= 1 (got {self.n_draws})")
         if self.seed < 0:
             bad.append(f"--seed must be >= 0 (got {self.seed})")
         blocks, positions = KNOWN_SHAPES.get(self.model, (None, None)) if self.weights is None else (None, None)

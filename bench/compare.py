@@ -57,7 +57,7 @@ from pathlib import Path
 import numpy as np
 
 import run as run_cli
-from amplify.cli import check_out_dir, fail
+from amplify.cli import ArgumentParser, check_out_dir, fail
 from bench.experiments import EXPERIMENTS, GridSpec, ReportOptions
 from bench.grid.plan import (
     collect,
@@ -78,7 +78,7 @@ from bench.stats.monte_carlo import CAP, START, ResamplePlan
 def build_parser():
     presets = "\n".join(f"  {k:10s} {v.summary}" for k, v in PRESETS.items())
     experiments = "\n".join(f"  {k:10s} {v.summary}" for k, v in EXPERIMENTS.items())
-    p = argparse.ArgumentParser(
+    p = ArgumentParser(
         prog="python -m bench.compare",
         description="Run a resumable grid of fine-tuning runs and print accuracy, significance and cost tables.",
         epilog=f"presets:\n{presets}\nexperiments:\n{experiments}\n\n"
@@ -282,11 +282,11 @@ def status_lines(runs, got, args):
         if len(total) > 1:
             lines.append("Finished per dataset: " + ", ".join(
                 f"{d} {ok[d]} of {n}" + (" (complete)" if ok[d] == n else "") for d, n in total.items()) + ".")
-    corrupt = unreadable(got["missing"])
+    corrupt = unreadable(got["missing"] + got["stale"])
     if corrupt:
         names = ", ".join(str(r.path) for r in corrupt[:5]) + (" ..." if len(corrupt) > 5 else "")
-        lines.append(f"{len(corrupt)} result file(s) cannot be read (truncated, not JSON, or another schema), "
-                     f"so their runs count as missing: {names}; delete them and run the grid again to redo them.")
+        lines.append(f"{len(corrupt)} result file(s) are corrupt (truncated, not JSON, or not a result of run.py), "
+                     f"so their runs count as not finished: {names}; delete them and run the grid again to redo them.")
     others = foreign_files(runs, args.results)
     if others:
         lines.append(f"{len(others)} other result file(s) in the directory belong to other configurations and "
@@ -330,7 +330,7 @@ def dry_run(runs, shard, retry_failed):
     mine = {r.key for r, _ in to_do(shard_of(runs, shard), retry_failed)}
     for run in runs:
         state, _ = run.state()
-        if state == "missing" and run.path.exists():
+        if state in ("missing", "stale") and unreadable([run]):
             state = "corrupt"  # a file that holds no result: the run is redone, and its file replaced
         done = resumes_after(run) if state in ("missing", "corrupt") else None
         resumes = f" (resumes after {done})" if done else ""

@@ -1,7 +1,7 @@
 """
 What every reader shares: the Example record, the two errors, where the data directory is, how lines
-are read, file hashing, and the rule for carving a dev split out of train; and `entry`, how every command
-of the suite ends (amplify/cli.py has the rest of what the commands share).
+are read, file hashing, and the rule for carving a dev split out of train; and how every command of the
+suite parses its options in one-line errors and ends (amplify/cli.py has the rest of what they share).
 
 The data directory
 ------------------
@@ -26,6 +26,7 @@ a toy file might) keeps it in train, because round(0.1) = 0.
 Reference: the datasets and their official formats are documented in ../shared/datasets/README.md.
 """
 
+import argparse
 import hashlib
 import os
 import sys
@@ -147,7 +148,14 @@ def stratified_holdout(labels, dataset, fraction=DEV_FRACTION, seed=SPLIT_SEED):
 
 
 # ---------------------------------------------------------------------------------------------------
-# the end of a command
+# the start and end of a command
+
+
+class ArgumentParser(argparse.ArgumentParser):
+    """argparse's parser, whose errors are one line (its own prints the whole usage first, 20 lines for run.py)."""
+
+    def error(self, message):
+        self.exit(2, f"{self.prog}: error: {message} (--help lists the options)\n")
 
 
 def entry(main):

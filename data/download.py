@@ -33,7 +33,7 @@ from urllib.request import Request, urlopen
 
 from tqdm import tqdm
 
-from data.common import DATA_DIR_HELP, file_digest, resolve_data_dir
+from data.common import DATA_DIR_HELP, ArgumentParser, file_digest, resolve_data_dir
 from data.sources import DATASETS, IMDB_CANDIDATES, SOURCE_OF, SOURCES, known_version
 
 USER_AGENT = "amplify-bench-data/0.1 (+https://peerj.com/articles/cs-2011/)"
@@ -201,7 +201,7 @@ def safe_extract(archive, target):
 
 
 def main(argv=None):
-    ap = argparse.ArgumentParser(prog="python -m data.download", description=__doc__.split("\n\n")[1],
+    ap = ArgumentParser(prog="python -m data.download", description=__doc__.split("\n\n")[1],
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("names", nargs="+", metavar="NAME", choices=(*DATASETS, "all"),
                     help=f"dataset(s) to fetch: {', '.join(DATASETS)}, or all")

@@ -28,7 +28,7 @@ from tabulate import tabulate
 from tokenizers.implementations import BertWordPieceTokenizer
 
 from data.batching import encode
-from data.common import DATA_DIR_HELP, DataFormatError, DataMissingError
+from data.common import DATA_DIR_HELP, ArgumentParser, DataFormatError, DataMissingError
 from data.load import load_dataset
 from data.sources import DATASETS
 
@@ -77,7 +77,7 @@ HEADERS = ["dataset", "split", "examples", "classes", "imbalance", "mean tok", "
 
 
 def main(argv=None):
-    ap = argparse.ArgumentParser(prog="python -m data.stats", description=__doc__.split("\n\n", 1)[1],
+    ap = ArgumentParser(prog="python -m data.stats", description=__doc__.split("\n\n", 1)[1],
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--data-dir", default=None, help=f"datasets root ({DATA_DIR_HELP})")
     ap.add_argument("--datasets", nargs="+", choices=DATASETS, default=None, metavar="NAME",

@@ -38,7 +38,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from amplify.cli import check_out_dir, fail
+from amplify.cli import ArgumentParser, check_out_dir, fail
 from amplify.methods import METHODS, Plan, make_method
 from amplify.results import lost_write, write_text_or_fallback
 from bench.report.plots import INSTALL, figure_class, save_png
@@ -238,7 +238,7 @@ def write(maps, out, block, caption):
 
 
 def main(argv=None):
-    p = argparse.ArgumentParser(
+    p = ArgumentParser(
         prog="python -m bench.attention",
         description="One block's attention probabilities for one input (a sentence or a pair), one panel per "
                     "method, each method's mixing applied at a fixed λ with a partner (paper Figures 5-7).",

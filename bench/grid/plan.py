@@ -181,9 +181,13 @@ def collect(runs):
 
 
 def unreadable(runs):
-    """The runs whose file exists but holds no result (truncated by a full disk or a kill, not JSON, another
-    schema): counted as missing, and named, so that the user knows which file is corrupt."""
-    return [run for run in runs if run.path.exists() and run.state()[0] == "missing"]
+    """The runs whose file exists but holds no result of run.py (truncated, not JSON, another schema): counted
+    as missing or stale, and named, so that the user knows which file is corrupt."""
+    def corrupt(path):
+        result = read_json(path)
+        return not isinstance(result, dict) or "status" not in result or not isinstance(result.get("config"), dict)
+
+    return [run for run in runs if run.path.exists() and corrupt(run.path)]
 
 
 def foreign_files(runs, results_dir):

@@ -84,7 +84,7 @@ import torch
 from tabulate import tabulate
 
 from amplify.allocator import keep_freed_memory
-from amplify.cli import check_out_file, fail
+from amplify.cli import ArgumentParser, check_out_file, fail
 from amplify.methods import METHODS, make_method
 from amplify.optim import AdamW, param_groups
 from amplify.results import REPO, environment, lost_write, write_json_or_fallback
@@ -176,7 +176,7 @@ def device_slug(device):
 
 
 def parse_args(argv=None):
-    p = argparse.ArgumentParser(
+    p = ArgumentParser(
         prog=PROG,
         description="Time one training step (forward, backward, optimiser) of every mixup method, and of "
         "Hugging Face's BertForSequenceClassification + torch.optim.AdamW on the same weights and batch.",
