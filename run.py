@@ -9,6 +9,7 @@ every step's loss, lr and λ go to OUT.steps.csv, and with --tensorboard DIR to 
 
 import argparse
 import sys
+import tempfile
 from pathlib import Path
 
 DATASETS = ("trec-coarse", "trec-fine", "sst-2", "sst-5", "mrpc", "imdb", "yelp-5")
@@ -197,7 +198,11 @@ def main(argv=None):
         done = saved_at(checkpoint) if checkpoint else None
         kept = f"; the same command continues after {done} ({checkpoint})" if done else ""
         p.exit(130, f"\nrun.py: interrupted; no result written{kept}\n")
-    written, error = write_json_or_fallback(out, result)
+    try:
+        written, error = write_json_or_fallback(out, result)
+    except OSError as e:  # neither --out nor the temporary directory takes it: the checkpoint stays, to rerun
+        fail("run.py", f"could not write the result to {out} nor to {tempfile.gettempdir()} ({e.strerror or e}); "
+                       "free some space and run the same command again (it resumes from the last checkpoint)")
     discard(checkpoint)
     if error is not None:
         print(f"run.py: could not write {out} ({error}); the result is saved in {written}", file=sys.stderr)

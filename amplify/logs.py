@@ -81,7 +81,10 @@ class RunLog:
             w = csv.writer(buf, lineterminator="\n")
             w.writerow(self.COLUMNS)
             w.writerows((s, e, *(repr(float(x)) for x in rest)) for s, e, *rest in self.rows)
-            written, error = write_text_or_fallback(self.steps_csv, buf.getvalue())
+            try:
+                written, error = write_text_or_fallback(self.steps_csv, buf.getvalue())
+            except OSError as e:  # not even the temporary directory: the result JSON holds the losses too
+                written, error = None, e
             if error is not None:  # disk full, permissions: the run goes on to write its result all the same
                 print(f"steps log: {lost_write(self.steps_csv, error, written)}", file=sys.stderr)
         if self.tb:

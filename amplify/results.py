@@ -98,8 +98,11 @@ def write_json_or_fallback(path, obj):
 
 
 def lost_write(path, error, written):
-    """The line that tells the user where an output went when its own place failed."""
-    return f"could not write {path} ({getattr(error, 'strerror', None) or error}); it is saved in {written}"
+    """The line that tells the user where an output went when its own place failed (written None: nowhere)."""
+    why = getattr(error, "strerror", None) or error
+    if written is None:
+        return f"could not write {path} ({why}), nor a copy in the temporary directory {tempfile.gettempdir()}"
+    return f"could not write {path} ({why}); it is saved in {written}"
 
 
 def read_json(path):

@@ -321,6 +321,24 @@ def test_result_json_on_a_full_disk_goes_to_the_temporary_directory(data_dir, us
     assert saved.parent == user.tmp and json.loads(saved.read_text())["status"] == "ok"
 
 
+def test_nowhere_to_write_the_steps_csv_still_writes_the_result(data_dir, user, monkeypatch, capsys):
+    real = results.write_text_atomic
+    monkeypatch.setattr(results, "write_text_atomic", lambda path, text: (_ for _ in ()).throw(
+        OSError(28, "No space left on device")) if str(path).endswith(".csv") else real(path, text))
+    user.outputs = {"r.json"}
+    code, out, err = call(run.main, run_args(data_dir, user, user.dir / "r.json"), capsys)
+    assert code == 0 and "Traceback" not in err and "nor a copy in the temporary directory" in err
+    assert json.loads((user.dir / "r.json").read_text())["status"] == "ok"
+
+
+def test_nowhere_to_write_the_result_is_one_clear_line(data_dir, user, monkeypatch, capsys):
+    monkeypatch.setattr(results, "write_json_atomic", lambda path, obj: (_ for _ in ()).throw(
+        OSError(28, "No space left on device")))
+    user.outputs = {"r.steps.csv", "r.ckpt.pt"}
+    code, out, err = call(run.main, run_args(data_dir, user, user.dir / "r.json"), capsys)
+    clear_error(err, code, user.dir / "r.json", "No space left on device")
+
+
 def test_saved_model_on_a_full_disk_goes_to_the_temporary_directory(data_dir, user, monkeypatch, capsys):
     import amplify.export as export
 
