@@ -219,7 +219,8 @@ def check_paths(p, args):
         fail(p.prog, f"--seeds must be >= 0 (got {' '.join(map(str, args.seeds))})")
     results = Path(args.results)
     if results.exists() and not results.is_dir():
-        fail(p.prog, f"--results {results} is a file; give the folder that holds (or will hold) the result files")
+        fail(p.prog, f"--results {results} cannot hold result files: it is a file; give the folder that holds (or "
+                     "will hold) them")
     if args.out is not None:
         check_out_dir(p.prog, "--out", args.out)
     for path in args.speed or []:
