@@ -223,9 +223,6 @@ def check_paths(p, args):
                      "will hold) them")
     if args.out is not None:
         check_out_dir(p.prog, "--out", args.out)
-    for path in args.speed or []:
-        if not Path(path).exists():
-            fail(p.prog, f"--speed {path} does not exist; give bench.speed JSONs or folders of speed-*.json")
 
 
 def make_plan(args):

@@ -510,8 +510,9 @@ def test_compare_names_a_corrupt_result_file(content, user, monkeypatch, capsys)
 
 
 def test_compare_speed_path_missing(user, monkeypatch, capsys):
+    (user.dir / "grid").mkdir()
     code, _, err = compare(grid_args(user, "--claims", "--speed", "nope.json"), capsys, monkeypatch)
-    clear_error(err, code, "--speed", "nope.json")
+    clear_error(err, code, "nope.json", "no such file")
 
 
 # ---------------------------------------------------------------------------------------------------
