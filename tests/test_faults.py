@@ -118,8 +118,25 @@ def deny(monkeypatch, folder, errno=13, text="Permission denied"):
     monkeypatch.setattr(tempfile, "mkdtemp", mkdtemp)
     monkeypatch.setattr(Path, "mkdir", mkdir)
     monkeypatch.setattr(os, "access", lambda p, mode, **k: False if under(p) else real_access(p, mode, **k))
-    monkeypatch.setattr(os, "replace", lambda a, b, **k: (_ for _ in ()).throw(OSError(errno, text, str(b)))
-                        if under(b) else real_replace(a, b, **k))
+    def replace(src, dst, **k):
+        if under(dst):
+            raise OSError(errno, text, str(dst))
+        return real_replace(src, dst, **k)
+
+    monkeypatch.setattr(os, "replace", replace)
+
+
+def disk_full(monkeypatch, module, name, when=lambda path: True):
+    """module.name (a function writing to its first argument) raises "No space left on device" for the paths
+    `when(path)` accepts, and writes the others."""
+    real = getattr(module, name)
+
+    def write(path, *a, **k):
+        if when(Path(path)):
+            raise OSError(28, "No space left on device", str(path))
+        return real(path, *a, **k)
+
+    monkeypatch.setattr(module, name, write)
 
 
 def run_args(data_dir, user, out="r.json", *extra):
@@ -294,14 +311,7 @@ def fallback_named(err, what):
 
 
 def test_steps_csv_on_a_full_disk_goes_to_the_temporary_directory(data_dir, user, monkeypatch, capsys):
-    real = results.write_text_atomic
-
-    def full(path, text):
-        if str(path).endswith(".steps.csv") and Path(path).parent == user.dir:
-            raise OSError(28, "No space left on device")
-        real(path, text)
-
-    monkeypatch.setattr(results, "write_text_atomic", full)
+    disk_full(monkeypatch, results, "write_text_atomic", lambda p: p == user.dir / "r.steps.csv")
     user.outputs = {"r.json"}
     code, out, err = call(run.main, run_args(data_dir, user, user.dir / "r.json"), capsys)
     assert code == 0 and "Traceback" not in err
@@ -311,9 +321,7 @@ def test_steps_csv_on_a_full_disk_goes_to_the_temporary_directory(data_dir, user
 
 
 def test_result_json_on_a_full_disk_goes_to_the_temporary_directory(data_dir, user, monkeypatch, capsys):
-    real = results.write_json_atomic
-    monkeypatch.setattr(results, "write_json_atomic", lambda path, obj: (_ for _ in ()).throw(
-        OSError(28, "No space left on device")) if Path(path).parent == user.dir else real(path, obj))
+    disk_full(monkeypatch, results, "write_json_atomic", lambda p: p.parent == user.dir)
     user.outputs = {"r.steps.csv"}
     code, out, err = call(run.main, run_args(data_dir, user, user.dir / "r.json"), capsys)
     assert code == 1 and "Traceback" not in err
@@ -322,9 +330,7 @@ def test_result_json_on_a_full_disk_goes_to_the_temporary_directory(data_dir, us
 
 
 def test_nowhere_to_write_the_steps_csv_still_writes_the_result(data_dir, user, monkeypatch, capsys):
-    real = results.write_text_atomic
-    monkeypatch.setattr(results, "write_text_atomic", lambda path, text: (_ for _ in ()).throw(
-        OSError(28, "No space left on device")) if str(path).endswith(".csv") else real(path, text))
+    disk_full(monkeypatch, results, "write_text_atomic", lambda p: p.suffix == ".csv")
     user.outputs = {"r.json"}
     code, out, err = call(run.main, run_args(data_dir, user, user.dir / "r.json"), capsys)
     assert code == 0 and "Traceback" not in err and "nor a copy in the temporary directory" in err
@@ -332,8 +338,7 @@ def test_nowhere_to_write_the_steps_csv_still_writes_the_result(data_dir, user, 
 
 
 def test_nowhere_to_write_the_result_is_one_clear_line(data_dir, user, monkeypatch, capsys):
-    monkeypatch.setattr(results, "write_json_atomic", lambda path, obj: (_ for _ in ()).throw(
-        OSError(28, "No space left on device")))
+    disk_full(monkeypatch, results, "write_json_atomic")
     user.outputs = {"r.steps.csv", "r.ckpt.pt"}
     code, out, err = call(run.main, run_args(data_dir, user, user.dir / "r.json"), capsys)
     clear_error(err, code, user.dir / "r.json", "No space left on device")
@@ -343,8 +348,13 @@ def test_saved_model_on_a_full_disk_goes_to_the_temporary_directory(data_dir, us
     import amplify.export as export
 
     real = export.save_file
-    monkeypatch.setattr(export, "save_file", lambda tensors, path, **k: (_ for _ in ()).throw(
-        OSError(28, "No space left on device")) if user.tmp not in Path(path).parents else real(tensors, path, **k))
+
+    def save_file(tensors, path, **k):  # the model's weights: a disk full everywhere but the temporary directory
+        if user.tmp not in Path(path).parents:
+            raise OSError(28, "No space left on device", str(path))
+        return real(tensors, path, **k)
+
+    monkeypatch.setattr(export, "save_file", save_file)
     user.outputs = {"r.json", "r.steps.csv"}
     code, out, err = call(run.main, run_args(data_dir, user, "r.json", "--save-model", "m"), capsys)
     assert code == 0 and "Traceback" not in err
@@ -563,9 +573,7 @@ def test_speed_fails_in_one_line_before_timing(case, data_dir, user, tmp_path, m
 def test_speed_json_on_a_full_disk_goes_to_the_temporary_directory(user, monkeypatch, capsys):
     from bench.speed import train_step
 
-    real = results.write_json_atomic
-    monkeypatch.setattr(results, "write_json_atomic", lambda path, obj: (_ for _ in ()).throw(
-        OSError(28, "No space left on device")) if Path(path).parent == user.dir else real(path, obj))
+    disk_full(monkeypatch, results, "write_json_atomic", lambda p: p.parent == user.dir)
     code, out, err = call(train_step.main, [*SPEED, "--out", str(user.dir / "s.json")], capsys)
     assert "Traceback" not in err and not (user.dir / "s.json").exists()
     saved = fallback_named(err, user.dir / "s.json")
@@ -611,9 +619,7 @@ def test_attention_unwritable_out(user, monkeypatch, capsys):
 def test_attention_csv_on_a_full_disk_goes_to_the_temporary_directory(user, monkeypatch, capsys):
     from bench.attention.maps import main
 
-    real = results.write_text_atomic
-    monkeypatch.setattr(results, "write_text_atomic", lambda path, text: (_ for _ in ()).throw(
-        OSError(28, "No space left on device")) if Path(path).parent == user.dir / "maps" else real(path, text))
+    disk_full(monkeypatch, results, "write_text_atomic", lambda p: p.parent == user.dir / "maps")
     code, out, err = call(main, ATTENTION + ["--out", str(user.dir / "maps")], capsys)
     assert code == 0 and "Traceback" not in err
     saved = fallback_named(err, user.dir / "maps" / "attention-block1.csv")
