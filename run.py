@@ -9,6 +9,7 @@ every step's loss, lr and λ go to OUT.steps.csv, and with --tensorboard DIR to 
 
 import argparse
 import sys
+import tempfile
 from pathlib import Path
 
 DATASETS = ("trec-coarse", "trec-fine", "sst-2", "sst-5", "mrpc", "imdb", "yelp-5")
@@ -98,10 +99,35 @@ def config_from_args(args, **overrides):
     return TrainConfig(**kw)
 
 
+def check_not_replacing(out, cfg):
+    """Exit 2, before training, if `out` holds something a run of `cfg` must not replace: a result of another
+    config, or a file that is not a run.py result at all."""
+    from dataclasses import asdict
+
+    from amplify.checkpoint import differences
+    from amplify.cli import fail
+    from amplify.results import read_json
+    from amplify.train import NOT_COMPUTED
+
+    if not out.exists():
+        return
+    old = read_json(out)
+    if not isinstance(old, dict) or not isinstance(old.get("config"), dict):
+        fail("run.py", f"--out {out} exists and is not a result of run.py; give another --out, or --overwrite "
+                       "to replace it")
+    diff = differences(asdict(cfg), old["config"], ignore=NOT_COMPUTED)
+    if diff:
+        shown = ", ".join(f"{k} {old['config'].get(k)!r} there, {asdict(cfg).get(k)!r} now" for k in diff[:3])
+        fail("run.py", f"--out {out} holds the result of another config ({shown}); give another --out, "
+                       "or --overwrite to replace it")
+
+
 def main(argv=None):
+    from amplify.cli import ArgumentParser
     from amplify.user_methods import label, method_arg
 
-    p = argparse.ArgumentParser(
+    p = ArgumentParser(
+        prog="run.py",
         description="Fine-tune BERT with one mixup method and write a JSON result.",
         epilog=f"methods: {', '.join(METHODS)}\ndatasets: {', '.join(DATASETS)}\n\n"
                "environment: AMPLIFY_DATA_DIR the datasets root; AMPLIFY_MALLOC=default leaves glibc's malloc as it\n"
@@ -114,11 +140,17 @@ def main(argv=None):
                         "package.module:Class (docs/adding-a-method.md)")
     p.add_argument("--dataset", default="trec-coarse", choices=DATASETS, help="(%(default)s)")
     p.add_argument("--seed", type=int, default=0, help="(%(default)s)")
-    p.add_argument("--out", default=None, help="result JSON (default results/runs/DATASET-METHOD-sSEED.json)")
+    p.add_argument("--out", default=None,
+                   help="result JSON (default results/runs/DATASET-METHOD-sSEED.json). A file there from another "
+                        "config (another --lr, ...), or not a result of run.py, is never replaced: the run refuses "
+                        "before training; give another --out, or --overwrite. The same config's result is replaced")
+    p.add_argument("--overwrite", action="store_true",
+                   help="replace whatever --out holds (default: only a result of the same config)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.add_argument("--save-model", default=None, metavar="DIR",
                    help="write the fine-tuned classifier at its best-dev epoch to DIR, in Hugging Face's layout "
-                        "(model.safetensors, config.json, vocab.txt; amplify/export.py)")
+                        "(model.safetensors, config.json, vocab.txt; amplify/export.py). DIR must be new, empty, "
+                        "or a model saved there earlier with nothing else in it; else the run refuses before training")
     p.add_argument("--tensorboard", default=None, metavar="DIR",
                    help="TensorBoard logs to DIR: per-step loss, lr, λ; per-epoch dev/test accuracy (optional "
                         "package: pip install -r requirements-tensorboard.txt). Every run also writes its steps "
@@ -133,36 +165,50 @@ def main(argv=None):
     import torch
 
     from amplify.checkpoint import checkpoint_path, discard, saved_at
+    from amplify.cli import check_out_file, fail
     from amplify.logs import check_tensorboard, steps_csv_path
-    from amplify.results import check_writable, write_json_or_fallback
+    from amplify.results import write_json_or_fallback
     from amplify.threads import pick_threads
     from amplify.train import train
     from data import DataFormatError, DataMissingError
     from model.registry import ModelNotFound
 
-    out = Path(args.out or f"results/runs/{args.dataset}-{label(args.method)}-s{args.seed}.json")
     try:
-        check_writable(out)
-    except OSError as e:
-        p.exit(2, f"run.py: error: cannot write the result to {out}: {e.strerror or e}; choose another --out\n")
+        cfg = config_from_args(args, seed=args.seed, method=args.method, dataset=args.dataset).validate()
+    except ValueError as e:
+        fail("run.py", e)
+    out = Path(args.out or f"results/runs/{args.dataset}-{label(args.method)}-s{args.seed}.json")
+    check_out_file("run.py", "--out", out)
+    if not args.overwrite:
+        check_not_replacing(out, cfg)
+    if args.save_model:
+        from amplify.export import check_model_dir
+
+        try:
+            check_model_dir(args.save_model)
+        except OSError as e:
+            fail("run.py", f"--save-model {e}")
     if args.tensorboard:
         try:
             check_tensorboard()
         except ImportError as e:
-            p.exit(2, f"run.py: error: {e}\n")
+            fail("run.py", e)
     checkpoint = None if args.no_checkpoint else checkpoint_path(out)
     try:
         torch.set_num_threads(pick_threads(args.threads))
-        cfg = config_from_args(args, seed=args.seed, method=args.method, dataset=args.dataset).validate()
         result = train(cfg, out=None, progress=not args.quiet, save_model=args.save_model,
                        steps_csv=steps_csv_path(out), tensorboard=args.tensorboard, checkpoint=checkpoint)
-    except (ValueError, ModelNotFound, DataFormatError, DataMissingError, FileExistsError) as e:
-        p.exit(2, f"run.py: error: {e}\n")
+    except (ValueError, ModelNotFound, DataFormatError, DataMissingError, OSError) as e:
+        fail("run.py", e)
     except KeyboardInterrupt:
         done = saved_at(checkpoint) if checkpoint else None
         kept = f"; the same command continues after {done} ({checkpoint})" if done else ""
         p.exit(130, f"\nrun.py: interrupted; no result written{kept}\n")
-    written, error = write_json_or_fallback(out, result)
+    try:
+        written, error = write_json_or_fallback(out, result)
+    except OSError as e:  # neither --out nor the temporary directory takes it: the checkpoint stays, to rerun
+        fail("run.py", f"could not write the result to {out} nor to {tempfile.gettempdir()} ({e.strerror or e}); "
+                       "free some space and run the same command again (it resumes from the last checkpoint)")
     discard(checkpoint)
     if error is not None:
         print(f"run.py: could not write {out} ({error}); the result is saved in {written}", file=sys.stderr)
@@ -180,4 +226,6 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    from amplify.cli import entry
+
+    entry(main)

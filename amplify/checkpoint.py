@@ -124,6 +124,12 @@ def _computed(config, ignore):
     return {**{k: v for k, v in config.items() if k not in ignore}, "device": device_type(config.get("device"))}
 
 
+def differences(config, other, ignore=()):
+    """The fields (sorted) in which two configs (dicts) compute different numbers; [] for the same run."""
+    want, have = _computed(config, ignore), _computed(other, ignore)
+    return sorted(k for k in set(want) | set(have) if want.get(k) != have.get(k))
+
+
 def load(path, config, ignore=()):
     """The saved state if `path` holds a checkpoint of this config, else (None, why not). ignore: config fields
     that change no number (where files are, how often to log); the device is compared by type."""
@@ -136,9 +142,8 @@ def load(path, config, ignore=()):
         return None, f"{path} cannot be read ({type(e).__name__}: {e}); starting over"
     if state.get("format") != FORMAT:
         return None, f"{path} has format {state.get('format')}, this code writes {FORMAT}; starting over"
-    want, have = _computed(config, ignore), _computed(state["config"], ignore)
-    if want != have:
-        diff = sorted(k for k in set(want) | set(have) if want.get(k) != have.get(k))
+    diff = differences(config, state["config"], ignore)
+    if diff:
         return None, f"{path} is a checkpoint of another config (differs in {', '.join(diff)}); starting over"
     return state, None
 

@@ -13,8 +13,13 @@ checks it to 1e-5). The one thing Hugging Face's class cannot express is `--pool
 with BERT's pooler. Such a directory records "amplify_pooling": "mean", which load_model honours and
 Hugging Face ignores (a warning says so at save time).
 
+    DIR/.amplify-model          a marker: this folder was written by save_model
+
 Written with our own safetensors writer (model/safetensors.py); nothing here imports transformers. The
 directory appears whole or not at all: files go to a temporary sibling that is renamed into place.
+A user's folder is never deleted: save_model writes into a new or empty directory, or replaces one it wrote
+itself (the marker, or an older save's exact file set) and that holds nothing else; `check_model_dir` says so
+before training.
 """
 
 import json
@@ -33,6 +38,44 @@ from model.safetensors import load_file, save_file
 from model.tokenizer import WordPieceTokenizer
 
 HEAD_KEYS = ("classifier.weight", "classifier.bias")  # what load_bert_weights leaves to us
+MARKER = ".amplify-model"
+WRITTEN = {"model.safetensors", "config.json", "vocab.txt", "tokenizer_config.json", MARKER}
+
+
+def _ours(d):
+    """True if directory `d` is one save_model wrote: its marker, or (saves before the marker) exactly the files
+    it writes and a config.json with our own "amplify_pooling" field."""
+    names = {p.name for p in d.iterdir()}
+    if MARKER in names:
+        return True
+    try:
+        legacy = json.loads((d / "config.json").read_text(encoding="utf-8")).get("amplify_pooling") is not None
+    except (OSError, ValueError, AttributeError):
+        return False
+    return legacy and names == WRITTEN - {MARKER}
+
+
+def check_model_dir(out_dir):
+    """Raise OSError (FileExistsError, NotADirectoryError, PermissionError ...) naming `out_dir` unless save_model
+    may write there: a new or empty directory, or one it wrote itself that holds only its own files."""
+    out_dir = Path(out_dir)
+    if out_dir.exists():
+        if not out_dir.is_dir():
+            raise NotADirectoryError(f"{out_dir} is a file, not a directory; give a new or empty directory")
+        names = sorted(p.name for p in out_dir.iterdir())
+        if names and not _ours(out_dir):
+            raise FileExistsError(f"{out_dir} is not a saved model directory (it holds {', '.join(names[:4])}"
+                                  f"{' ...' if len(names) > 4 else ''}, which save_model did not write); give a new "
+                                  "or empty directory")
+        foreign = [n for n in names if n not in WRITTEN]
+        if names and foreign:
+            raise FileExistsError(f"{out_dir} holds a saved model and files save_model did not write ("
+                                  f"{', '.join(foreign[:4])}); move them, or give a new or empty directory")
+    for parent in out_dir.parents:
+        if parent.exists():
+            if not os.access(parent, os.W_OK | os.X_OK):
+                raise PermissionError(f"cannot create {out_dir}: {parent} is not writable")
+            break
 
 
 def check_exportable(model):
@@ -61,11 +104,9 @@ def hf_config(model, label_names, max_length=None):
 
 def save_model(model, out_dir, label_names, vocab, max_length=None, state=None):
     """Write `model` (or `state`, a state dict of it, e.g. the best-dev epoch's) to `out_dir`; returns the Path.
-    `vocab` is the backbone's vocab.txt. An existing `out_dir` is replaced only if it holds a saved model."""
+    `vocab` is the backbone's vocab.txt. An existing `out_dir` is replaced only if check_model_dir allows it."""
     out_dir = Path(out_dir)
-    if out_dir.exists() and not (out_dir.is_dir() and (not any(out_dir.iterdir())
-                                                        or (out_dir / "config.json").is_file())):
-        raise FileExistsError(f"{out_dir} exists and is not a saved model directory; choose another directory")
+    check_model_dir(out_dir)
     if model.pooling != "pooler":
         print(f"note: {out_dir} holds a --pooling {model.pooling} model; Hugging Face's "
               "BertForSequenceClassification will pool with the pooler instead (load_model reads it right)",
@@ -73,7 +114,7 @@ def save_model(model, out_dir, label_names, vocab, max_length=None, state=None):
     state = model.state_dict() if state is None else state
     tensors = {k: v.detach().to("cpu", torch.float32).contiguous() for k, v in state.items()}
     out_dir.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(dir=out_dir.parent, prefix=f".{out_dir.name}."))
+    tmp, old = Path(tempfile.mkdtemp(dir=out_dir.parent, prefix=f".{out_dir.name}.")), None
     try:
         save_file(tensors, tmp / "model.safetensors", metadata={"format": "pt"})
         (tmp / "config.json").write_text(json.dumps(hf_config(model, label_names, max_length), indent=2) + "\n",
@@ -83,12 +124,20 @@ def save_model(model, out_dir, label_names, vocab, max_length=None, state=None):
         if max_length:
             tok["model_max_length"] = max_length
         (tmp / "tokenizer_config.json").write_text(json.dumps(tok, indent=2) + "\n", encoding="utf-8")
+        (tmp / MARKER).write_text("written by amplify/export.py (save_model), which replaces this folder only "
+                                  "while this file is in it and no other file is added\n", encoding="utf-8")
         os.chmod(tmp, 0o755)  # mkdtemp's 0700 would hide the model from the other users of a shared disk
-        if out_dir.exists():
-            shutil.rmtree(out_dir)
+        if out_dir.exists():  # empty, or ours (checked above): out of the way first, removed once replaced
+            old = Path(tempfile.mkdtemp(dir=out_dir.parent, prefix=f".{out_dir.name}.old."))
+            os.replace(out_dir, old / "model")
         os.replace(tmp, out_dir)
+        if old is not None:
+            shutil.rmtree(old)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
+        if old is not None and not out_dir.exists():  # the earlier model goes back where it was
+            os.replace(old / "model", out_dir)
+            shutil.rmtree(old, ignore_errors=True)
         raise
     return out_dir
 

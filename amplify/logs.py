@@ -2,7 +2,8 @@
 Per-step logs of one run, beside its result JSON, and optional TensorBoard.
 
     RUN.steps.csv   one row per optimiser step: step, epoch, loss, lr, lam (λ = 1 on steps that do not mix),
-                    written atomically at the end of the run (for a failed run: its finished epochs)
+                    written atomically at the end of the run (for a failed run: its finished epochs); when it
+                    cannot be written (disk full, permissions), to the temporary directory, and stderr says where
     --tensorboard   train/loss, train/lr, train/lambda per step; dev/acc, dev/f1 (and test/acc, test/f1
                     where measured) per epoch; test/acc, test/f1 of the best-dev epoch at its step.
 
@@ -13,8 +14,9 @@ TensorBoard is an optional extra, like matplotlib: `pip install -r requirements-
 
 import csv
 import io
+import sys
 
-from amplify.results import write_text_atomic
+from amplify.results import lost_write, write_text_or_fallback
 
 TENSORBOARD_MISSING = ("--tensorboard needs the tensorboard package, which is not installed: "
                        "pip install -r requirements-tensorboard.txt (it does not change torch)")
@@ -79,7 +81,12 @@ class RunLog:
             w = csv.writer(buf, lineterminator="\n")
             w.writerow(self.COLUMNS)
             w.writerows((s, e, *(repr(float(x)) for x in rest)) for s, e, *rest in self.rows)
-            write_text_atomic(self.steps_csv, buf.getvalue())
+            try:
+                written, error = write_text_or_fallback(self.steps_csv, buf.getvalue())
+            except OSError as e:  # not even the temporary directory: the result JSON holds the losses too
+                written, error = None, e
+            if error is not None:  # disk full, permissions: the run goes on to write its result all the same
+                print(f"steps log: {lost_write(self.steps_csv, error, written)}", file=sys.stderr)
         if self.tb:
             self.tb.close()
 

@@ -69,10 +69,24 @@ def check_writable(path):
     os.unlink(tmp)
 
 
+def write_text_or_fallback(path, text):
+    """write_text_atomic(path, text); if that fails (disk full, folder removed, permissions changed during a
+    long run), the same text goes to the temporary directory instead (named like `path`), so finished work is
+    never lost. Returns (the path written, None) or (the fallback path, the error that stopped the first write).
+    Raises OSError only when the temporary directory cannot take it either."""
+    try:
+        write_text_atomic(path, text)
+        return Path(path), None
+    except OSError as e:
+        path = Path(path)
+        fd, fallback = tempfile.mkstemp(prefix=f"{path.stem}.", suffix=path.suffix)
+        os.close(fd)
+        write_text_atomic(fallback, text)
+        return Path(fallback), e
+
+
 def write_json_or_fallback(path, obj):
-    """write_json_atomic(path, obj); if that fails (disk full, folder removed, permissions changed during a
-    long run), the same JSON goes to the temporary directory instead, so a finished run is never lost.
-    Returns (the path written, None) or (the fallback path, the error that stopped the first write)."""
+    """write_text_or_fallback for a result dict: (the path written, None) or (the fallback, the error)."""
     try:
         write_json_atomic(path, obj)
         return Path(path), None
@@ -81,6 +95,14 @@ def write_json_or_fallback(path, obj):
         os.close(fd)
         write_json_atomic(fallback, obj)
         return Path(fallback), e
+
+
+def lost_write(path, error, written):
+    """The line that tells the user where an output went when its own place failed (written None: nowhere)."""
+    why = getattr(error, "strerror", None) or error
+    if written is None:
+        return f"could not write {path} ({why}), nor a copy in the temporary directory {tempfile.gettempdir()}"
+    return f"could not write {path} ({why}); it is saved in {written}"
 
 
 def read_json(path):

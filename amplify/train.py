@@ -35,6 +35,7 @@ import itertools
 import math
 import resource
 import sys
+import tempfile
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -48,14 +49,14 @@ from amplify.allocator import after_step, keep_freed_memory
 from amplify.logs import RunLog, steps_csv_path
 from amplify.methods import make_method, seeded_generators
 from amplify.optim import AdamW, cosine_with_warmup, param_groups, set_lr, warmup_steps
-from amplify.results import environment, pack_log_probs, write_json_atomic
+from amplify.results import environment, lost_write, pack_log_probs, write_json_atomic
 from amplify.user_methods import is_spec, source_hash
 from data import load_dataset
 from data.batching import Batcher, encode
 from data.fewshot import check_shots, few_shot
 from data.noise import KINDS as NOISE_KINDS
 from data.noise import add_noise
-from model.registry import build
+from model.registry import KNOWN_SHAPES, build
 
 # TrainConfig fields that say where things are or how chatty the loop is, not what is computed: a run's key
 # (bench/grid/plan.py) and a checkpoint's match (amplify/checkpoint.py) leave them out.
@@ -116,7 +117,22 @@ class TrainConfig:
             bad.append(f"--warmup-ratio must be in [0, 1] (got {self.warmup_ratio})")
         if self.weight_decay < 0 or self.patience < 1:
             bad.append("--weight-decay must be >= 0 and --patience >= 1")
-        for name in ("max_steps", "step_budget", "eval_every"):
+        try:
+            ckpt.device_type(self.device)  # the name only: a login node need not have the GPU a job asks for
+        except ValueError as e:
+            bad.append(str(e))
+        if self.n_draws < 1:
+            bad.append(f"--n-draws must be >= 1 (got {self.n_draws})")
+        if self.seed < 0:
+            bad.append(f"--seed must be >= 0 (got {self.seed})")
+        blocks, positions = KNOWN_SHAPES.get(self.model, (None, None)) if self.weights is None else (None, None)
+        if positions is not None and self.max_length > positions:
+            bad.append(f"--max-length must be <= {positions}, the positions of {self.model} (got {self.max_length})")
+        layers = self.amplify_layers
+        if layers is not None and (not layers or min(layers) < 1 or (blocks and max(layers) > blocks)):
+            bad.append(f"--amplify-layers takes blocks 1..{blocks or 'the model has'} (got {layers}"
+                       + (f"; {self.model} has {blocks} blocks)" if blocks else ")"))
+        for name in ("max_steps", "step_budget", "eval_every", "train_limit", "eval_limit"):
             if getattr(self, name) is not None and getattr(self, name) < 1:
                 bad.append(f"--{name.replace('_', '-')} must be >= 1 (got {getattr(self, name)})")
         if self.shots is not None:
@@ -138,6 +154,9 @@ class TrainConfig:
         epochs = self.mix_epochs
         if epochs is not None and (self.method in ("none", "labelsmooth") or min(epochs, default=0) < 1):
             bad.append(f"--mix-epochs takes 1-based epochs of a mixing method (got {self.mix_epochs}, {self.method})")
+        elif epochs and self.step_budget is None and max(epochs) > self.epochs:
+            bad.append(f"--mix-epochs {max(epochs)} is after the last epoch (--epochs {self.epochs}): "
+                       "it would never mix")
         if self.method_options and not is_spec(self.method):
             bad.append(f"--method-option is for a method of one's own (path/to/file.py:Class), not {self.method}")
         if self.method == "mixup-transformer" and self.pooling != "pooler":
@@ -312,10 +331,16 @@ def train(cfg, out=None, progress=True, save_model=None, steps_csv=None, tensorb
         pretrained=cfg.pretrained,
     )
     if save_model:
-        from amplify.export import check_exportable
+        from amplify.export import check_exportable, check_model_dir
 
         check_exportable(model)  # before training, not after
+        check_model_dir(save_model)
     data = prepare_data(cfg, ds, tokenizer)
+    for split in ("train", "dev", "test"):
+        if len(getattr(data, split)) == 0:
+            files = ", ".join(f["path"] for f in ds.info.get("files", []))
+            raise ValueError(f"{cfg.dataset} has no {split} examples (files: {files} in {ds.info.get('data_dir')}); "
+                             "is a file empty or cut short? python -m data.download fetches it again")
     model.to(device)
     method = make_method(cfg.method, model.config.num_hidden_layers, alpha=cfg.alpha, label_perm=cfg.label_perm,
                          n_draws=cfg.n_draws, amplify_layers=cfg.amplify_layers, mix_epochs=cfg.mix_epochs,
@@ -448,8 +473,18 @@ def train(cfg, out=None, progress=True, save_model=None, steps_csv=None, tensorb
             from amplify.export import save_model as write_model
 
             vocab = Path(model_info["dir"]) / "vocab.txt"
-            result["saved_model"] = str(write_model(model, save_model, data.info["label_names"], vocab,
-                                                    max_length=cfg.max_length, state=best_state))
+            saving = dict(label_names=data.info["label_names"], vocab=vocab, max_length=cfg.max_length,
+                          state=best_state)
+            try:
+                result["saved_model"] = str(write_model(model, save_model, **saving))
+            except OSError as e:  # disk full, permissions, a folder made there during training: keep the model
+                try:
+                    fallback = write_model(model, Path(tempfile.mkdtemp(prefix="amplify-model-")) / "model", **saving)
+                    result["saved_model"] = str(fallback)
+                    print(f"save model: {lost_write(save_model, e, fallback)}", file=sys.stderr)
+                except OSError as e2:
+                    print(f"save model: could not write {save_model} ({e}) nor a copy in the temporary directory "
+                          f"({e2}); the result is written without it", file=sys.stderr)
             del best_state
         result.update(status="ok", best_epoch=row["epoch"], best_step=row["steps"], best_dev_acc=row["dev_acc"],
                       test_acc=row["test_acc"], test_f1=row["test_f1"], test_predictions=test["preds"].tolist(),

@@ -57,9 +57,20 @@ from pathlib import Path
 import numpy as np
 
 import run as run_cli
+from amplify.cli import ArgumentParser, check_out_dir, fail
 from amplify.user_methods import method_arg
 from bench.experiments import EXPERIMENTS, GridSpec, ReportOptions
-from bench.grid.plan import collect, device_type, foreign_files, parse_shard, plan, reuse_finished, shard_of, to_do
+from bench.grid.plan import (
+    collect,
+    device_type,
+    foreign_files,
+    parse_shard,
+    plan,
+    reuse_finished,
+    shard_of,
+    to_do,
+    unreadable,
+)
 from bench.presets import PRESETS, TABLE2_METHODS, Preset
 from bench.report.tables import FORMATS, failures_table, provenance_notes, render_all, subset_notes, write_tables
 from bench.stats.monte_carlo import CAP, START, ResamplePlan
@@ -68,7 +79,7 @@ from bench.stats.monte_carlo import CAP, START, ResamplePlan
 def build_parser():
     presets = "\n".join(f"  {k:10s} {v.summary}" for k, v in PRESETS.items())
     experiments = "\n".join(f"  {k:10s} {v.summary}" for k, v in EXPERIMENTS.items())
-    p = argparse.ArgumentParser(
+    p = ArgumentParser(
         prog="python -m bench.compare",
         description="Run a resumable grid of fine-tuning runs and print accuracy, significance and cost tables.",
         epilog=f"presets:\n{presets}\nexperiments:\n{experiments}\n\n"
@@ -205,7 +216,20 @@ def parse(argv=None):
         p.error(f"--bootstrap-max ({args.bootstrap_max}) must be >= --bootstrap ({args.bootstrap})")
     if args.resample_seed < 0:
         p.error(f"--resample-seed must be >= 0 (got {args.resample_seed})")
+    check_paths(p, args)
     return p, args
+
+
+def check_paths(p, args):
+    """Every option a grid or a report reads before it starts: one line and exit 2 for the first bad one."""
+    if any(s < 0 for s in args.seeds):
+        fail(p.prog, f"--seeds must be >= 0 (got {' '.join(map(str, args.seeds))})")
+    results = Path(args.results)
+    if results.exists() and not results.is_dir():
+        fail(p.prog, f"--results {results} cannot hold result files: it is a file; give the folder that holds (or "
+                     "will hold) them")
+    if args.out is not None:
+        check_out_dir(p.prog, "--out", args.out)
 
 
 def make_plan(args):
@@ -263,6 +287,11 @@ def status_lines(runs, got, args):
         if len(total) > 1:
             lines.append("Finished per dataset: " + ", ".join(
                 f"{d} {ok[d]} of {n}" + (" (complete)" if ok[d] == n else "") for d, n in total.items()) + ".")
+    corrupt = unreadable(got["missing"] + got["stale"])
+    if corrupt:
+        names = ", ".join(str(r.path) for r in corrupt[:5]) + (" ..." if len(corrupt) > 5 else "")
+        lines.append(f"{len(corrupt)} result file(s) are corrupt (truncated, not JSON, or not a result of run.py), "
+                     f"so their runs count as not finished: {names}; delete them and run the grid again to redo them.")
     others = foreign_files(runs, args.results)
     if others:
         lines.append(f"{len(others)} other result file(s) in the directory belong to other configurations and "
@@ -306,7 +335,9 @@ def dry_run(runs, shard, retry_failed):
     mine = {r.key for r, _ in to_do(shard_of(runs, shard), retry_failed)}
     for run in runs:
         state, _ = run.state()
-        done = resumes_after(run) if state == "missing" else None
+        if state in ("missing", "stale") and unreadable([run]):
+            state = "corrupt"  # a file that holds no result: the run is redone, and its file replaced
+        done = resumes_after(run) if state in ("missing", "corrupt") else None
         resumes = f" (resumes after {done})" if done else ""
         print(f"{state:8s} {'run ' if run.key in mine else '    '} {run.label:32s} {run.path}{resumes}")
     print(f"{len(runs)} runs; {len(mine)} to run in shard {shard[0]}/{shard[1]}")
@@ -462,4 +493,6 @@ def main(argv=None):
     return 1 if incomplete(got) else 0
 
 if __name__ == "__main__":
-    sys.exit(main())
+    from amplify.cli import entry
+
+    entry(main)

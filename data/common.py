@@ -1,6 +1,7 @@
 """
 What every reader shares: the Example record, the two errors, where the data directory is, how lines
-are read, file hashing, and the rule for carving a dev split out of train.
+are read, file hashing, and the rule for carving a dev split out of train; and how every command of the
+suite parses its options in one-line errors and ends (amplify/cli.py has the rest of what they share).
 
 The data directory
 ------------------
@@ -25,8 +26,10 @@ a toy file might) keeps it in train, because round(0.1) = 0.
 Reference: the datasets and their official formats are documented in ../shared/datasets/README.md.
 """
 
+import argparse
 import hashlib
 import os
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -142,3 +145,29 @@ def stratified_holdout(labels, dataset, fraction=DEV_FRACTION, seed=SPLIT_SEED):
     dev_set = set(dev)
     train = [i for i in range(len(labels)) if i not in dev_set]
     return train, sorted(dev)
+
+
+# ---------------------------------------------------------------------------------------------------
+# the start and end of a command
+
+
+class ArgumentParser(argparse.ArgumentParser):
+    """argparse's parser, whose errors are one line (its own prints the whole usage first, 20 lines for run.py)."""
+
+    def error(self, message):
+        self.exit(2, f"{self.prog}: error: {message} (--help lists the options)\n")
+
+
+def entry(main):
+    """sys.exit(main()), except that a closed stdout (`python -m data.stats | head -1`) ends the command quietly,
+    with the status a shell gives a process killed by SIGPIPE (141), as `cat` would. A main() that returns
+    something other than an exit status (a benchmark's result dict) exits 0."""
+    try:
+        code = main()
+        code = code if isinstance(code, int) else 0
+        sys.stdout.flush()  # a reader gone before the last buffered line fails here, not at interpreter exit
+    except BrokenPipeError:
+        # Python would report the failed flush of stdout at exit: point stdout at /dev/null first
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        code = 141
+    sys.exit(code)

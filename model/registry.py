@@ -25,6 +25,10 @@ from model.tokenizer import WordPieceTokenizer
 MODEL_FILES = ("config.json", "vocab.txt", "model.safetensors")
 HUB_URL = "https://huggingface.co/{repo}/resolve/main/{file}"
 MODELS = ("bert-base-uncased", "distilbert-base-uncased", "minilm-l6", "tiny")
+# (blocks, positions) of each named model, so that options can be checked before anything is loaded
+# (a --weights directory may hold another shape: its config.json is checked when it is read)
+KNOWN_SHAPES = {"bert-base-uncased": (12, 512), "distilbert-base-uncased": (6, 512), "minilm-l6": (6, 512),
+                "tiny": (2, 512)}
 # The models found on disk or downloaded from the hub: name -> (hub repos, newest name first; environment variable)
 HUB_MODELS = {
     "bert-base-uncased": (("bert-base-uncased",), "AMPLIFY_BERT_DIR"),

@@ -32,8 +32,8 @@ def test_run_save_model_is_read_by_transformers_with_our_logits(data_dir, tmp_pa
             "--out", str(tmp_path / "r.json"), "--save-model", str(d)]
     assert run.main(args) == 0
     assert f"saved to {d}" in capsys.readouterr().err
-    assert sorted(p.name for p in d.iterdir()) == ["config.json", "model.safetensors", "tokenizer_config.json",
-                                                  "vocab.txt"]
+    assert sorted(p.name for p in d.iterdir()) == [".amplify-model", "config.json", "model.safetensors",
+                                                  "tokenizer_config.json", "vocab.txt"]
     cfg = json.loads((d / "config.json").read_text())
     assert cfg["architectures"] == ["BertForSequenceClassification"] and cfg["num_labels"] == 6
     assert {v: int(k) for k, v in cfg["id2label"].items()} == cfg["label2id"] and len(cfg["label2id"]) == 6
@@ -76,6 +76,10 @@ def test_save_model_replaces_only_a_model_directory(tmp_path, minilm_dir):
     save_model(model, tmp_path / "m", ["a", "b"], minilm_dir / "vocab.txt")
     save_model(model, tmp_path / "m", ["x", "y"], minilm_dir / "vocab.txt")  # over a saved model: fine
     assert load_model(tmp_path / "m")[2] == ["x", "y"]
+    (tmp_path / "m" / "notes.txt").write_text("mine")  # a user's file in a saved model: kept, and so refused
+    with pytest.raises(FileExistsError, match="notes.txt"):
+        save_model(model, tmp_path / "m", ["a", "b"], minilm_dir / "vocab.txt")
+    assert (tmp_path / "m" / "notes.txt").read_text() == "mine"
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []  # no temporary left behind
 
 

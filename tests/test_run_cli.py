@@ -27,7 +27,7 @@ def test_unwritable_out_fails_before_training(where, data_dir, tmp_path, capsys,
         run.main(tiny_args(data_dir, tmp_path, out) + ["--quiet"])
     assert e.value.code == 2
     err = capsys.readouterr().err
-    assert f"cannot write the result to {out}" in err and "choose another --out" in err
+    assert f"--out {out}: cannot write there" in err and "choose another --out" in err
     assert "Traceback" not in err and len(err.strip().splitlines()) == 1
 
 

@@ -1,5 +1,4 @@
-import sys
-
+from amplify.cli import entry
 from bench.attention.maps import main
 
-sys.exit(main())
+entry(main)

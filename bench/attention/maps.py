@@ -38,8 +38,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from amplify.cli import ArgumentParser, check_out_dir, fail
 from amplify.methods import METHODS, Plan, make_method
-from amplify.results import write_text_atomic
+from amplify.results import lost_write, write_text_or_fallback
 from bench.report.plots import INSTALL, figure_class, save_png
 from model.bert import BertSelfAttention, Dropout
 from model.packing import Mixer
@@ -131,6 +132,11 @@ def attention_maps(model, tok, texts, partner, block, methods, lam=DEFAULT_LAM, 
     L = model.config.num_hidden_layers
     if not 1 <= block <= L:
         raise ValueError(f"--block {block}: the model has blocks 1..{L}")
+    if mix_layer is not None and not 0 <= mix_layer <= L:
+        raise ValueError(f"--mix-layer {mix_layer}: the model mixes at 0 (the embeddings) .. {L} (its last block)")
+    empty = [t for t in (*texts, *partner) if not t.strip()]
+    if empty:
+        raise ValueError("an input or partner text is empty: give each some words")
     pair = len(texts) == 2
     if len(partner) != len(texts):
         raise ValueError(f"the partner must have as many texts as the input ({len(texts)}), got {len(partner)}")
@@ -211,8 +217,11 @@ def write(maps, out, block, caption):
     """Write the CSV and, with matplotlib, the PNGs. Returns the paths written and a note."""
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    written = [out / f"attention-block{block}.csv"]
-    write_text_atomic(written[0], maps_csv(maps))
+    target = out / f"attention-block{block}.csv"
+    path, error = write_text_or_fallback(target, maps_csv(maps))
+    if error is not None:  # disk full, permissions: the numbers are kept elsewhere, and the user told where
+        print(f"bench.attention: {lost_write(target, error, path)}", file=sys.stderr)
+    written = [path]
     Figure = figure_class()
     if Figure is None:
         return written, f"matplotlib is not installed: no PNGs; {INSTALL}"
@@ -227,7 +236,7 @@ def write(maps, out, block, caption):
 
 
 def main(argv=None):
-    p = argparse.ArgumentParser(
+    p = ArgumentParser(
         prog="python -m bench.attention",
         description="One block's attention probabilities for one input (a sentence or a pair), one panel per "
                     "method, each method's mixing applied at a fixed λ with a partner (paper Figures 5-7).",
@@ -252,11 +261,14 @@ def main(argv=None):
         p.error("a single sentence needs --partner TEXT to mix with")
     if not 0.0 <= args.lam <= 1.0:
         p.error(f"--lam must be in [0, 1], got {args.lam}")
+    if any(not t.strip() for t in (*args.texts, *partner)):
+        fail(p.prog, "an input or --partner text is empty: give each some words")
+    check_out_dir(p.prog, "--out", args.out)
     try:
         model, tok = load(args.model, args.weights)
         maps = attention_maps(model, tok, args.texts, partner, args.block, args.methods, args.lam, args.mix_layer)
-    except (ValueError, ModelNotFound) as e:
-        p.exit(2, f"bench.attention: error: {e}\n")
+    except (ValueError, ModelNotFound, OSError) as e:
+        fail(p.prog, e)
     shown = " / ".join(args.texts)
     caption = f"input: {shown!r}; partner: {' / '.join(partner)!r}; {args.weights or args.model}"
     written, note = write(maps, args.out, args.block, caption)

@@ -187,6 +187,16 @@ def collect(runs):
     return out
 
 
+def unreadable(runs):
+    """The runs whose file exists but holds no result of run.py (truncated, not JSON, another schema): counted
+    as missing or stale, and named, so that the user knows which file is corrupt."""
+    def corrupt(path):
+        result = read_json(path)
+        return not isinstance(result, dict) or "status" not in result or not isinstance(result.get("config"), dict)
+
+    return [run for run in runs if run.path.exists() and corrupt(run.path)]
+
+
 def foreign_files(runs, results_dir):
     """Result files in the directory that belong to none of these runs (other configs): counted, not read."""
     ours = {run.path.name for run in runs}

@@ -84,9 +84,10 @@ import torch
 from tabulate import tabulate
 
 from amplify.allocator import keep_freed_memory
+from amplify.cli import ArgumentParser, check_out_file, fail
 from amplify.methods import METHODS, make_method
 from amplify.optim import AdamW, param_groups
-from amplify.results import REPO, environment, write_json_atomic
+from amplify.results import REPO, environment, lost_write, write_json_or_fallback
 from amplify.train import autocast_for, resolve_device
 from bench.speed.mfu import GemmPeak, lookup_peak_tflops, useful_flops
 from bench.speed.timing import Variant, cpu_step_peak_mb, measure, quartiles, summarize, tensor_mb
@@ -102,7 +103,10 @@ from bench.speed.variants import (
     real_batches,
     time_optimizers,
 )
-from model.registry import MODELS
+from data.sources import DATASETS
+from model.registry import MODELS, ModelNotFound
+
+PROG = "python -m bench.speed"
 
 # ----------------------------------------------------------------------------------------------------
 # the table and the targets
@@ -172,8 +176,8 @@ def device_slug(device):
 
 
 def parse_args(argv=None):
-    p = argparse.ArgumentParser(
-        prog="python -m bench.speed",
+    p = ArgumentParser(
+        prog=PROG,
         description="Time one training step (forward, backward, optimiser) of every mixup method, and of "
         "Hugging Face's BertForSequenceClassification + torch.optim.AdamW on the same weights and batch.",
     )
@@ -233,6 +237,10 @@ def parse_args(argv=None):
         p.error("--warmup and --optimizer-rounds must be >= 0 and 0 <= --pad-frac < 1")
     if a.epoch and not a.data:
         p.error("--epoch needs --data DATASET")
+    if a.data is not None and a.data not in DATASETS:
+        fail(p.prog, f"--data {a.data!r} is not a dataset; choose from {', '.join(DATASETS)}")
+    if a.out is not None:
+        check_out_file(p.prog, "--out", a.out)
     return a
 
 
@@ -241,15 +249,21 @@ def run(a):
     env["malloc"] = keep_freed_memory()  # as a run does; the HF references in this process get it too
     torch.set_num_threads(a.threads)
     device = resolve_device(a.device)
+    shape = f"b{a.batch_size}-{a.data}{'-epoch' if a.epoch else ''}" if a.data else f"b{a.batch_size}-t{a.seq_len}"
+    out = Path(a.out) if a.out else REPO / "results" / f"speed-{device_slug(device)}-{a.model}-{shape}.json"
+    check_out_file(PROG, "--out", out)  # before the timing, not after
     amp = autocast_for(device)
     torch.manual_seed(a.seed)
     log = lambda *x: print(*x, file=sys.stderr)  # status to stderr; the table and targets to stdout
 
-    if a.data:
-        batches, a.num_labels = real_batches(a.data, a.model, a.weights, a.batch_size, a.seed, a.data_dir)
-        if a.epoch:
-            a.steps = len(batches)
-    ours, info = build_ours(a.model, a.weights, a.random_init, a.num_labels)
+    try:  # the data and the weights: a missing or broken file is the user's to fix, in one line
+        if a.data:
+            batches, a.num_labels = real_batches(a.data, a.model, a.weights, a.batch_size, a.seed, a.data_dir)
+            if a.epoch:
+                a.steps = len(batches)
+        ours, info = build_ours(a.model, a.weights, a.random_init, a.num_labels)
+    except (ValueError, OSError, ModelNotFound) as e:  # DataFormatError, CheckpointError, DataMissingError ...
+        fail(PROG, e)
     ours.bert.padding_free = not a.padded
     cfg = ours.config
     if a.seq_len > cfg.max_position_embeddings:
@@ -385,10 +399,8 @@ def run(a):
         "wall_s": wall, "load_avg": {"before": list(load_before), "after": list(load_after)},
         "load_avg_1min": {"before": load_before[0], "after": load_after[0]}, "variants": rows, "env": env,
     }
-    shape = f"b{a.batch_size}-{a.data}{'-epoch' if a.epoch else ''}" if a.data else f"b{a.batch_size}-t{a.seq_len}"
-    out = Path(a.out) if a.out else REPO / "results" / f"speed-{device_slug(device)}-{a.model}-{shape}.json"
-    write_json_atomic(out, result)
-    log(f"wrote {out}")
+    written, error = write_json_or_fallback(out, result)
+    log(f"wrote {written}" if error is None else lost_write(out, error, written))
     return result
 
 
@@ -397,4 +409,6 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    main()
+    from amplify.cli import entry
+
+    entry(main)

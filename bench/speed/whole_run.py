@@ -255,4 +255,6 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    main()
+    from amplify.cli import entry
+
+    entry(main)
