@@ -17,6 +17,7 @@ from scipy import stats as sps
 from amplify.train import TrainConfig
 from bench import compare, presets
 from bench.experiments.recipe import LRS
+from bench.experiments.tuned import TUNED_LRS
 from bench.grid.plan import plan
 from bench.report.significance import ensemble_predictions, family
 from bench.report.tables import render
@@ -328,12 +329,14 @@ def test_every_preset_makes_a_valid_grid(name, tmp_path):
     _, spec, runs = compare.make_plan(args)
     p = presets.PRESETS[name]
     cells = {(r.cfg.dataset, r.cfg.method, r.cfg.seed) for r in runs}
-    assert cells == {(d, m, s) for d in p.datasets for m in p.methods for s in p.seeds}
+    decided = TUNED_LRS if p.options.get("experiment") == "tuned" else None  # the tuned grid: decided cells only
+    assert cells == {(d, m, s) for d in p.datasets for m in p.methods for s in p.seeds
+                     if decided is None or (d, m) in decided}
     per_cell = {"tune": len(LRS)}.get(p.options.get("experiment"), 1)  # the tuning runs sweep the lr
-    if p.options.get("experiment") in (None, "tune"):  # fewshot-budget varies the budget per cell
+    if p.options.get("experiment") in (None, "tune", "tuned"):  # fewshot-budget varies the budget per cell
         assert len(runs) == len(cells) * per_cell
     assert all(getattr(spec.base, k) == v for k, v in p.options.items()
-               if k not in ("results", "first_seeds", "experiment"))
+               if k not in ("results", "first_seeds", "experiment", "reuse"))
 
 
 def test_minilm_table2_preset_is_issue_13s_grid(tmp_path):
