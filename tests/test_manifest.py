@@ -12,7 +12,8 @@ FOLDERS = sorted(p.parent for p in (ROOT / "bench" / "results").glob("*/MANIFEST
 
 
 def test_every_folder_of_runs_has_a_manifest():
-    with_runs = {p.parent for p in (ROOT / "bench" / "results").glob("*/*.json") if runs_of(p.parent)}
+    folders = {p.parent for p in (ROOT / "bench" / "results").glob("*/*.json")}
+    with_runs = {f for f in folders if runs_of(f)}
     assert with_runs and with_runs <= set(FOLDERS), sorted(str(p) for p in with_runs - set(FOLDERS))
 
 
