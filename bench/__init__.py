@@ -2,7 +2,7 @@
 The benchmark harness, in rooms by concern. Imports flow one way, and nothing outside bench/ imports it:
 
     compare.py      python -m bench.compare: the grid's command line (--report-only, --claims)
-      -> presets.py     its named grids (--preset): the paper's recipe, the CPU grids, issue 13's evidence grid
+      -> presets.py     its named grids (--preset): the paper's recipe, the CPU grids, the MiniLM evidence grids
       -> experiments/   the paper's experiments by name (table2, table1, table4/5, table6, figure4, reference-bug)
       -> report/        tables, significance tables, figures and --claims, from stored results
       -> grid/          the runs of a grid and their result files (plan.py); training them (runner.py)

@@ -27,7 +27,7 @@ called at every insertion point a mixup method may use:
 may return a new mask (EmbedMix and Manifold Mixup use the union of both sequences' masks); later
 attention uses it. `no_mix` is the identity, used for evaluation and for the `none` method.
 
-Speed on CPU (issue 12; each point is checked against the plain computation in tests/test_padding_free.py
+Speed on CPU (each point is checked against the plain computation in tests/test_padding_free.py
 and tests/test_attention_probs.py):
 - The padding mask becomes an additive attention bias once per batch (and again only when a method
   changes the mask), in the form the attention kernel takes, instead of once per block.

@@ -8,7 +8,7 @@ data pipeline. They import model, amplify and data (what they time), never the r
       timing.py           its interleaved rounds, per-step wall / CPU time and memory, medians and ratios
       mfu.py              its useful FLOPs and the GEMM peak that MFU is measured against
     checkpoint_load.py  python -m bench.load_speed   model/safetensors.py's load time and memory vs `safetensors`
-    data_pipeline.py    python -m bench.data_speed   tokenize, cache and collate against issue 3's budgets
+    data_pipeline.py    python -m bench.data_speed   tokenize, cache and collate against their time budgets
     grid_throughput.py  python -m bench.speed.grid_throughput   runs per hour of a small grid, --jobs x --threads
                         ways (and older code) side by side; it runs bench.compare as a command, never imports it
     whole_run.py        python -m bench.speed.whole_run   a whole run.py run vs the same run as a loop around Hugging

@@ -1,7 +1,7 @@
 """
 python -m bench.data_speed [--data-dir DIR] [--model-dir DIR] [--repeats 5] [--imdb]
 
-Times the data pipeline against the budgets of issue 3 (on a 2-core CPU):
+Times the data pipeline against these budgets (on a 2-core CPU):
 
   tokenize SST-5 train from scratch   <= 2 s     data.batching.encode into an empty cache folder
                                                   (content hash + tokenize + flatten + write .npz)

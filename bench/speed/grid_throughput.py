@@ -18,7 +18,7 @@ Ways measured (--ways):
               speed work: one run at a time, torch's default of one thread per core)
 Each round runs every way once, in a fresh results directory, and checks that all runs finished. --load N
 keeps N single-threaded busy processes (matrix products) running at normal priority for the whole benchmark:
-"loaded" in issue 12's sense. The load average before and after is recorded.
+a loaded machine, as a shared CPU is. The load average before and after is recorded.
 
 Output: a table (runs/hour per way, median over rounds, and the ratio to the first way) and a JSON under
 results/ (or --out) with the machine, the load and the versions.

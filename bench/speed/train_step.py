@@ -63,7 +63,7 @@ Measurement (read this before trusting a ratio):
   - the optimiser step alone (`--optimizer-rounds`): our AdamW against torch.optim.AdamW fused and
     default, each on its own copy of the model's parameters and last gradients, interleaved.
 
-Targets (issue 12; reported, not asserted): our `none` step ≤ 0.8× HF + fused AdamW at 32 × 64 and on
+Targets (the project's speed goals; reported, not asserted): our `none` step ≤ 0.8× HF + fused AdamW at 32 × 64 and on
 real TREC-fine batches, ≤ 0.6× HF + default AdamW on real TREC-fine batches; our optimiser step ≤ 1.3×
 torch's fused AdamW; every method ≤ 1.05× `none` (AMPLIFY ≤ 1.03×); CPU MFU ≥ 70%.
 
