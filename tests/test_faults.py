@@ -372,6 +372,8 @@ def data_copy(tmp, data_dir, source, **files):
     """A copy of one source folder of the datasets, with some files replaced by the given bytes."""
     root = tmp / "data"
     shutil.copytree(data_dir / source, root / source)
+    for path in (root / source, *(root / source).rglob("*")):  # the shared datasets are read-only: the copy is ours
+        path.chmod(path.stat().st_mode | 0o200)
     for name, content in files.items():
         (root / source / name.replace("__", ".")).write_bytes(content)
     return root
