@@ -61,6 +61,7 @@ from amplify.cli import ArgumentParser, check_out_dir, fail
 from amplify.user_methods import method_arg
 from bench.experiments import EXPERIMENTS, GridSpec, ReportOptions
 from bench.grid.plan import (
+    assigned,
     collect,
     device_type,
     foreign_files,
@@ -451,7 +452,7 @@ def main(argv=None):
     try:
         barrier(info)  # everyone reads the directory before anyone writes to it (bench/grid/plan.py)
         pending = to_do(shard_of(runs, shard), args.retry_failed)
-        share = [run for run, _ in pending][info.rank::info.world]
+        share = assigned([run for run, _ in pending], info.rank, info.world)
         barrier(info)  # ...and no rank writes before every rank has its share (a fast failure would shift them)
         if info.rank == 0:
             where = f" in shard {shard[0]}/{shard[1]}" if shard[1] > 1 else ""

@@ -3,7 +3,7 @@ A grid of runs on disk: which runs a grid holds, what each one's result file is 
 and which share of them this process runs.
 
     runs = [Run.of(cfg, "results/quick") for cfg in configs]
-    for run in assigned(runs, shard=(0, 1), rank=0, world=1):
+    for run in assigned(shard_of(runs, (0, 1)), rank=0, world=1):
         state, result = run.state()   # "ok" | "failed" | "missing" | "stale"
 
 Run identity. A run's result file is `{dataset}-{method}-s{seed}-{key}.json`, key = the first 12 hex
