@@ -12,25 +12,17 @@ checks every committed MANIFEST.md against this module's output.
 """
 
 import argparse
-import json
 import sys
 from collections import Counter
 from pathlib import Path
 
-from amplify.results import write_text_atomic
+from amplify.results import read_json, write_text_atomic
 
 
 def runs_of(folder):
     """The run results of `folder` (JSONs with a config and a status), sorted by file name."""
-    out = []
-    for path in sorted(Path(folder).glob("*.json")):
-        try:
-            res = json.loads(path.read_text(encoding="utf-8"))
-        except (OSError, json.JSONDecodeError):
-            continue
-        if isinstance(res, dict) and isinstance(res.get("config"), dict) and "status" in res:
-            out.append(res)
-    return out
+    results = (read_json(path) for path in sorted(Path(folder).glob("*.json")))
+    return [r for r in results if isinstance(r, dict) and isinstance(r.get("config"), dict) and "status" in r]
 
 
 def counted(counter, sep=", "):
