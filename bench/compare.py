@@ -123,6 +123,10 @@ def build_parser():
                    help="before running, copy in the finished results of the same runs (same config, same file "
                         "name) that DIR holds, instead of training them again (minilm-tuned: its seed-0 runs are "
                         "the tuning runs at the chosen lr); never replaces a file")
+    g.add_argument("--read", nargs="+", default=(), metavar="DIR",
+                   help="also read the finished results of the grid's runs from these folders, in place (never "
+                        "written; runs found in none of them train into --results): a report over several grids "
+                        "(minilm-fewshot-gain), or a grid whose reference runs another grid holds")
     g.add_argument("--shard", default="0/1", metavar="i/N", help="run only share i of N of the grid (0-based)")
     g.add_argument("--first-seeds", type=int, default=0, metavar="K",
                    help="run the first K --seeds of every dataset and method before the other seeds: the earliest "
@@ -229,6 +233,11 @@ def check_paths(p, args):
     if results.exists() and not results.is_dir():
         fail(p.prog, f"--results {results} cannot hold result files: it is a file; give the folder that holds (or "
                      "will hold) them")
+    for folder in args.read:
+        if Path(folder).exists() and not Path(folder).is_dir():
+            fail(p.prog, f"--read {folder} is a file: give the results folder of the grid that holds the runs")
+        if not Path(folder).exists():  # a grid not started yet: its runs are simply missing
+            print(f"{p.prog}: note: --read {folder} does not exist (yet): no runs are read from it", file=sys.stderr)
     if args.out is not None:
         check_out_dir(p.prog, "--out", args.out)
 
@@ -244,7 +253,7 @@ def make_plan(args):
         cfg.validate()
     if args.first_seeds:  # a stable sort: within each wave, the experiment's own order
         configs = sorted(configs, key=lambda cfg: cfg.seed not in spec.seeds[:args.first_seeds])
-    return experiment, spec, plan(configs, args.results)
+    return experiment, spec, plan(configs, args.results, args.read)
 
 
 def time_left_lines(got):

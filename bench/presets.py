@@ -14,6 +14,7 @@ options (by their argparse dest). A flag given on the command line wins over the
     minilm-fewshot-10   issue 47's few-label grid, K = 10 per class (docs/fewshot.md), 400 steps
     minilm-fewshot-100  the same with K = 100, 800 steps
     minilm-fewshot-budget  the calibration of their step budget: none, seed 0, three budgets per K (dev only)
+    minilm-fewshot-gain    the gain over none against K = 10, 100 and the full set: reads the three grids
     minilm-byom-example    issue 50's worked example, AMP (examples/amp.py), beside none and AMPLIFY on TREC
 
 Without --preset the grid is the paper's Table 2: its seven datasets x TABLE2_METHODS x seeds 0-2.
@@ -137,6 +138,20 @@ PRESETS = {
                  "eval_every": FEWSHOT_EVAL_EVERY[k], "patience": FEWSHOT_EVALS,
                  "lr": 1e-4, "first_seeds": 3, "results": f"bench/results/minilm-fewshot-{k}"})
        for k in (10, 100)},
+    # The few-label grids beside the full-data one: each method's gain over `none` by the number of labelled
+    # examples (bench/experiments/fewshot_gain.py rebuilds each source grid's recipe from its preset). Trains
+    # nothing: the runs are read in place from the three grids' folders; the table and picture go to its own.
+    "minilm-fewshot-gain": Preset("issue 47's picture: MiniLM, each method's gain over none at K = 10, K = 100 and "
+                                  "the full training set, from bench/results/minilm-fewshot-10, -100 and "
+                                  "minilm-table2 (read in place; run those presets to add runs), the table and "
+                                  "gain_vs_labels.{csv,png} into bench/results/minilm-fewshot-gain",
+                                  datasets=("trec-fine", "mrpc", "sst-5", "sst-2", "trec-coarse"),
+                                  methods=ALL_METHODS, seeds=(0, 1, 2, 3, 4),
+                                  options={"model": "minilm-l6", "experiment": "fewshot-gain",
+                                           "read": ["bench/results/minilm-fewshot-10",
+                                                    "bench/results/minilm-fewshot-100",
+                                                    "bench/results/minilm-table2"],
+                                           "results": "bench/results/minilm-fewshot-gain"}),
     # The calibration that chose FEWSHOT_STEPS: `none`, seed 0, each K at three budgets
     # (bench/experiments/fewshot_budget.py states the rule), on dev accuracy only.
     "minilm-fewshot-budget": Preset("with --experiment fewshot-budget: MiniLM, none, seed 0, K = 10 at 100/200/400 "

@@ -19,6 +19,7 @@ from bench.stats.over_seeds import (
     hedges_g,
     mean_diff,
     mean_std,
+    paired_mean,
     variance_ratio_test,
     welch_mean,
     welch_t,
@@ -71,6 +72,36 @@ def test_welch_different_constants_gives_no_p():
 
 
 # -----------------------------------------------------------------------------
+# paired_mean
+
+
+@pytest.mark.parametrize("n,confidence", [(2, 0.95), (3, 0.95), (5, 0.9), (10, 0.99)])
+def test_paired_mean_is_scipys_paired_t_and_interval(n, confidence):
+    rng = np.random.default_rng(n)
+    for _ in range(5):
+        draw = rng.normal(0.6, 0.05, size=n)  # what a seed's draw gives both methods
+        a, b = draw + rng.normal(0.01, 0.01, n), draw + rng.normal(0.0, 0.01, n)
+        r = paired_mean(a, b, confidence)
+        ref = sps.ttest_rel(a, b)
+        assert (r.t, r.p, r.df) == pytest.approx((ref.statistic, ref.pvalue, ref.df), rel=1e-9)
+        assert (r.low, r.high) == pytest.approx(tuple(ref.confidence_interval(confidence)), rel=1e-9)
+        assert r.diff == pytest.approx(np.mean(a - b), rel=1e-12)
+        assert r.high - r.low < welch_mean([(a, b)], confidence).high - welch_mean([(a, b)], confidence).low
+
+
+def test_paired_mean_degenerate_cases_warn():
+    with pytest.warns(DegenerateInputWarning):
+        assert all(np.isnan(paired_mean([0.5], [0.4])))
+    with pytest.warns(DegenerateInputWarning):
+        r = paired_mean([0.5, 0.6], [0.5, 0.6])
+    assert (r.diff, r.p, r.low, r.high) == (0.0, 1.0, 0.0, 0.0)
+    with pytest.warns(DegenerateInputWarning):
+        r = paired_mean([0.5, 0.6], [0.4, 0.5])
+    assert r.t == np.inf and (r.low, r.high) == pytest.approx((0.1, 0.1))
+    with pytest.raises(ValueError, match="pair up"):
+        paired_mean([0.5, 0.6], [0.4])
+
+
 # welch_mean
 
 

@@ -120,17 +120,32 @@ def grid_configs(base, datasets, methods, seeds):
     return [replace(base, dataset=d, method=m, seed=s) for d in datasets for m in methods for s in seeds]
 
 
-def plan(configs, results_dir):
-    """Runs for a list of configs; refuses duplicates (two cells with one key would share one file)."""
+def plan(configs, results_dir, read=()):
+    """Runs for a list of configs; refuses duplicates (two cells with one key would share one file).
+
+    read: other results folders, searched in order for each run's file after results_dir. A run whose finished
+    ("ok") result one of them holds, and results_dir does not, is that file: read in place, never written (a
+    failed or stale file there is ignored, so that nothing is ever trained into a folder that is only read)."""
     runs, seen = [], {}
     for cfg in configs:
-        run = Run.of(cfg, results_dir)
+        run = _found(Run.of(cfg, results_dir), read)
         if run.key in seen:
             raise ValueError(f"the grid lists the same run twice: {run.label} (key {run.key}); "
                              "remove the repeated dataset, method or seed")
         seen[run.key] = run
         runs.append(run)
     return runs
+
+
+def _found(run, read):
+    """run, or its finished twin in the first folder of `read` that has one, when run's own file does not exist."""
+    if run.path.exists():
+        return run
+    for folder in read:
+        twin = Run(run.cfg, run.key, Path(folder) / run.path.name)
+        if twin.path.exists() and twin.state()[0] == "ok":
+            return twin
+    return run
 
 
 def parse_shard(text):

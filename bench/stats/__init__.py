@@ -5,7 +5,8 @@ numpy and scipy only, and nothing else from bench. Checked against scipy/statsmo
 
     checks.py            the conventions every function follows: input validation, DegenerateInputWarning
     over_seeds.py        one accuracy per seed and method: mean ± std, Welch's t (of one difference, or of
-                         the mean of several units' differences, with its interval), Cohen's d / Hedges' g,
+                         the mean of several units' differences, with its interval), the paired t over
+                         seeds that share a draw (`paired_mean`), Cohen's d / Hedges' g,
                          Brown-Forsythe's variance ratio test (and `deviation_difference`, the
                          difference it tests)
     over_examples.py     per-example correctness on one test set: pool_seeds, the paired bootstrap, McNemar

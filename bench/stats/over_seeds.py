@@ -124,6 +124,38 @@ def welch_mean(pairs, confidence=0.95):
     return MeanDiffTest(diff, float(t), float(2.0 * sps.t.sf(abs(t), df)), float(df), diff - half, diff + half)
 
 
+def paired_mean(a, b, confidence=0.95):
+    """The paired t-test and interval for mean(a - b), two-sided, when a[i] and b[i] share unit i.
+
+    a, b: one result per training seed, aligned so that position i of both comes from the same seed, where the
+    seed fixes something both runs share (the few-label grids' draw of training and dev examples, the data
+    order). The pairing removes that shared variation from the comparison, which Welch's test over seeds
+    (`welch_t`) leaves in. Returns MeanDiffTest(diff, t, p, df = n - 1, low, high), equal to
+    scipy.stats.ttest_rel(a, b) and its confidence_interval(confidence). Assumes the differences are a sample
+    from a normal distribution.
+    Degenerate cases (with a DegenerateInputWarning): fewer than 2 pairs: all nan; every difference the same:
+    p = 1.0 when that difference is 0, else t = ±inf and p = nan; the interval is then the point itself.
+    """
+    a, b = _as_1d(a, "a"), _as_1d(b, "b")
+    if a.size != b.size:
+        raise ValueError(f"paired_mean: a and b must pair up, got {a.size} and {b.size} values")
+    d = a - b
+    if d.size < 2:
+        _degenerate(f"paired_mean: need at least 2 pairs, got {d.size}")
+        return MeanDiffTest(*[math.nan] * 6)
+    diff, df = float(np.mean(d)), d.size - 1
+    var = _var(d)
+    if var == 0.0:
+        _degenerate("paired_mean: every pair differs by the same amount; the test is undefined")
+        if diff == 0.0:
+            return MeanDiffTest(diff, math.nan, 1.0, float(df), diff, diff)
+        return MeanDiffTest(diff, math.copysign(math.inf, diff), math.nan, float(df), diff, diff)
+    se = math.sqrt(var / d.size)
+    t = diff / se
+    half = sps.t.ppf((1 + confidence) / 2, df) * se
+    return MeanDiffTest(diff, float(t), float(2.0 * sps.t.sf(abs(t), df)), float(df), diff - half, diff + half)
+
+
 def _pooled_sd(a, b):
     na, nb = a.size, b.size
     return math.sqrt(((na - 1) * _var(a) + (nb - 1) * _var(b)) / (na + nb - 2))
