@@ -74,3 +74,29 @@ def test_reuse_copies_finished_runs_only_and_never_replaces(tmp_path):
     assert json.loads(new[0].path.read_text()) == json.loads(old[0].path.read_text())
     assert new[1].path.read_text() == "mine" and not new[2].path.exists() and not new[3].path.exists()
     assert reuse_finished(new, tmp_path / "old") == []
+
+
+def test_paper_tuned_plan_reads_the_tuned_reference_runs_and_adds_14_variants_per_seed(capsys):
+    """Issue 51's grid: each decided dataset's six reference cells have the tuned grid's keys (seed 0 is found in
+    the committed tuning folder), and 14 variants per dataset and seed run at their method's tuned lr."""
+    from collections import Counter
+
+    from bench.compare import main
+    from bench.experiments.paper_tuned import NEEDED, decided, label, paper_tuned_configs, variant
+    from bench.experiments.registry import GridSpec
+
+    main(["--preset", "minilm-paper-tuned", "--seeds", "0", "--dry-run"])
+    lines = [line.split() for line in capsys.readouterr().out.splitlines() if line.startswith(("ok ", "missing "))]
+    datasets = [d for d in ("trec-fine", "mrpc") if all((d, m) in TUNED_LRS for m in NEEDED)]
+    assert datasets and len(lines) == 20 * len(datasets)
+    found = [w for w in lines if w[0] == "ok"]
+    assert len(found) == 6 * len(datasets) and all("/minilm-tuning/" in w[-1] for w in found)
+
+    spec = GridSpec(TrainConfig(model="minilm-l6", epochs=15, patience=3), ("trec-fine", "mrpc"), (), (0, 1))
+    configs = paper_tuned_configs(spec)
+    assert decided(spec) == datasets and len(configs) == 20 * 2 * len(datasets)
+    assert all(cfg.lr == TUNED_LRS[cfg.dataset, cfg.method] for cfg in configs)
+    kinds = Counter(variant(cfg) for cfg in configs)
+    assert kinds == {"": 12 * len(datasets), "released": 8 * len(datasets), "mean": 4 * len(datasets),
+                     "n": 10 * len(datasets), "block": 6 * len(datasets)}
+    assert {label(c) for c in configs if variant(c) == "mean"} == {"none (mean pool)", "amplify (mean pool)"}

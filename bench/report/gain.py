@@ -100,8 +100,8 @@ def gain_table(records, methods, datasets, baseline="none"):
     by = {(c["method"], c["size"], c["column"]): c for c in cells}
     keys = sorted({(c["method"], c["size"]) for c in cells},
                   key=lambda k: (list(methods).index(k[0]), _size_order(k[1])))
-    rows = [[m, size if size == FULL else f"K = {size}", *(_text(by[m, size, col]) if (m, size, col) in by else "–" for col in columns)]
-            for m, size in keys]
+    rows = [[m, size if size == FULL else f"K = {size}",
+             *(_text(by[m, size, col]) if (m, size, col) in by else "–" for col in columns)] for m, size in keys]
     ns = sorted({c["n_seeds"] for c in cells})
     notes = [f"Test accuracy gain over {baseline} in points: mean over seeds of the paired difference, [95% paired t "
              f"interval over seeds]; {'/'.join(map(str, ns)) or 0} seed(s) per cell.",
