@@ -67,6 +67,7 @@ from bench.grid.plan import (
     foreign_files,
     parse_shard,
     plan,
+    read_also,
     reuse_finished,
     shard_of,
     to_do,
@@ -123,6 +124,10 @@ def build_parser():
                    help="before running, copy in the finished results of the same runs (same config, same file "
                         "name) that DIR holds, instead of training them again (minilm-tuned: its seed-0 runs are "
                         "the tuning runs at the chosen lr); never replaces a file")
+    g.add_argument("--also-read", default=None, metavar="DIR",
+                   help="read the finished runs of this grid that DIR holds and --results does not from DIR, without "
+                        "copying or running them, and --claims reads DIR's results too (minilm-table4/5: the clean "
+                        "column is minilm-table2's runs)")
     g.add_argument("--shard", default="0/1", metavar="i/N", help="run only share i of N of the grid (0-based)")
     g.add_argument("--first-seeds", type=int, default=0, metavar="K",
                    help="run the first K --seeds of every dataset and method before the other seeds: the earliest "
@@ -244,7 +249,8 @@ def make_plan(args):
         cfg.validate()
     if args.first_seeds:  # a stable sort: within each wave, the experiment's own order
         configs = sorted(configs, key=lambda cfg: cfg.seed not in spec.seeds[:args.first_seeds])
-    return experiment, spec, plan(configs, args.results)
+    runs = plan(configs, args.results)
+    return experiment, spec, read_also(runs, args.also_read) if args.also_read else runs
 
 
 def time_left_lines(got):
@@ -277,7 +283,9 @@ def time_left_lines(got):
 def status_lines(runs, got, args):
     """What the reader should know before the tables: how complete the grid is, and any warnings."""
     records = [res for _, res in got["ok"]]
-    lines = [f"{len(runs)} runs in {args.results}: {len(got['ok'])} ok, {len(got['failed'])} failed, "
+    elsewhere = sum(run.path.parent != Path(args.results) for run in runs)
+    shared = f" ({elsewhere} of them read from {args.also_read})" if elsewhere else ""
+    lines = [f"{len(runs)} runs in {args.results}{shared}: {len(got['ok'])} ok, {len(got['failed'])} failed, "
              f"{len(got['missing'])} missing" + (f", {len(got['stale'])} stale" if got["stale"] else "") + "."]
     unfinished = [r.label for r in got["missing"] + got["stale"]]
     if unfinished:
@@ -411,7 +419,7 @@ def main(argv=None):
             only = {k: getattr(args, k) for k in ("datasets", "seeds") if k in args.explicit}
             print(claims_report(args.results, alpha=args.sig_alpha, fmt=args.format, out=args.out, speed=args.speed,
                                 resampling=ResamplePlan(args.bootstrap, args.resample_seed, args.bootstrap_max),
-                                **only))
+                                also=args.also_read, **only))
         except ValueError as e:
             p.exit(2, f"{p.prog}: error: {e}\n")
         return 0

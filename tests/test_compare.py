@@ -336,7 +336,7 @@ def test_every_preset_makes_a_valid_grid(name, tmp_path):
     if p.options.get("experiment") in (None, "tune", "tuned"):  # fewshot-budget varies the budget per cell
         assert len(runs) == len(cells) * per_cell
     assert all(getattr(spec.base, k) == v for k, v in p.options.items()
-               if k not in ("results", "first_seeds", "experiment", "reuse"))
+               if k not in ("results", "first_seeds", "experiment", "reuse", "also_read"))
 
 
 def test_minilm_table2_preset_is_issue_13s_grid(tmp_path):

@@ -173,6 +173,17 @@ def reuse_finished(runs, folder):
     return copied
 
 
+def read_also(runs, folder):
+    """The runs, each one the grid has no file for but `folder` holds finished (the same config gives the same file
+    name) pointed at that file: read from there, never copied, run or written (the noise tables' clean column is
+    minilm-table2's runs, in their own folder). A run with a file of its own keeps it."""
+    out = []
+    for run in runs:
+        twin = Run(run.cfg, run.key, Path(folder) / run.path.name)
+        out.append(twin if not run.path.exists() and twin.state()[0] == "ok" else run)
+    return out
+
+
 def assigned(pending, rank=0, world=1):
     """Rank r's share of the pending runs: r, r + W, r + 2W, ..."""
     return pending[rank::world]
