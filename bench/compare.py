@@ -123,10 +123,11 @@ def build_parser():
                    help="before running, copy in the finished results of the same runs (same config, same file "
                         "name) that DIR holds, instead of training them again (minilm-tuned: its seed-0 runs are "
                         "the tuning runs at the chosen lr); never replaces a file")
-    g.add_argument("--read", nargs="+", default=(), metavar="DIR",
-                   help="also read the finished results of the grid's runs from these folders, in place (never "
-                        "written; runs found in none of them train into --results): a report over several grids "
-                        "(minilm-fewshot-gain), or a grid whose reference runs another grid holds")
+    g.add_argument("--also-read", nargs="+", default=(), metavar="DIR",
+                   help="also read the finished runs of this grid from these folders, in place, when --results has no "
+                        "file for them: never copied, run or written there (runs found nowhere train into --results); "
+                        "--claims reads their results too. A report over several grids (minilm-fewshot-gain), or a "
+                        "grid whose reference runs another grid holds (minilm-table4/5, minilm-paper-tuned)")
     g.add_argument("--shard", default="0/1", metavar="i/N", help="run only share i of N of the grid (0-based)")
     g.add_argument("--first-seeds", type=int, default=0, metavar="K",
                    help="run the first K --seeds of every dataset and method before the other seeds: the earliest "
@@ -233,11 +234,12 @@ def check_paths(p, args):
     if results.exists() and not results.is_dir():
         fail(p.prog, f"--results {results} cannot hold result files: it is a file; give the folder that holds (or "
                      "will hold) them")
-    for folder in args.read:
+    for folder in args.also_read:
         if Path(folder).exists() and not Path(folder).is_dir():
-            fail(p.prog, f"--read {folder} is a file: give the results folder of the grid that holds the runs")
+            fail(p.prog, f"--also-read {folder} is a file: give the results folder of the grid that holds the runs")
         if not Path(folder).exists():  # a grid not started yet: its runs are simply missing
-            print(f"{p.prog}: note: --read {folder} does not exist (yet): no runs are read from it", file=sys.stderr)
+            print(f"{p.prog}: note: --also-read {folder} does not exist (yet): no runs are read from it",
+                  file=sys.stderr)
     if args.out is not None:
         check_out_dir(p.prog, "--out", args.out)
 
@@ -253,7 +255,7 @@ def make_plan(args):
         cfg.validate()
     if args.first_seeds:  # a stable sort: within each wave, the experiment's own order
         configs = sorted(configs, key=lambda cfg: cfg.seed not in spec.seeds[:args.first_seeds])
-    return experiment, spec, plan(configs, args.results, args.read)
+    return experiment, spec, plan(configs, args.results, args.also_read)
 
 
 def time_left_lines(got):
@@ -286,7 +288,9 @@ def time_left_lines(got):
 def status_lines(runs, got, args):
     """What the reader should know before the tables: how complete the grid is, and any warnings."""
     records = [res for _, res in got["ok"]]
-    lines = [f"{len(runs)} runs in {args.results}: {len(got['ok'])} ok, {len(got['failed'])} failed, "
+    elsewhere = sum(run.path.parent != Path(args.results) for run in runs)
+    shared = f" ({elsewhere} of them read from {' and '.join(args.also_read)})" if elsewhere else ""
+    lines = [f"{len(runs)} runs in {args.results}{shared}: {len(got['ok'])} ok, {len(got['failed'])} failed, "
              f"{len(got['missing'])} missing" + (f", {len(got['stale'])} stale" if got["stale"] else "") + "."]
     unfinished = [r.label for r in got["missing"] + got["stale"]]
     if unfinished:
@@ -420,7 +424,7 @@ def main(argv=None):
             only = {k: getattr(args, k) for k in ("datasets", "seeds") if k in args.explicit}
             print(claims_report(args.results, alpha=args.sig_alpha, fmt=args.format, out=args.out, speed=args.speed,
                                 resampling=ResamplePlan(args.bootstrap, args.resample_seed, args.bootstrap_max),
-                                **only))
+                                also=args.also_read, **only))
         except ValueError as e:
             p.exit(2, f"{p.prog}: error: {e}\n")
         return 0

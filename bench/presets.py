@@ -8,6 +8,8 @@ options (by their argparse dest). A flag given on the command line wins over the
     minilm-recipe       issue 13's recipe calibration (with --experiment recipe)
     minilm-table2       issue 13's evidence grid, into its committed folder (the README's results)
     minilm-table2-imdb  its IMDB cells on a fixed subset
+    minilm-table4, minilm-table5  its noise tables: TREC-coarse with word deletion / swaps, the clean column read
+                        from minilm-table2's folder
     minilm-budget       the budget check: TREC-fine, none and AMPLIFY with twice the epochs
     minilm-tune         issue 46's tuning runs: each dataset x method at three lrs, <= 15 epochs, patience 3
     minilm-tuned        issue 46's final grid: each cell at its tuned lr, seeds 0-4
@@ -81,10 +83,12 @@ PRESETS = {
                             methods=("none", "embedmix", "sentmix", "tmix", "manifold", "amplify", "labelsmooth",
                                      "ssmix", "mixup-transformer"), seeds=(0, 1, 2, 3, 4),
                             options={"model": "minilm-l6", "epochs": 6, "patience": 3, "lr": 1e-4,
-                                     "first_seeds": 3, "results": "bench/results/minilm-table2"}),
-    # IMDB on MiniLM costs ~2.5 h per epoch per run on one core (bench/results/speed-cpu-minilm-l6-b32-imdb.json:
-    # 11.5 s per step of 32 reviews x 256 tokens): the full grid would be ~450 CPU-hours. So a fixed subset,
-    # the same for every method and seed, named as a subset under every table; same recipe as minilm-table2.
+                                     "first_seeds": 3, "results": "bench/results/minilm-table2",
+                                     "also_read": ["bench/results/minilm-noise"]}),  # --claims: the noise runs too
+    # IMDB on MiniLM costs ~2.5 h per epoch per run on one core (11.5 s per step of 32 reviews x 256 tokens:
+    # bench/results/speed-train-step/speed-cpu-minilm-l6-b32-imdb.json): the full grid would be ~450 CPU-hours. So a
+    # fixed subset, the same for every method and seed, named as a subset under every table; same recipe as
+    # minilm-table2.
     "minilm-table2-imdb": Preset("issue 13's IMDB cells on a fixed subset: MiniLM, 2,000 training and 1,000 dev/test "
                                  "reviews x the six methods and the three controls x seeds 0-4, the minilm-table2 "
                                  "recipe, into bench/results/minilm-table2-imdb (~70 CPU-hours)",
@@ -94,6 +98,19 @@ PRESETS = {
                                  options={"model": "minilm-l6", "epochs": 6, "patience": 3, "lr": 1e-4,
                                           "train_limit": 2000, "eval_limit": 1000, "first_seeds": 3,
                                           "results": "bench/results/minilm-table2-imdb"}),
+    # Issue 13's noise tables (paper Tables 4 and 5) in their cheapest useful form: TREC-coarse, the six methods,
+    # seeds 0-2, the minilm-table2 recipe, at 5-20% noise. Their 0% column is minilm-table2's clean runs, read
+    # from its folder (--also-read), so that a noisy run and the clean run it is compared with differ in their data
+    # only; the noisy runs have their own folder.
+    **{f"minilm-table{n}": Preset(
+        f"issue 13's Table {n}: MiniLM, TREC-coarse x the six methods x seeds 0-2, the minilm-table2 recipe, with "
+        f"random word {word} at 5/10/15/20% of training words, into bench/results/minilm-noise; the clean column "
+        "read from bench/results/minilm-table2 (~8 CPU-hours)",
+        datasets=("trec-coarse",), methods=("none", "embedmix", "sentmix", "tmix", "manifold", "amplify"),
+        seeds=(0, 1, 2),
+        options={"model": "minilm-l6", "epochs": 6, "patience": 3, "lr": 1e-4, "experiment": f"table{n}",
+                 "results": "bench/results/minilm-noise", "also_read": ["bench/results/minilm-table2"]})
+       for n, word in ((4, "deletion"), (5, "swaps"))},
     # The minilm-table2 recipe's 6 epochs were chosen on `none`; on TREC-fine most mixing runs had their best dev
     # epoch in the last one (`--report-only`'s budget table). The same cells with twice the budget (the cosine
     # schedule stretched over it, the same early-stopping rule) say whether AMPLIFY's gap there is the budget's.
@@ -133,7 +150,7 @@ PRESETS = {
                                  datasets=("trec-fine", "mrpc"), methods=ALL_METHODS, seeds=(0, 1, 2, 3, 4),
                                  options={"model": "minilm-l6", "epochs": 15, "patience": 3,
                                           "experiment": "paper-tuned", "first_seeds": 3,
-                                          "read": ["bench/results/minilm-tuned", "bench/results/minilm-tuning"],
+                                          "also_read": ["bench/results/minilm-tuned", "bench/results/minilm-tuning"],
                                           "results": "bench/results/minilm-paper-tuned"}),
     # Issue 47's few-label grids (docs/fewshot.md): K examples per class for train and K per class for dev, drawn by
     # the seed (seeds 0-4 = five draws, the same for every method: data/fewshot.py), the full official test set;
@@ -161,7 +178,7 @@ PRESETS = {
                                   datasets=("trec-fine", "mrpc", "sst-5", "sst-2", "trec-coarse"),
                                   methods=ALL_METHODS, seeds=(0, 1, 2, 3, 4),
                                   options={"model": "minilm-l6", "experiment": "fewshot-gain",
-                                           "read": ["bench/results/minilm-fewshot-10",
+                                           "also_read": ["bench/results/minilm-fewshot-10",
                                                     "bench/results/minilm-fewshot-100",
                                                     "bench/results/minilm-table2"],
                                            "results": "bench/results/minilm-fewshot-gain"}),

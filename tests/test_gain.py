@@ -103,7 +103,7 @@ def test_the_gain_preset_reads_every_committed_run_of_its_three_grids(capsys):
     lines = [line.split() for line in capsys.readouterr().out.splitlines() if line.startswith(("ok ", "missing "))]
     found = {Path(words[-1]) for words in lines if words[0] == "ok"}
     expected = set()
-    for folder in PRESETS["minilm-fewshot-gain"].options["read"]:
+    for folder in PRESETS["minilm-fewshot-gain"].options["also_read"]:
         for path in Path(folder).glob("*.json"):
             result = json.loads(path.read_text())
             if result.get("status") == "ok" and not result["config"].get("noise"):

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from bench.manifest import main, manifest, preset_folders, runs_of
+from bench.manifest import benchmarks_of, main, manifest, preset_folders, runs_of
 
 ROOT = Path(__file__).resolve().parents[1]
 FOLDERS = sorted(p.parent for p in (ROOT / "bench" / "results").glob("*/MANIFEST.md"))
@@ -13,7 +13,7 @@ FOLDERS = sorted(p.parent for p in (ROOT / "bench" / "results").glob("*/MANIFEST
 
 def test_every_folder_of_runs_has_a_manifest():
     folders = {p.parent for p in (ROOT / "bench" / "results").glob("*/*.json")}
-    with_runs = {f for f in folders if runs_of(f)}
+    with_runs = {f for f in folders if runs_of(f) or benchmarks_of(f)}
     assert with_runs and with_runs <= set(FOLDERS), sorted(str(p) for p in with_runs - set(FOLDERS))
 
 

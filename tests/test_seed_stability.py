@@ -34,7 +34,7 @@ def claims_by_seed():
     cwd = os.getcwd()
     os.chdir(ROOT)
     try:
-        units, _ = load("bench/results/minilm-table2")
+        units, _ = load(["bench/results/minilm-table2", "bench/results/minilm-noise"])  # as --preset minilm-table2
         speed = load_speed(["bench/results/minilm-table2-speed"])
         return {s: claims_table(units, 0.05, speed, plan(s)).records for s in SEEDS}
     finally:

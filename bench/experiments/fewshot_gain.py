@@ -7,7 +7,7 @@ the number of labelled examples (bench/report/gain.py).
     -> the table, and bench/results/minilm-fewshot-gain/gain_vs_labels.{csv,png} (the PNG needs matplotlib)
 
 It trains nothing of its own: its runs are those of minilm-fewshot-10, minilm-fewshot-100 and minilm-table2,
-each with the recipe of its own preset, read in place from their folders (`--read`). The configs below are
+each with the recipe of its own preset, read in place from their folders (`--also-read`). The configs below are
 rebuilt from those presets' options, so each has the key, and so the file, of the run that grid made.
 """
 

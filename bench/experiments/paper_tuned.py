@@ -17,7 +17,7 @@ This experiment measures the two effects apart, on the tuned recipe (bench/exper
   Table 1        AMPLIFY with n ∈ {1, 3, 7, 9, 20} draws against n = 5;
   Table 6        AMPLIFY in one block only (the paper's 4, 8, 12 of 12 scaled to the depth) against every block.
 A variant runs at its method's tuned lr for that dataset; the reference runs (each method as the tuned grid has
-it) are the tuned grid's own, read in place (the preset's `--read`): run `minilm-tuned` for the same datasets and
+it) are the tuned grid's own, read in place (the preset's `--also-read`): run `minilm-tuned` for the same datasets and
 seeds first, or they train into this grid's folder. Datasets whose cells TUNED_LRS has not decided are left out.
 """
 

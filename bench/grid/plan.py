@@ -123,9 +123,10 @@ def grid_configs(base, datasets, methods, seeds):
 def plan(configs, results_dir, read=()):
     """Runs for a list of configs; refuses duplicates (two cells with one key would share one file).
 
-    read: other results folders, searched in order for each run's file after results_dir. A run whose finished
-    ("ok") result one of them holds, and results_dir does not, is that file: read in place, never written (a
-    failed or stale file there is ignored, so that nothing is ever trained into a folder that is only read)."""
+    read: other results folders (bench.compare --also-read), searched in order for each run's file after
+    results_dir. A run whose finished ("ok") result one of them holds, and results_dir does not, is that file:
+    read in place, never copied, run or written (a failed or stale file there is ignored, so that nothing is ever
+    trained into a folder that is only read). The noise tables' clean column is minilm-table2's runs this way."""
     runs, seen = [], {}
     for cfg in configs:
         run = _found(Run.of(cfg, results_dir), read)

@@ -113,14 +113,16 @@ def default_options(cfg):
 
 def load(results_dir, datasets=None, seeds=None):
     """{(setting, dataset): {level: {method: {seed: result}}}} and counts of what was left out and why.
-    level: None for clean data, else (noise kind, p). datasets, seeds: read only these (None: every one)."""
-    results_dir = Path(results_dir)
-    if not results_dir.is_dir():
-        raise ValueError(f"--claims reads stored results, but {results_dir} is not a directory; pass --results DIR "
-                         "(the directory a bench.compare run wrote into)")
+    level: None for clean data, else (noise kind, p). results_dir: a folder, or a list of folders read as one
+    (their files in file-name order). datasets, seeds: read only these (None: every one)."""
+    folders = [Path(results_dir)] if isinstance(results_dir, (str, Path)) else [Path(f) for f in results_dir]
+    for folder in folders:
+        if not folder.is_dir():
+            raise ValueError(f"--claims reads stored results, but {folder} is not a directory; pass --results DIR "
+                             "(the directory a bench.compare run wrote into)")
     units, counts = {}, {"files": 0, "used": 0, "not ok": 0, "unreadable or stale": 0, "variants": 0,
                          "duplicates": 0, "not asked for": 0}
-    for path in sorted(results_dir.glob("*.json")):
+    for path in sorted((p for folder in folders for p in folder.glob("*.json")), key=lambda p: (p.name, str(p))):
         counts["files"] += 1
         res = read_json(path)
         cfg = res.get("config") if isinstance(res, dict) else None
@@ -508,15 +510,18 @@ def p_text(line):
 
 
 def claims_report(results_dir, alpha=0.05, fmt="markdown", out=None, speed=None, datasets=None, seeds=None,
-                  resampling=DEFAULT_PLAN):
+                  resampling=DEFAULT_PLAN, also=None):
     """The printed report: what was read, then the claims table. Writes claims.csv etc. to `out` if given.
     speed: bench.speed JSONs (files or directories) for the interleaved cost lines. datasets, seeds: only the
-    runs of these (bench.compare's --datasets / --seeds, when given); None: every run."""
-    units, counts = load(results_dir, datasets, seeds)
+    runs of these (bench.compare's --datasets / --seeds, when given); None: every run. also: other folders
+    read with results_dir (bench.compare's --also-read: minilm-table2's claims read the noise tables' runs)."""
+    folders = [results_dir, *(also or ())]
+    units, counts = load(folders, datasets, seeds)
     asked = " and ".join(f"--{k} {' '.join(map(str, v))}" for k, v in (("datasets", datasets), ("seeds", seeds))
                          if v is not None)
     speed_units = load_speed(speed)
-    status = [f"{counts['files']} result files in {results_dir}: {counts['used']} runs used; left out: "
+    where = " and ".join(map(str, folders))
+    status = [f"{counts['files']} result files in {where}: {counts['used']} runs used; left out: "
               f"{counts['variants']} method variants (table1/table6/reference-bug), {counts['not ok']} failed, "
               f"{counts['unreadable or stale']} unreadable or stale, {counts['duplicates']} duplicates"
               + (f", {counts['not asked for']} outside {asked}." if asked else "."),
