@@ -10,6 +10,10 @@ the presets that fill the folder, how many runs of which datasets, methods and s
 the machines, the date range and the runs' own wall time. It is generated, never edited: tests/test_manifest.py
 checks every committed MANIFEST.md against this module's output.
 
+A folder of figures and tables drawn from runs kept in other folders (the forest plot, the few-label gain
+picture) gets the list of its files and the commands that write them: the presets that name it, and the
+`bench.compare ... --out FOLDER` commands the README and docs give for it.
+
 A folder of performance benchmarks (bench.speed and its siblings: JSONs with a "benchmark" and its "command") gets
 a table of them instead: per file the command that reproduces it, the commit of the code it timed, the threads
 and the machine's load. Those files record no date; the manifest gives their code commits' dates (from git).
@@ -119,6 +123,8 @@ def manifest(folder, presets):
     if notes:
         lines.append("- Hand-written notes beside it (what the files are for, their history): " + ", ".join(notes))
     found = benchmarks_of(folder)
+    if not found and not runs:
+        return "\n".join(lines + figure_lines(folder, named)) + "\n"
     if found and not runs:
         return "\n".join(lines + benchmark_lines(found)[1 if lines[-1] == "" else 0:]) + "\n"
     lines.append("- Presets: " + (", ".join(f"`python -m bench.compare --preset {n}`" for n in named)
@@ -138,6 +144,22 @@ def manifest(folder, presets):
         lines.append(f"- Dates: first run started {started[0]}, last finished {finished[-1] if finished else '?'}")
     lines.append(f"- Runs' own wall time, summed: {hours:.1f} hours")
     return "\n".join(lines + (benchmark_lines(found) if found else [])) + "\n"
+
+
+def figure_lines(folder, named):
+    """A folder of figures and tables drawn from other folders' runs: its files, and the commands that write
+    them, as the presets that name it and the README and docs pages that cite it give them."""
+    files = sorted(p.name for p in folder.iterdir()
+                   if p.is_file() and not p.name.startswith(".") and p.name not in ("MANIFEST.md", *NOTES))
+    lines = ["- Figures and tables made from runs kept elsewhere: " + (", ".join(files) or "none yet")]
+    commands = [f"`python -m bench.compare --preset {n} --report-only`" for n in named]
+    rel = folder.resolve().relative_to(REPO).as_posix() if folder.resolve().is_relative_to(REPO) else None
+    for page in [REPO / "README.md", *sorted((REPO / "docs").glob("*.md"))] if rel else []:
+        for command in re.findall(r"python -m bench\.compare[^`\n;]*?--out " + re.escape(rel) + r"\b",
+                                  page.read_text(encoding="utf-8")):
+            commands.append(f"`{command}` ({page.relative_to(REPO).as_posix()})")
+    lines.append("- Made by: " + ("; ".join(dict.fromkeys(commands)) or "no preset or doc names this folder"))
+    return lines
 
 
 def preset_folders():

@@ -17,6 +17,20 @@ def test_every_folder_of_runs_has_a_manifest():
     assert with_runs and with_runs <= set(FOLDERS), sorted(str(p) for p in with_runs - set(FOLDERS))
 
 
+def test_every_results_folder_has_a_manifest():
+    """Runs, benchmarks, or figures and tables drawn from them: every folder with a file has its label."""
+    folders = {p.parent for p in (ROOT / "bench" / "results").glob("*/*") if p.is_file() and p.name[0] != "."}
+    assert folders <= set(FOLDERS), sorted(str(p) for p in folders - set(FOLDERS))
+
+
+def test_a_figure_folder_names_its_files_and_commands(tmp_path):
+    (tmp_path / "forest.png").write_bytes(b"\x89PNG")
+    (tmp_path / ".gitignore").write_text("*.tmp\n")
+    text = manifest(tmp_path, {"mine": str(tmp_path)})
+    assert "- Figures and tables made from runs kept elsewhere: forest.png\n" in text
+    assert "`python -m bench.compare --preset mine --report-only`" in text
+
+
 @pytest.mark.parametrize("folder", FOLDERS, ids=[p.name for p in FOLDERS])
 def test_manifest_is_generated(folder, monkeypatch):
     monkeypatch.chdir(ROOT)
