@@ -56,8 +56,7 @@ from pathlib import Path
 
 import numpy as np
 
-import run as run_cli
-from amplify.cli import ArgumentParser, check_out_dir, fail
+from amplify.cli import ArgumentParser, add_train_args, check_out_dir, config_from_args, fail, names_epilog
 from amplify.user_methods import method_arg
 from bench.experiments import EXPERIMENTS, GridSpec, ReportOptions
 from bench.grid.plan import (
@@ -75,6 +74,7 @@ from bench.grid.plan import (
 from bench.presets import PRESETS, TABLE2_METHODS, Preset
 from bench.report.tables import FORMATS, failures_table, provenance_notes, render_all, subset_notes, write_tables
 from bench.stats.monte_carlo import CAP, START, ResamplePlan
+from data import DATASETS
 
 
 def build_parser():
@@ -84,7 +84,7 @@ def build_parser():
         prog="python -m bench.compare",
         description="Run a resumable grid of fine-tuning runs and print accuracy, significance and cost tables.",
         epilog=f"presets:\n{presets}\nexperiments:\n{experiments}\n\n"
-               f"methods: {', '.join(run_cli.METHODS)}\ndatasets: {', '.join(run_cli.DATASETS)}\n\n"
+               f"{names_epilog()}\n\n"
                "examples:\n"
                "  python -m bench.compare --preset quick\n"
                "  python -m bench.compare --preset quick --report-only --format latex --out tables/\n"
@@ -100,7 +100,7 @@ def build_parser():
     g = p.add_argument_group("the grid")
     g.add_argument("--preset", choices=PRESETS, help="a named grid and options (flags given here win)")
     g.add_argument("--experiment", default="table2", choices=EXPERIMENTS, help="what to run and print (%(default)s)")
-    g.add_argument("--datasets", nargs="+", choices=run_cli.DATASETS, metavar="D",
+    g.add_argument("--datasets", nargs="+", choices=DATASETS, metavar="D",
                    help="default: the paper's seven")
     g.add_argument("--methods", nargs="+", type=method_arg, metavar="M",
                    help="default: " + " ".join(TABLE2_METHODS) + "; a method of your own: path/to/file.py:Class or "
@@ -176,7 +176,7 @@ def build_parser():
     g.add_argument("--figure-steps", type=int, default=200,
                    help="figure4: plot the first N training iterations (%(default)s); its CSVs and PNGs go to "
                         "--out, else the results directory")
-    run_cli.add_train_args(p)
+    add_train_args(p)
     return p
 
 
@@ -235,7 +235,7 @@ def check_paths(p, args):
 
 def make_plan(args):
     """(experiment, spec, runs) for the arguments; ValueError for a bad config."""
-    base = run_cli.config_from_args(args).validate()
+    base = config_from_args(args).validate()
     spec = GridSpec(base, tuple(dict.fromkeys(args.datasets)), tuple(dict.fromkeys(args.methods)),
                     tuple(dict.fromkeys(args.seeds)))
     experiment = EXPERIMENTS[args.experiment]
