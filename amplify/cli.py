@@ -61,16 +61,21 @@ def int_list(text):
 
 
 def add_train_args(p):
-    """The options of one run (bench.compare reuses them for grids)."""
-    from amplify.methods import Amplify, Method
+    """The options of one run, in four groups (bench.compare reuses them for grids); defaults: TrainConfig's."""
     from amplify.train import TrainConfig
-    from amplify.user_methods import MethodOptions
-    from data.common import DATA_DIR_HELP
-    from data.noise import KINDS as NOISE_KINDS
-    from model.registry import MODELS
 
     d = TrainConfig()
-    g = p.add_argument_group("model and recipe (defaults: the paper's)")
+    _recipe_args(p.add_argument_group("model and recipe (defaults: the paper's)"), d)
+    _mixing_args(p.add_argument_group("mixing"), d)
+    _data_args(p.add_argument_group("data"))
+    _machinery_args(p.add_argument_group("machinery"))
+    return p
+
+
+def _recipe_args(g, d):
+    """The backbone and the paper's recipe."""
+    from model.registry import MODELS
+
     g.add_argument("--model", default=d.model, choices=MODELS, help="backbone (default %(default)s, offline)")
     g.add_argument("--weights", default=None, help="directory with config.json, vocab.txt, model.safetensors")
     g.add_argument("--epochs", type=int, default=d.epochs, help="at most this many epochs (%(default)s)")
@@ -89,7 +94,13 @@ def add_train_args(p):
     g.add_argument("--warmup-ratio", type=float, default=d.warmup_ratio, help="linear warm-up share (%(default)s)")
     g.add_argument("--max-grad-norm", type=float, default=None, help="clip gradients (off, as in the paper)")
     g.add_argument("--pooling", default=d.pooling, choices=("pooler", "mean"), help="sentence vector (%(default)s)")
-    g = p.add_argument_group("mixing")
+
+
+def _mixing_args(g, d):
+    """How the methods mix (and labelsmooth's ε, a user's method's options)."""
+    from amplify.methods import Amplify, Method
+    from amplify.user_methods import MethodOptions
+
     g.add_argument("--alpha", type=float, default=None,
                    help=f"Beta(α, α); default {Method.alpha}, AMPLIFY {Amplify.alpha}")
     g.add_argument("--n-draws", type=int, default=d.n_draws, help="AMPLIFY: λ = max of n draws (%(default)s)")
@@ -104,7 +115,13 @@ def add_train_args(p):
                    help="labelsmooth: ε (default E[1-λ] of AMPLIFY's λ = 0.0384)")
     g.add_argument("--method-option", dest="method_options", nargs="+", action=MethodOptions, default=None,
                    metavar="KEY=VALUE", help="options of a method of your own, passed to its constructor")
-    g = p.add_argument_group("data")
+
+
+def _data_args(g):
+    """Where the data is, and which examples train."""
+    from data.common import DATA_DIR_HELP
+    from data.noise import KINDS as NOISE_KINDS
+
     g.add_argument("--data-dir", default=None, help=f"datasets root ({DATA_DIR_HELP})")
     g.add_argument("--cache-dir", default=None, help="token-id cache (default ~/.cache/amplify/tokens)")
     g.add_argument("--noise", default=None, choices=NOISE_KINDS,
@@ -117,7 +134,10 @@ def add_train_args(p):
                         "--seed (seeds 0-4 = five draws, the same for every method); test stays the full official "
                         "split (data/fewshot.py; python -m data.fewshot prints a draw's class counts)")
     g.add_argument("--bucket", action="store_true", help="length-bucketed batches (faster)")
-    g = p.add_argument_group("machinery")
+
+
+def _machinery_args(g):
+    """Device, threads, and the switches for timing and debugging."""
     g.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:1 ...")
     g.add_argument("--threads", type=int, default=None,
                    help="CPU threads (default: $OMP_NUM_THREADS, else the cores not busy when the run starts; "
@@ -126,7 +146,6 @@ def add_train_args(p):
     g.add_argument("--random-init", action="store_true", help="skip pretrained weights (timing only)")
     g.add_argument("--eval-test-each-epoch", action="store_true",
                    help="evaluate test after every epoch too (default: once, on the best-dev epoch's weights)")
-    return p
 
 
 def config_from_args(args, **overrides):
