@@ -72,7 +72,8 @@ from bench.grid.plan import (
     unreadable,
 )
 from bench.presets import PRESETS, TABLE2_METHODS, Preset
-from bench.report.tables import FORMATS, failures_table, provenance_notes, render_all, subset_notes, write_tables
+from bench.report.render import FORMATS, render_all, write_tables
+from bench.report.tables import failures_table, provenance_notes, subset_notes
 from bench.stats.monte_carlo import CAP, START, ResamplePlan
 from data import DATASETS
 
