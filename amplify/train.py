@@ -4,6 +4,10 @@ Fine-tune a BERT classifier with one mixup method: the paper's recipe as a plain
     cfg = TrainConfig(method="amplify", dataset="trec-fine")
     result = train(cfg, out="results/run.json")
 
+train() reads top-down: setup (model, data, method, optimiser, batches) -> resume (a checkpoint, if any) ->
+run_epochs -> train_epoch -> take_step, and dev_evaluation (with save_checkpoint) -> final_test -> finish_result.
+The loop's state is one Loop (what a checkpoint saves); what it trains with is one Run.
+
 Recipe (paper, Experimental Settings): AdamW (lr 2e-5, eps 1e-8, weight decay 0.01, none on biases
 and LayerNorm weights), batch 32, max length 256, cosine schedule with linear warm-up over the first
 10% of steps, at most 15 epochs, early stopping with patience 5 on dev accuracy. The test accuracy
