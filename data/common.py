@@ -157,9 +157,10 @@ def write_atomic(path, write, binary=False):
     """Write the file at `path` so that a reader, or a process restarted after kill -9, sees the old file or the
     whole new one, never half of one: `write(f)` fills a temporary file in the same folder (made if missing),
     which is fsynced, given the mode open() would give it (mkstemp makes it 0600), then os.replace()d onto
-    `path`. On any error the temporary file is removed and the error raised. The suite's one implementation:
-    result JSONs and CSVs (amplify/results.py), figures (bench/report/plots.py) and the token cache
-    (data/batching.py) all call it; it lives here because data/ may import nothing of amplify/ or bench/."""
+    `path`. On any error the temporary file is removed and the error raised. Result JSONs and CSVs
+    (amplify/results.py), figures (bench/report/plots.py) and the token cache (data/batching.py) all call it;
+    it lives here because data/ may import nothing of amplify/ or bench/, and both may import data/. The
+    hand-written safetensors writer keeps its own (model/safetensors.py: model/ imports nothing outside it)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
