@@ -380,7 +380,7 @@ longest L), which skip the saliency pass: on short texts such as TREC that is ab
 
 
 @functools.lru_cache
-def amplify_mean_one_minus_lam(n_draws=5, alpha=0.1):
+def amplify_mean_one_minus_lam(n_draws=5, alpha=Amplify.alpha):
     """E[1 - λ] for AMPLIFY's λ = max of n_draws Beta(α, α) draws, by numerical integration.
 
     For λ in [0, 1], E[λ] = ∫0^1 P(λ > x) dx, so E[1 - λ] = ∫0^1 P(λ <= x) dx = ∫0^1 F(x)^n dx, F the

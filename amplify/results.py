@@ -2,7 +2,8 @@
 Result files: one JSON per run, written atomically, stamped with what produced it.
 
 Atomic = write a temporary file in the same directory, fsync, then os.replace: a reader (or a grid
-restarted after kill -9) sees either the old file or the complete new one, never half of one.
+restarted after kill -9) sees either the old file or the complete new one, never half of one
+(data/common.py's write_atomic, which bench's figures use too, through this module).
 
 Per-example class probabilities (for NLL, ECE, Brier) are stored compactly as the log-softmax in
 little-endian float16, base64, with the shape: 2 bytes per example per class (TREC-fine test, 500 x 50:
@@ -24,29 +25,14 @@ from pathlib import Path
 
 import numpy as np
 
+from data.common import write_atomic  # bench writes its figures with it too
+
 REPO = Path(__file__).resolve().parents[1]
 
 
-def _umask():
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
-
-
 def write_text_atomic(path, text):
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; give the file the mode open() would
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    """A text file (UTF-8), written atomically (data/common.py's write_atomic)."""
+    write_atomic(path, lambda f: f.write(text))
 
 
 def write_json_atomic(path, obj):

@@ -4,6 +4,10 @@ Fine-tune a BERT classifier with one mixup method: the paper's recipe as a plain
     cfg = TrainConfig(method="amplify", dataset="trec-fine")
     result = train(cfg, out="results/run.json")
 
+train() reads top-down: setup (model, data, method, optimiser, batches) -> resume (a checkpoint, if any) ->
+run_epochs -> train_epoch -> take_step, and dev_evaluation (with save_checkpoint) -> final_test -> finish_result.
+The loop's state is one Loop (what a checkpoint saves); what it trains with is one Run.
+
 Recipe (paper, Experimental Settings): AdamW (lr 2e-5, eps 1e-8, weight decay 0.01, none on biases
 and LayerNorm weights), batch 32, max length 256, cosine schedule with linear warm-up over the first
 10% of steps, at most 15 epochs, early stopping with patience 5 on dev accuracy. The test accuracy
@@ -82,7 +86,7 @@ class TrainConfig:
     eps: float = 1e-8
     max_grad_norm: float | None = None  # the paper does not clip; HF's Trainer would at 1.0
     # mixing
-    alpha: float | None = None  # Beta(α, α); None = the method's default (0.2, AMPLIFY 0.1)
+    alpha: float | None = None  # Beta(α, α); None = the method's own (amplify/methods.py: Method.alpha, Amplify.alpha)
     n_draws: int = 5  # AMPLIFY: λ = max of n draws (paper Table 1)
     amplify_layers: list[int] | None = None  # AMPLIFY blocks (1-based); None = every block
     label_perm: str = "same"  # "independent" = the baselines' released-code label pairing
@@ -109,6 +113,13 @@ class TrainConfig:
     pretrained: bool = True
 
     def validate(self):
+        """Raise ValueError naming every bad option (as its command-line flag), else return self."""
+        bad = self._recipe_problems() + self._data_problems() + self._mixing_problems()
+        if bad:
+            raise ValueError("; ".join(bad))
+        return self
+
+    def _recipe_problems(self):
         bad = []
         for name in ("lr", "batch_size", "max_length", "epochs", "eval_batch_size", "log_every"):
             if not getattr(self, name) > 0:
@@ -132,6 +143,10 @@ class TrainConfig:
         if layers is not None and (not layers or min(layers) < 1 or (blocks and max(layers) > blocks)):
             bad.append(f"--amplify-layers takes blocks 1..{blocks or 'the model has'} (got {layers}"
                        + (f"; {self.model} has {blocks} blocks)" if blocks else ")"))
+        return bad
+
+    def _data_problems(self):
+        bad = []
         for name in ("max_steps", "step_budget", "eval_every", "train_limit", "eval_limit"):
             if getattr(self, name) is not None and getattr(self, name) < 1:
                 bad.append(f"--{name.replace('_', '-')} must be >= 1 (got {getattr(self, name)})")
@@ -144,6 +159,10 @@ class TrainConfig:
                 bad.append("--shots and --train-limit both choose the training examples: give one of them")
         if self.noise not in (None, *NOISE_KINDS) or not 0 <= self.noise_p < 1:
             bad.append(f"--noise must be one of {NOISE_KINDS} with 0 <= p < 1 (got {self.noise}, {self.noise_p})")
+        return bad
+
+    def _mixing_problems(self):
+        bad = []
         if self.alpha is not None and self.alpha <= 0:
             bad.append(f"--alpha must be > 0 (got {self.alpha})")
         eps = self.label_smoothing
@@ -161,9 +180,7 @@ class TrainConfig:
             bad.append(f"--method-option is for a method of one's own (path/to/file.py:Class), not {self.method}")
         if self.method == "mixup-transformer" and self.pooling != "pooler":
             bad.append("mixup-transformer mixes the [CLS] state that feeds the pooler: use --pooling pooler")
-        if bad:
-            raise ValueError("; ".join(bad))
-        return self
+        return bad
 
 
 @dataclass
@@ -304,6 +321,62 @@ class NonFiniteLoss(RuntimeError):
     pass
 
 
+@dataclass
+class Run:
+    """What one run trains with, built once by `setup`, and where its outputs go."""
+
+    cfg: TrainConfig
+    device: torch.device
+    amp: object  # autocast_for(device)
+    model: torch.nn.Module
+    model_info: dict
+    data: Data
+    method: object  # amplify/methods.py (or a user's class)
+    optimizer: AdamW
+    batcher: Batcher
+    total: int  # optimiser steps if it never stops early
+    warm: int  # of them, warm-up steps
+    rng: np.random.Generator  # the mixing draws' generators (seeded_generators)
+    gen: torch.Generator
+    log: RunLog
+    env: dict
+    t_start: float
+    progress: bool = True
+    checkpoint: Path | None = None
+    computed: dict = field(default_factory=dict)  # what a checkpoint must match (the config, a user method's hash)
+
+
+@dataclass
+class Loop:
+    """The training loop's state: what a checkpoint saves and a resumed run starts from."""
+
+    step: int = 0  # optimiser steps done
+    best: dict | None = None  # the best dev evaluation's row (in result["epochs"])
+    best_test: dict | None = None  # its test scores, when test is evaluated at every evaluation
+    best_state: dict | None = None  # its weights, on the device
+    since_best: int = 0  # dev evaluations since it
+    losses: list = field(default_factory=list)  # every step's loss
+    train_time: float = 0.0
+    seg_time: float = 0.0  # training time since the last dev evaluation (it may span epochs)
+    wall_before: float = 0.0  # wall time and peak memory of the earlier processes of a resumed run
+    peak_before: float = 0.0
+    resumed: list = field(default_factory=list)
+
+
+@dataclass
+class Epoch:
+    """One epoch's steps so far: their losses (on the device: no sync per step), lrs and λs, and how many of them
+    have gone to the log."""
+
+    number: int  # 0-based
+    buf: torch.Tensor
+    n: int = 0
+    done: int = 0
+    lrs: list = field(default_factory=list)
+    lams: list = field(default_factory=list)
+    t0: float = 0.0
+
+
 def train(cfg, out=None, progress=True, save_model=None, steps_csv=None, tensorboard=None, checkpoint=None):
     """Run one configuration; returns the result dict (and writes it atomically to `out`).
 
@@ -323,6 +396,24 @@ def train(cfg, out=None, progress=True, save_model=None, steps_csv=None, tensorb
     t_start = time.perf_counter()
     env = environment()  # at the start: the code that runs (a commit made while it trains is not it)
     env["malloc"] = keep_freed_memory()  # the same numbers, fewer page faults per step (amplify/allocator.py)
+    run = setup(cfg, save_model, log, env, t_start, progress, checkpoint)
+    result = start_result(run)
+    loop = resume(run, result) if checkpoint else Loop()
+    try:
+        run_epochs(run, loop, result)
+        final_test(run, loop, result, save_model)
+    except NonFiniteLoss as e:
+        result.update(status="failed", error=str(e))
+    finish_result(run, loop, result)
+    if out is not None:
+        write_json_atomic(out, result)
+        ckpt.discard(checkpoint)
+    return result
+
+
+def setup(cfg, save_model, log, env, t_start, progress, checkpoint):
+    """Build everything the run trains with, in the order that fixes its random numbers: the seed, then the
+    classifier head's init (inside `build`), then the data, the method, the optimiser and the batch order."""
     device = resolve_device(cfg.device)
     torch.manual_seed(cfg.seed)
     ds = load_dataset(cfg.dataset, data_dir=cfg.data_dir)
@@ -336,11 +427,7 @@ def train(cfg, out=None, progress=True, save_model=None, steps_csv=None, tensorb
         check_exportable(model)  # before training, not after
         check_model_dir(save_model)
     data = prepare_data(cfg, ds, tokenizer)
-    for split in ("train", "dev", "test"):
-        if len(getattr(data, split)) == 0:
-            files = ", ".join(f["path"] for f in ds.info.get("files", []))
-            raise ValueError(f"{cfg.dataset} has no {split} examples (files: {files} in {ds.info.get('data_dir')}); "
-                             "is a file empty or cut short? python -m data.download fetches it again")
+    check_not_empty(cfg, ds, data)
     model.to(device)
     method = make_method(cfg.method, model.config.num_hidden_layers, alpha=cfg.alpha, label_perm=cfg.label_perm,
                          n_draws=cfg.n_draws, amplify_layers=cfg.amplify_layers, mix_epochs=cfg.mix_epochs,
@@ -349,156 +436,224 @@ def train(cfg, out=None, progress=True, save_model=None, steps_csv=None, tensorb
     optimizer = AdamW(param_groups(model, cfg.weight_decay), lr=cfg.lr, eps=cfg.eps, weight_decay=cfg.weight_decay)
     batcher = Batcher(data.train, batch_size=cfg.batch_size, shuffle=True, seed=cfg.seed, bucket=cfg.bucket)
     total = total_steps(cfg, len(batcher))
-    warm = warmup_steps(total, cfg.warmup_ratio)
     rng, gen = seeded_generators(cfg.seed)
-    amp = autocast_for(device)
     if device.type == "cuda":
         torch.cuda.reset_peak_memory_stats(device)
+    return Run(cfg, device, autocast_for(device), model, model_info, data, method, optimizer, batcher, total,
+               warmup_steps(total, cfg.warmup_ratio), rng, gen, log, env, t_start, progress, checkpoint)
 
-    result = {"schema": 1, "status": "running", "error": None, "config": asdict(cfg), "method": method.describe(),
-              "model": {**model_info, "n_params": model.num_params()}, "data": data.info, "device": str(device),
-              "dtype": "bf16-autocast" if device.type == "cuda" else "fp32", "epochs": []}
-    computed = asdict(cfg)  # what a checkpoint must match; for a user's method, its source file's hash too
+
+def check_not_empty(cfg, ds, data):
+    for split in ("train", "dev", "test"):
+        if len(getattr(data, split)) == 0:
+            files = ", ".join(f["path"] for f in ds.info.get("files", []))
+            raise ValueError(f"{cfg.dataset} has no {split} examples (files: {files} in {ds.info.get('data_dir')}); "
+                             "is a file empty or cut short? python -m data.download fetches it again")
+
+
+def start_result(run):
+    """The result dict before training (status "running"); also sets what a checkpoint must match."""
+    cfg, device = run.cfg, run.device
+    result = {"schema": 1, "status": "running", "error": None, "config": asdict(cfg), "method": run.method.describe(),
+              "model": {**run.model_info, "n_params": run.model.num_params()}, "data": run.data.info,
+              "device": str(device), "dtype": "bf16-autocast" if device.type == "cuda" else "fp32", "epochs": []}
+    run.computed = asdict(cfg)  # for a user's method, its source file's hash too
     if is_spec(cfg.method):
-        computed["method_source"] = result["method"]["source_sha256"] = source_hash(cfg.method)
-    every = cfg.eval_every or len(batcher)  # dev after every `every` steps (default: each epoch's last) and the last
-    step, best, best_test, since_best, losses, train_time = 0, None, None, 0, [], 0.0
-    wall_before, peak_before, resumed = 0.0, 0.0, []  # the earlier processes of a resumed run
-    saved, why = ckpt.load(checkpoint, computed, ignore=NOT_COMPUTED) if checkpoint else (None, None)
+        run.computed["method_source"] = result["method"]["source_sha256"] = source_hash(cfg.method)
+    return result
+
+
+def resume(run, result):
+    """The loop state of a killed run of the same config from `run.checkpoint` (weights, optimiser and generators
+    put back in place), or a fresh Loop when there is none to use (saying why)."""
+    saved, why = ckpt.load(run.checkpoint, run.computed, ignore=NOT_COMPUTED)
     if why:
         print(f"checkpoint: {why}", file=sys.stderr)
-    if saved is not None:
-        loop, best_state, log.rows = ckpt.restore(saved, model, optimizer, rng, gen, device)
-        step, since_best, losses = loop["step"], loop["since_best"], loop["losses"]
-        train_time, result["epochs"], best_test = loop["train_time"], loop["epochs"], loop["best_test"]
-        best = result["epochs"][loop.get("best_row", loop["best_epoch"] - 1)]  # older files: one row per epoch
-        wall_before, peak_before = loop["wall_time_s"], loop["peak_memory_mb"]
-        resumed = loop["resumed"] + [{"after_epoch": saved["epoch"], "after_step": step, "env": loop["env"]}]
-        where = ckpt.position(saved) + ("" if cfg.eval_every else f" (step {step})")
-        print(f"checkpoint: resuming {checkpoint} after {where}; delete it to start over", file=sys.stderr)
-        if loop["env"].get("torch_threads") != env["torch_threads"]:  # float sums split differently
-            print(f"checkpoint: the run so far used {loop['env'].get('torch_threads')} threads, this process "
-                  f"{env['torch_threads']}: its numbers equal an uninterrupted run's to float rounding, not bit for "
-                  "bit (--threads sets the count)", file=sys.stderr)
-    try:
-        n_epochs, stop = math.ceil(total / len(batcher)), False
-        seg_time = 0.0  # training time since the last dev evaluation (it may span epochs)
-        for epoch in range(step // len(batcher), n_epochs):
-            model.train()
-            method.start_epoch(epoch + 1)
-            skip = step - epoch * len(batcher)  # > 0 only in the epoch where a resumed run's checkpoint was taken
-            buf = torch.zeros(len(batcher) - skip, device=device)  # losses stay on the device: no sync per step
-            n, done, lrs, lams = 0, 0, [], []  # steps of this epoch so far, and how many of them are in `losses`
-            bar = tqdm(itertools.islice(batcher.epoch(epoch), skip, None), total=len(batcher) - skip,
-                       disable=None if progress else True, leave=False,
-                       desc=f"{cfg.method} {cfg.dataset} s{cfg.seed} ep{epoch + 1}/{n_epochs}")
-            t0 = time.perf_counter()
-            for batch in bar:
-                lr = cosine_with_warmup(step, total, warm, cfg.lr)
-                set_lr(optimizer, lr)
-                buf[n] = train_step(model, method, to_device(batch, device), optimizer, rng, gen, device, amp,
-                                    cfg.max_grad_norm, lams=lams)
-                env["malloc"] = after_step()  # a fragmenting heap goes back to glibc's default (amplify/allocator.py)
-                lrs.append(lr)
-                n, step = n + 1, step + 1
-                if n % cfg.log_every == 0 or device.type == "cpu":
-                    recent = buf[max(0, n - cfg.log_every):n]
-                    if not torch.isfinite(recent).all():
-                        raise NonFiniteLoss(f"loss became {recent[~torch.isfinite(recent)][0].item()} near step "
-                                            f"{step} (epoch {epoch + 1}); try a lower --lr")
-                    if n % cfg.log_every == 0:
-                        bar.set_postfix(loss=f"{recent.mean().item():.4f}", lr=f"{lr:.2e}")
-                if step % every and step < total:
-                    continue
-                # a dev evaluation: after every `every` steps and after the last step of the budget
-                if device.type == "cuda":
-                    torch.cuda.synchronize(device)
-                seg_time += time.perf_counter() - t0
-                train_time += seg_time
-                losses += steps_to_log(log, epoch, step, buf, lrs, lams, done, n)
-                done = n
-                dev = evaluate(model, data.dev, cfg, device, amp)
-                test = evaluate(model, data.test, cfg, device, amp) if cfg.eval_test_each_epoch else None
-                since = result["epochs"][-1]["steps"] if result["epochs"] else 0
-                row = {"epoch": epoch + 1, "steps": step, "train_loss": float(np.mean(losses[since:])),
-                       "dev_acc": dev["acc"], "dev_f1": dev["f1"], "test_acc": test and test["acc"],
-                       "test_f1": test and test["f1"], "train_time_s": seg_time, "lr": lr}
-                result["epochs"].append(row)
-                log.epoch_end(row)
-                if progress:
-                    shown = "" if test is None else f" | test {test['acc']:.4f}"
-                    where = f"step {step:5d}" if cfg.eval_every else f"epoch {epoch + 1:2d}"
-                    tqdm.write(f"{where} | loss {row['train_loss']:.4f} | dev {dev['acc']:.4f}{shown} | "
-                               f"{seg_time:.1f}s", file=sys.stderr)  # stdout: results
-                if best is None or dev["acc"] > best["dev_acc"]:
-                    # Only the best-dev evaluation's test accuracy is reported, so test is evaluated once, at the
-                    # end, on these weights (kept in memory: a copy of the state dict, on the device).
-                    best, best_test, since_best = row, test, 0
-                    best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
-                else:
-                    since_best += 1
-                if since_best >= cfg.patience or step >= total:
-                    stop = True
-                    break
-                if checkpoint:
-                    loop = {"step": step, "since_best": since_best, "losses": losses, "train_time": train_time,
-                            "epochs": result["epochs"], "best_epoch": best["epoch"],
-                            "best_row": result["epochs"].index(best), "best_test": best_test,
-                            "wall_time_s": wall_before + time.perf_counter() - t_start,
-                            "peak_memory_mb": max(peak_before, peak_memory_mb(device)), "resumed": resumed, "env": env}
-                    why = ckpt.save(checkpoint, config=computed, epoch=step // len(batcher), model=model,
-                                    optimizer=optimizer, rng=rng, gen=gen, device=device, loop=loop,
-                                    best_state=None if best is row else best_state, log_rows=log.rows)
-                    if why:
-                        print(f"checkpoint: {why}", file=sys.stderr)
-                model.train()
-                t0, seg_time = time.perf_counter(), 0.0
-            if stop:
-                break
-            # the epoch ended after its last evaluation (with eval_every): its remaining steps go to the log now
-            if device.type == "cuda":
-                torch.cuda.synchronize(device)
-            seg_time += time.perf_counter() - t0
-            losses += steps_to_log(log, epoch, step, buf, lrs, lams, done, n)
-        row, test = best, best_test
-        if test is None:
-            if row is not result["epochs"][-1]:
-                model.load_state_dict(best_state)
-            if not save_model:
-                del best_state
-            test = evaluate(model, data.test, cfg, device, amp)  # what that epoch would have measured
-            row.update(test_acc=test["acc"], test_f1=test["f1"])
-        log.best(row)
-        if save_model:
-            from amplify.export import save_model as write_model
+    if saved is None:
+        return Loop()
+    saved_loop, best_state, run.log.rows = ckpt.restore(saved, run.model, run.optimizer, run.rng, run.gen, run.device)
+    result["epochs"] = saved_loop["epochs"]
+    loop = Loop(step=saved_loop["step"], best_test=saved_loop["best_test"], best_state=best_state,
+                since_best=saved_loop["since_best"], losses=saved_loop["losses"],
+                train_time=saved_loop["train_time"], wall_before=saved_loop["wall_time_s"],
+                peak_before=saved_loop["peak_memory_mb"])
+    loop.best = result["epochs"][saved_loop.get("best_row", saved_loop["best_epoch"] - 1)]  # old: a row per epoch
+    loop.resumed = saved_loop["resumed"] + [{"after_epoch": saved["epoch"], "after_step": loop.step,
+                                             "env": saved_loop["env"]}]
+    where = ckpt.position(saved) + ("" if run.cfg.eval_every else f" (step {loop.step})")
+    print(f"checkpoint: resuming {run.checkpoint} after {where}; delete it to start over", file=sys.stderr)
+    if saved_loop["env"].get("torch_threads") != run.env["torch_threads"]:  # float sums split differently
+        print(f"checkpoint: the run so far used {saved_loop['env'].get('torch_threads')} threads, this process "
+              f"{run.env['torch_threads']}: its numbers equal an uninterrupted run's to float rounding, not bit for "
+              "bit (--threads sets the count)", file=sys.stderr)
+    return loop
 
-            vocab = Path(model_info["dir"]) / "vocab.txt"
-            saving = dict(label_names=data.info["label_names"], vocab=vocab, max_length=cfg.max_length,
-                          state=best_state)
-            try:
-                result["saved_model"] = str(write_model(model, save_model, **saving))
-            except OSError as e:  # disk full, permissions, a folder made there during training: keep the model
-                try:
-                    fallback = write_model(model, Path(tempfile.mkdtemp(prefix="amplify-model-")) / "model", **saving)
-                    result["saved_model"] = str(fallback)
-                    print(f"save model: {lost_write(save_model, e, fallback)}", file=sys.stderr)
-                except OSError as e2:
-                    print(f"save model: could not write {save_model} ({e}) nor a copy in the temporary directory "
-                          f"({e2}); the result is written without it", file=sys.stderr)
-            del best_state
-        result.update(status="ok", best_epoch=row["epoch"], best_step=row["steps"], best_dev_acc=row["dev_acc"],
-                      test_acc=row["test_acc"], test_f1=row["test_f1"], test_predictions=test["preds"].tolist(),
-                      test_labels=test["labels"].tolist(), test_probs=pack_log_probs(test["log_probs"]))
-    except NonFiniteLoss as e:
-        result.update(status="failed", error=str(e))
-    result.update(train_loss_steps=losses, steps=step, train_time_s=train_time,
-                  mean_step_s=train_time / max(step, 1), samples_per_s=step * cfg.batch_size / max(train_time, 1e-9),
-                  wall_time_s=wall_before + time.perf_counter() - t_start,
-                  peak_memory_mb=max(peak_before, peak_memory_mb(device)), env=env)
-    if resumed:
-        result["resumed"] = resumed  # after which epochs, and each earlier process's code and machine
-    log.close()
-    if out is not None:
-        write_json_atomic(out, result)
-        ckpt.discard(checkpoint)
-    return result
+
+def run_epochs(run, loop, result):
+    """Train epoch after epoch (a resumed run from inside the epoch it stopped in) until early stopping or the
+    last step."""
+    n_epochs = math.ceil(run.total / len(run.batcher))
+    for epoch in range(loop.step // len(run.batcher), n_epochs):
+        if train_epoch(run, loop, result, epoch, n_epochs):
+            return
+
+
+def train_epoch(run, loop, result, epoch, n_epochs):
+    """One epoch's steps and the dev evaluations that fall in it: after every `eval_every` steps (default: the
+    epoch's last) and after the budget's last step. Returns True when the run stops."""
+    cfg, batcher = run.cfg, run.batcher
+    every = cfg.eval_every or len(batcher)
+    run.model.train()
+    run.method.start_epoch(epoch + 1)
+    skip = loop.step - epoch * len(batcher)  # > 0 only in the epoch where a resumed run's checkpoint was taken
+    ep = Epoch(epoch, buf=torch.zeros(len(batcher) - skip, device=run.device))
+    bar = tqdm(itertools.islice(batcher.epoch(epoch), skip, None), total=len(batcher) - skip,
+               disable=None if run.progress else True, leave=False,
+               desc=f"{cfg.method} {cfg.dataset} s{cfg.seed} ep{epoch + 1}/{n_epochs}")
+    ep.t0 = time.perf_counter()
+    for batch in bar:
+        lr = take_step(run, loop, ep, batch, bar)
+        if loop.step % every and loop.step < run.total:
+            continue
+        if dev_evaluation(run, loop, ep, result, lr):
+            return True
+        run.model.train()
+        ep.t0, loop.seg_time = time.perf_counter(), 0.0
+    # the epoch ended after its last evaluation (with eval_every): its remaining steps go to the log now
+    end_segment(run, loop, ep)
+    return False
+
+
+def take_step(run, loop, ep, batch, bar):
+    """One optimiser step at the schedule's lr; every `log_every` steps (every step on CPU, where reading the loss
+    costs nothing) a non-finite loss fails the run. Returns the lr."""
+    cfg = run.cfg
+    lr = cosine_with_warmup(loop.step, run.total, run.warm, cfg.lr)
+    set_lr(run.optimizer, lr)
+    ep.buf[ep.n] = train_step(run.model, run.method, to_device(batch, run.device), run.optimizer, run.rng, run.gen,
+                              run.device, run.amp, cfg.max_grad_norm, lams=ep.lams)
+    run.env["malloc"] = after_step()  # a fragmenting heap goes back to glibc's default (amplify/allocator.py)
+    ep.lrs.append(lr)
+    ep.n, loop.step = ep.n + 1, loop.step + 1
+    if ep.n % cfg.log_every == 0 or run.device.type == "cpu":
+        recent = ep.buf[max(0, ep.n - cfg.log_every):ep.n]
+        if not torch.isfinite(recent).all():
+            raise NonFiniteLoss(f"loss became {recent[~torch.isfinite(recent)][0].item()} near step "
+                                f"{loop.step} (epoch {ep.number + 1}); try a lower --lr")
+        if ep.n % cfg.log_every == 0:
+            bar.set_postfix(loss=f"{recent.mean().item():.4f}", lr=f"{lr:.2e}")
+    return lr
+
+
+def end_segment(run, loop, ep, evaluation=False):
+    """Close the training time since the last evaluation (or the epoch's start), counted into the run's training
+    time at an evaluation, and hand the steps' losses to the log."""
+    if run.device.type == "cuda":
+        torch.cuda.synchronize(run.device)
+    loop.seg_time += time.perf_counter() - ep.t0
+    if evaluation:
+        loop.train_time += loop.seg_time
+    loop.losses += steps_to_log(run.log, ep.number, loop.step, ep.buf, ep.lrs, ep.lams, ep.done, ep.n)
+    ep.done = ep.n
+
+
+def dev_evaluation(run, loop, ep, result, lr):
+    """Evaluate dev (and test with eval_test_each_epoch), add the row, track the best; checkpoint unless the run
+    stops here. Returns True when it stops: patience run out, or the last step done."""
+    cfg = run.cfg
+    end_segment(run, loop, ep, evaluation=True)
+    dev = evaluate(run.model, run.data.dev, cfg, run.device, run.amp)
+    test = evaluate(run.model, run.data.test, cfg, run.device, run.amp) if cfg.eval_test_each_epoch else None
+    since = result["epochs"][-1]["steps"] if result["epochs"] else 0
+    row = {"epoch": ep.number + 1, "steps": loop.step, "train_loss": float(np.mean(loop.losses[since:])),
+           "dev_acc": dev["acc"], "dev_f1": dev["f1"], "test_acc": test and test["acc"],
+           "test_f1": test and test["f1"], "train_time_s": loop.seg_time, "lr": lr}
+    result["epochs"].append(row)
+    run.log.epoch_end(row)
+    if run.progress:
+        shown = "" if test is None else f" | test {test['acc']:.4f}"
+        where = f"step {loop.step:5d}" if cfg.eval_every else f"epoch {ep.number + 1:2d}"
+        tqdm.write(f"{where} | loss {row['train_loss']:.4f} | dev {dev['acc']:.4f}{shown} | "
+                   f"{loop.seg_time:.1f}s", file=sys.stderr)  # stdout: results
+    if loop.best is None or dev["acc"] > loop.best["dev_acc"]:
+        # Only the best-dev evaluation's test accuracy is reported, so test is evaluated once, at the end, on
+        # these weights (kept in memory: a copy of the state dict, on the device).
+        loop.best, loop.best_test, loop.since_best = row, test, 0
+        loop.best_state = {k: v.detach().clone() for k, v in run.model.state_dict().items()}
+    else:
+        loop.since_best += 1
+    if loop.since_best >= cfg.patience or loop.step >= run.total:
+        return True
+    if run.checkpoint:
+        save_checkpoint(run, loop, result, row)
+    return False
+
+
+def save_checkpoint(run, loop, result, row):
+    """The loop's state after the evaluation that gave `row` (amplify/checkpoint.py)."""
+    saved = {"step": loop.step, "since_best": loop.since_best, "losses": loop.losses, "train_time": loop.train_time,
+             "epochs": result["epochs"], "best_epoch": loop.best["epoch"],
+             "best_row": result["epochs"].index(loop.best), "best_test": loop.best_test,
+             "wall_time_s": loop.wall_before + time.perf_counter() - run.t_start,
+             "peak_memory_mb": max(loop.peak_before, peak_memory_mb(run.device)), "resumed": loop.resumed,
+             "env": run.env}
+    why = ckpt.save(run.checkpoint, config=run.computed, epoch=loop.step // len(run.batcher), model=run.model,
+                    optimizer=run.optimizer, rng=run.rng, gen=run.gen, device=run.device, loop=saved,
+                    best_state=None if loop.best is row else loop.best_state, log_rows=run.log.rows)
+    if why:
+        print(f"checkpoint: {why}", file=sys.stderr)
+
+
+def final_test(run, loop, result, save_model):
+    """Test the best dev evaluation's weights (once, unless test was evaluated at every evaluation), save them
+    as a model if asked, and put the outcome in the result."""
+    row, test = loop.best, loop.best_test
+    if test is None:
+        if row is not result["epochs"][-1]:
+            run.model.load_state_dict(loop.best_state)
+        if not save_model:
+            loop.best_state = None  # free that copy of the weights before testing
+        test = evaluate(run.model, run.data.test, run.cfg, run.device, run.amp)  # what that epoch would have measured
+        row.update(test_acc=test["acc"], test_f1=test["f1"])
+    run.log.best(row)
+    if save_model:
+        saved = write_best_model(run, loop.best_state, save_model)
+        if saved is not None:
+            result["saved_model"] = saved
+        loop.best_state = None
+    result.update(status="ok", best_epoch=row["epoch"], best_step=row["steps"], best_dev_acc=row["dev_acc"],
+                  test_acc=row["test_acc"], test_f1=row["test_f1"], test_predictions=test["preds"].tolist(),
+                  test_labels=test["labels"].tolist(), test_probs=pack_log_probs(test["log_probs"]))
+
+
+def write_best_model(run, state, save_model):
+    """Write the classifier with the weights `state` to `save_model` (Hugging Face's layout); if that fails, to a
+    temporary folder instead, saying so. Returns the path written, or None when neither takes it."""
+    from amplify.export import save_model as write_model
+
+    vocab = Path(run.model_info["dir"]) / "vocab.txt"
+    saving = dict(label_names=run.data.info["label_names"], vocab=vocab, max_length=run.cfg.max_length, state=state)
+    try:
+        return str(write_model(run.model, save_model, **saving))
+    except OSError as e:  # disk full, permissions, a folder made there during training: keep the model
+        try:
+            fallback = write_model(run.model, Path(tempfile.mkdtemp(prefix="amplify-model-")) / "model", **saving)
+            print(f"save model: {lost_write(save_model, e, fallback)}", file=sys.stderr)
+            return str(fallback)
+        except OSError as e2:
+            print(f"save model: could not write {save_model} ({e}) nor a copy in the temporary directory "
+                  f"({e2}); the result is written without it", file=sys.stderr)
+            return None
+
+
+def finish_result(run, loop, result):
+    """Add the losses, timings, memory and environment to the result (ok or failed), and close the logs."""
+    step, train_time = loop.step, loop.train_time
+    result.update(train_loss_steps=loop.losses, steps=step, train_time_s=train_time,
+                  mean_step_s=train_time / max(step, 1),
+                  samples_per_s=step * run.cfg.batch_size / max(train_time, 1e-9),
+                  wall_time_s=loop.wall_before + time.perf_counter() - run.t_start,
+                  peak_memory_mb=max(loop.peak_before, peak_memory_mb(run.device)), env=run.env)
+    if loop.resumed:
+        result["resumed"] = loop.resumed  # after which epochs, and each earlier process's code and machine
+    run.log.close()

@@ -56,8 +56,7 @@ from pathlib import Path
 
 import numpy as np
 
-import run as run_cli
-from amplify.cli import ArgumentParser, check_out_dir, fail
+from amplify.cli import ArgumentParser, add_train_args, check_out_dir, config_from_args, fail, names_epilog
 from amplify.user_methods import method_arg
 from bench.experiments import EXPERIMENTS, GridSpec, ReportOptions
 from bench.grid.plan import (
@@ -73,8 +72,10 @@ from bench.grid.plan import (
     unreadable,
 )
 from bench.presets import PRESETS, TABLE2_METHODS, Preset
-from bench.report.tables import FORMATS, failures_table, provenance_notes, render_all, subset_notes, write_tables
+from bench.report.render import FORMATS, render_all, write_tables
+from bench.report.tables import failures_table, provenance_notes, subset_notes
 from bench.stats.monte_carlo import CAP, START, ResamplePlan
+from data import DATASETS
 
 
 def build_parser():
@@ -84,7 +85,7 @@ def build_parser():
         prog="python -m bench.compare",
         description="Run a resumable grid of fine-tuning runs and print accuracy, significance and cost tables.",
         epilog=f"presets:\n{presets}\nexperiments:\n{experiments}\n\n"
-               f"methods: {', '.join(run_cli.METHODS)}\ndatasets: {', '.join(run_cli.DATASETS)}\n\n"
+               f"{names_epilog()}\n\n"
                "examples:\n"
                "  python -m bench.compare --preset quick\n"
                "  python -m bench.compare --preset quick --report-only --format latex --out tables/\n"
@@ -97,10 +98,19 @@ def build_parser():
                "them finish and starts no new one (delete it to go on)",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    g = p.add_argument_group("the grid")
+    _grid_args(p.add_argument_group("the grid"))
+    _resume_args(p.add_argument_group("resuming and splitting"))
+    _slurm_args(p.add_argument_group("Slurm (bench/grid/slurm.py; needs: pip install submitit)"))
+    _report_args(p.add_argument_group("the report"))
+    add_train_args(p)
+    return p
+
+
+def _grid_args(g):
+    """What to run or check: the grid's datasets, methods and seeds, and where its results are."""
     g.add_argument("--preset", choices=PRESETS, help="a named grid and options (flags given here win)")
     g.add_argument("--experiment", default="table2", choices=EXPERIMENTS, help="what to run and print (%(default)s)")
-    g.add_argument("--datasets", nargs="+", choices=run_cli.DATASETS, metavar="D",
+    g.add_argument("--datasets", nargs="+", choices=DATASETS, metavar="D",
                    help="default: the paper's seven")
     g.add_argument("--methods", nargs="+", type=method_arg, metavar="M",
                    help="default: " + " ".join(TABLE2_METHODS) + "; a method of your own: path/to/file.py:Class or "
@@ -115,7 +125,10 @@ def build_parser():
     g.add_argument("--speed", nargs="+", default=None, metavar="PATH",
                    help="with --claims: bench.speed JSONs (files, or directories of speed-*.json) whose interleaved "
                         "rounds test the cost claim on a shared machine, instead of the runs' own timers")
-    g = p.add_argument_group("resuming and splitting")
+
+
+def _resume_args(g):
+    """Resuming, splitting and running the grid."""
     g.add_argument("--retry-failed", action="store_true", help="re-run runs recorded as failed")
     g.add_argument("--report-only", action="store_true", help="print the tables from stored results; train nothing")
     g.add_argument("--dry-run", action="store_true", help="list the runs, their state and files; train nothing")
@@ -149,7 +162,10 @@ def build_parser():
     g.add_argument("--tensorboard", default=None, metavar="DIR",
                    help="TensorBoard logs, one subdirectory per run named like its result file (optional package: "
                         "pip install -r requirements-tensorboard.txt); every run writes a steps CSV beside its JSON")
-    g = p.add_argument_group("Slurm (bench/grid/slurm.py; needs: pip install submitit)")
+
+
+def _slurm_args(g):
+    """Submitting the grid as a Slurm job array."""
     g.add_argument("--launcher", default="local", choices=("local", "slurm"),
                    help="local: train here (default); slurm: submit the pending runs as one Slurm job array")
     g.add_argument("--wait", action="store_true", help="slurm: poll, show a progress bar, then print the tables")
@@ -163,7 +179,10 @@ def build_parser():
     g.add_argument("--slurm-extra", nargs="+", default=[], metavar="KEY=VALUE",
                    help="any other sbatch options, without --: --slurm-extra account=abc qos=high")
     g.add_argument("--slurm-poll", type=float, default=30.0, metavar="S", help="--wait: seconds between polls")
-    g = p.add_argument_group("the report")
+
+
+def _report_args(g):
+    """The printed tables and their statistics."""
     g.add_argument("--format", default="markdown", choices=FORMATS, help="printed tables (%(default)s)")
     g.add_argument("--out", default=None, help="also write tables.md, tables.tex and one CSV per table here")
     g.add_argument("--sig-alpha", type=float, default=0.05,
@@ -181,8 +200,6 @@ def build_parser():
     g.add_argument("--figure-steps", type=int, default=200,
                    help="figure4: plot the first N training iterations (%(default)s); its CSVs and PNGs go to "
                         "--out, else the results directory")
-    run_cli.add_train_args(p)
-    return p
 
 
 def parse(argv=None):
@@ -246,7 +263,7 @@ def check_paths(p, args):
 
 def make_plan(args):
     """(experiment, spec, runs) for the arguments; ValueError for a bad config."""
-    base = run_cli.config_from_args(args).validate()
+    base = config_from_args(args).validate()
     spec = GridSpec(base, tuple(dict.fromkeys(args.datasets)), tuple(dict.fromkeys(args.methods)),
                     tuple(dict.fromkeys(args.seeds)))
     experiment = EXPERIMENTS[args.experiment]
@@ -410,24 +427,11 @@ def launch_slurm(p, args, runs, spec, experiment, argv):
 
 
 def main(argv=None):
-    from amplify.results import check_writable
-    from amplify.threads import pick_threads, usable_cpus
-    from bench.grid.runner import barrier, dist_close, dist_init, grid_stamp, rank_device, run_share
-
     p, args = parse(argv)
     if args.speed is not None and not args.claims:
         p.error("--speed is read by --claims only")
     if args.claims:
-        from bench.report.claims import claims_report
-
-        try:
-            only = {k: getattr(args, k) for k in ("datasets", "seeds") if k in args.explicit}
-            print(claims_report(args.results, alpha=args.sig_alpha, fmt=args.format, out=args.out, speed=args.speed,
-                                resampling=ResamplePlan(args.bootstrap, args.resample_seed, args.bootstrap_max),
-                                also=args.also_read, **only))
-        except ValueError as e:
-            p.exit(2, f"{p.prog}: error: {e}\n")
-        return 0
+        return check_claims(p, args)
     if args.launcher == "slurm" and args.device == "auto":  # a login node may have no GPU: say what the nodes use
         args.device = "cuda" if args.slurm_gpus else "cpu"
     try:
@@ -442,7 +446,6 @@ def main(argv=None):
         got = collect(runs)
         print(report(runs, spec, experiment, args, got))
         return 1 if incomplete(got) else 0
-
     if args.tensorboard:
         from amplify.logs import check_tensorboard
 
@@ -452,7 +455,35 @@ def main(argv=None):
             p.exit(2, f"{p.prog}: error: {e}\n")
     if args.launcher == "slurm":
         return launch_slurm(p, args, runs, spec, experiment, argv)
-    try:  # a results folder that cannot take files fails now, in one line, not after the first run
+    check_results_dir(p, args, runs)
+    rank = run_grid(args, runs, shard)
+    if rank is None:
+        return 130
+    if rank != 0:
+        return 0
+    return finish(runs, spec, experiment, args, shard)
+
+
+def check_claims(p, args):
+    """--claims: the paper's claims against the stored results; trains nothing."""
+    from bench.report.claims import claims_report
+
+    try:
+        only = {k: getattr(args, k) for k in ("datasets", "seeds") if k in args.explicit}
+        print(claims_report(args.results, alpha=args.sig_alpha, fmt=args.format, out=args.out, speed=args.speed,
+                            resampling=ResamplePlan(args.bootstrap, args.resample_seed, args.bootstrap_max),
+                            also=args.also_read, **only))
+    except ValueError as e:
+        p.exit(2, f"{p.prog}: error: {e}\n")
+    return 0
+
+
+def check_results_dir(p, args, runs):
+    """Fail now, in one line, if the results folder cannot take files (not after the first run); then copy in
+    what --reuse offers."""
+    from amplify.results import check_writable
+
+    try:
         check_writable(Path(args.results) / ".locks" / "write-probe")
     except OSError as e:
         p.exit(2, f"{p.prog}: error: --results {args.results} cannot hold result files: {e.strerror or e}\n")
@@ -461,6 +492,14 @@ def main(argv=None):
             p.exit(2, f"{p.prog}: error: --reuse {args.reuse} is not a directory of result files\n")
         copied = reuse_finished(runs, args.reuse)
         print(f"--reuse: {len(copied)} finished runs copied from {args.reuse}", file=sys.stderr)
+
+
+def run_grid(args, runs, shard):
+    """Train this process's share of the pending runs (its shard, and its rank's part under torchrun). Returns
+    the rank, or None when Ctrl-C stopped it."""
+    from amplify.threads import pick_threads, usable_cpus
+    from bench.grid.runner import barrier, dist_close, dist_init, grid_stamp, rank_device, run_share
+
     info = dist_init()
     try:
         barrier(info)  # everyone reads the directory before anyone writes to it (bench/grid/plan.py)
@@ -488,11 +527,15 @@ def main(argv=None):
     except KeyboardInterrupt:
         print(f"\ninterrupted: finished runs are kept in {args.results}, and the runs in flight their last finished "
               "epoch; run the same command again to resume", file=sys.stderr)
-        return 130
+        return None
     finally:
         dist_close(info)
-    if info.rank != 0:
-        return 0
+    return info.rank
+
+
+def finish(runs, spec, experiment, args, shard):
+    """Rank 0 after the grid: the tables, or, for one shard of an unfinished grid, how far the grid got."""
+    stop_file = Path(args.results) / "STOP"
     if stop_file.exists():
         print(f"stopped by {stop_file}: finished runs are kept; delete it and run the same command again to go on",
               file=sys.stderr)
@@ -505,6 +548,7 @@ def main(argv=None):
         return 1 if incomplete(mine) else 0
     print(report(runs, spec, experiment, args, got))
     return 1 if incomplete(got) else 0
+
 
 if __name__ == "__main__":
     from amplify.cli import entry

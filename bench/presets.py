@@ -5,20 +5,20 @@ options (by their argparse dest). A flag given on the command line wins over the
     paper               the paper's Table 2 recipe with bert-base-uncased (a GPU job)
     quick, smoke        the acceptance grid on 2 CPU cores; the tests' grid
     cpu-small, reduced  MiniLM on the five small datasets; the CPU version of any --experiment
-    minilm-recipe       issue 13's recipe calibration (with --experiment recipe)
-    minilm-table2       issue 13's evidence grid, into its committed folder (the README's results)
+    minilm-recipe       the recipe calibration: none at each lr, on dev only (with --experiment recipe)
+    minilm-table2       the evidence grid on the chosen recipe, into its committed folder (the README's results)
     minilm-table2-imdb  its IMDB cells on a fixed subset
     minilm-table4, minilm-table5  its noise tables: TREC-coarse with word deletion / swaps, the clean column read
                         from minilm-table2's folder
     minilm-budget       the budget check: TREC-fine, none and AMPLIFY with twice the epochs
-    minilm-tune         issue 46's tuning runs: each dataset x method at three lrs, <= 15 epochs, patience 3
-    minilm-tuned        issue 46's final grid: each cell at its tuned lr, seeds 0-4
-    minilm-fewshot-10   issue 47's few-label grid, K = 10 per class (docs/fewshot.md), 400 steps
+    minilm-tune         the tuning runs: each dataset x method at three lrs, <= 15 epochs, patience 3
+    minilm-tuned        the tuned grid: each cell at its tuned lr, seeds 0-4
+    minilm-fewshot-10   the few-label grid, K = 10 per class (docs/fewshot.md), 400 steps
     minilm-fewshot-100  the same with K = 100, 800 steps
     minilm-fewshot-budget  the calibration of their step budget: none, seed 0, three budgets per K (dev only)
     minilm-fewshot-gain    the gain over none against K = 10, 100 and the full set: reads the three grids
-    minilm-paper-tuned     issue 51: released label pairing, mean pooling, Tables 1 and 6 on the tuned recipe
-    minilm-byom-example    issue 50's worked example, AMP (examples/amp.py), beside none and AMPLIFY on TREC
+    minilm-paper-tuned     the released code's label pairing and head, Tables 1 and 6, on the tuned recipe
+    minilm-byom-example    a method of one's own, worked through: AMP (examples/amp.py) beside none and AMPLIFY on TREC
 
 Without --preset the grid is the paper's Table 2: its seven datasets x TABLE2_METHODS x seeds 0-2.
 """
@@ -28,11 +28,11 @@ from dataclasses import dataclass, field
 TABLE2_DATASETS = ("mrpc", "sst-2", "sst-5", "trec-coarse", "trec-fine", "imdb", "yelp-5")  # paper Table 2 order
 TABLE2_METHODS = ("none", "embedmix", "sentmix", "tmix", "amplify")
 TABLE2_SEEDS = (0, 1, 2)
-BYOM_EXAMPLE = "examples/amp.py:AMP"  # issue 50's worked example: a method of one's own, by its path
+BYOM_EXAMPLE = "examples/amp.py:AMP"  # the worked example of a method of one's own, by its path
 ALL_METHODS = ("none", "embedmix", "sentmix", "tmix", "manifold", "amplify", "labelsmooth", "ssmix",
                "mixup-transformer")  # the six methods and the three controls of minilm-table2
 
-# Issue 47's few-label budget, per K: optimiser steps (the cosine schedule spans them) and dev every N steps,
+# The few-label budget, per K: optimiser steps (the cosine schedule spans them) and dev every N steps,
 # chosen by the calibration on `none`'s dev accuracy only (preset minilm-fewshot-budget, committed in
 # bench/results/minilm-fewshot-budget; tests/test_fewshot.py checks that these are its choices). 400 steps are
 # 27 (TREC-fine) to 400 (MRPC, SST-2) epochs of K = 10, and 800 steps 10 to 114 epochs of K = 100, with LM-BFF's
@@ -66,13 +66,13 @@ PRESETS = {
                         "(a day or more on 2 CPU cores, an hour on a GPU)",
                         datasets=("trec-coarse", "trec-fine", "sst-2", "sst-5", "mrpc"),
                         options={"model": "minilm-l6", "epochs": 3, "lr": 5e-5}),
-    # Issue 13's recipe calibration: `none`, seed 0, each lr of bench/experiments/recipe.py, 6 epochs with early
+    # The recipe calibration: `none`, seed 0, each lr of bench/experiments/recipe.py, 6 epochs with early
     # stopping off, on the five datasets of the MiniLM Table 2 grid. Use with --experiment recipe.
     "minilm-recipe": Preset("with --experiment recipe: MiniLM, none, seed 0, lr in {5e-5, 1e-4, 2e-4}, 6 epochs, "
                             "whole dev curves on TREC-fine, MRPC, SST-5, SST-2, TREC-coarse (~15 CPU-hours)",
                             datasets=("trec-fine", "mrpc", "sst-5", "sst-2", "trec-coarse"), methods=("none",),
                             seeds=(0,), options={"model": "minilm-l6", "epochs": 6, "patience": 6}),
-    # Issue 13's grid, on the recipe the calibration above chose on dev only (bench/results/minilm-table2-
+    # The evidence grid, on the recipe the calibration above chose on dev only (bench/results/minilm-table2-
     # calibration; `--experiment recipe --preset minilm-recipe --report-only` prints the rule and the choice).
     # Its results default to the committed folder: this preset is the project's evidence, and running it again
     # continues that grid (finished runs are never re-run). Use --results elsewhere for runs of your own.
@@ -98,7 +98,7 @@ PRESETS = {
                                  options={"model": "minilm-l6", "epochs": 6, "patience": 3, "lr": 1e-4,
                                           "train_limit": 2000, "eval_limit": 1000, "first_seeds": 3,
                                           "results": "bench/results/minilm-table2-imdb"}),
-    # Issue 13's noise tables (paper Tables 4 and 5) in their cheapest useful form: TREC-coarse, the six methods,
+    # The noise tables (paper Tables 4 and 5) in their cheapest useful form: TREC-coarse, the six methods,
     # seeds 0-2, the minilm-table2 recipe, at 5-20% noise. Their 0% column is minilm-table2's clean runs, read
     # from its folder (--also-read), so that a noisy run and the clean run it is compared with differ in their data
     # only; the noisy runs have their own folder.
@@ -120,7 +120,7 @@ PRESETS = {
                             datasets=("trec-fine",), methods=("none", "amplify"), seeds=(0, 1, 2, 3, 4),
                             options={"model": "minilm-l6", "epochs": 12, "patience": 3, "lr": 1e-4,
                                      "results": "bench/results/minilm-budget-trec-fine"}),
-    # Issue 46's tuning runs (bench/experiments/tuned.py states the protocol, docs/tuned-grid.md its reasons):
+    # The tuning runs (bench/experiments/tuned.py states the protocol, docs/tuned-grid.md its reasons):
     # every method gets its own lr on dev, with the paper's 15-epoch budget and early stopping.
     "minilm-tune": Preset("issue 46's tuning runs: MiniLM, TREC-fine, MRPC, SST-5, SST-2, TREC-coarse x the nine "
                           "methods x lr {5e-5, 1e-4, 2e-4}, seed 0, <= 15 epochs, patience 3, into "
@@ -130,7 +130,7 @@ PRESETS = {
                                    "ssmix", "mixup-transformer"), seeds=(0,),
                           options={"model": "minilm-l6", "epochs": 15, "patience": 3, "experiment": "tune",
                                    "results": "bench/results/minilm-tuning"}),
-    # Issue 46's final grid: each cell at its tuned lr (bench/experiments/tuned.py: TUNED_LRS, the cells decided
+    # The tuned grid: each cell at its tuned lr (bench/experiments/tuned.py: TUNED_LRS, the cells decided
     # so far), seeds 0-4; seed 0 is the tuning run itself, copied in by --reuse.
     "minilm-tuned": Preset("issue 46's final grid: MiniLM, TREC-fine, MRPC, SST-5, SST-2, TREC-coarse x the nine "
                            "methods, each at its tuned lr, seeds 0-4, <= 15 epochs, patience 3, seed 0 reused from "
@@ -140,7 +140,7 @@ PRESETS = {
                            options={"model": "minilm-l6", "epochs": 15, "patience": 3, "experiment": "tuned",
                                     "reuse": "bench/results/minilm-tuning", "first_seeds": 3,
                                     "results": "bench/results/minilm-tuned"}),
-    # Issue 51: the rest of the paper on the tuned recipe (bench/experiments/paper_tuned.py), TREC-fine and MRPC
+    # The rest of the paper on the tuned recipe (bench/experiments/paper_tuned.py), TREC-fine and MRPC
     # (the paper's largest claimed gains), each variant at its method's tuned lr; the reference runs are the tuned
     # grid's, read in place. 14 new runs per dataset and seed: 140 for two datasets x seeds 0-4.
     "minilm-paper-tuned": Preset("issue 51: MiniLM, TREC-fine and MRPC, on minilm-tuned's recipe and lrs: the "
@@ -152,7 +152,7 @@ PRESETS = {
                                           "experiment": "paper-tuned", "first_seeds": 3,
                                           "also_read": ["bench/results/minilm-tuned", "bench/results/minilm-tuning"],
                                           "results": "bench/results/minilm-paper-tuned"}),
-    # Issue 47's few-label grids (docs/fewshot.md): K examples per class for train and K per class for dev, drawn by
+    # The few-label grids (docs/fewshot.md): K examples per class for train and K per class for dev, drawn by
     # the seed (seeds 0-4 = five draws, the same for every method: data/fewshot.py), the full official test set;
     # the budget of FEWSHOT_STEPS (calibrated), no early stopping (patience = the number of evaluations), the best
     # dev evaluation's weights tested once; lr 1e-4, minilm-table2's lr for every method. Cost from the
@@ -192,7 +192,7 @@ PRESETS = {
                                     methods=("none",), seeds=(0,),
                                     options={"model": "minilm-l6", "lr": 1e-4, "experiment": "fewshot-budget",
                                              "results": "bench/results/minilm-fewshot-budget"}),
-    # Issue 50's worked example of a method of one's own (examples/amp.py, docs/adding-a-method.md): AMP beside none
+    # The worked example of a method of one's own (examples/amp.py, docs/adding-a-method.md): AMP beside none
     # and AMPLIFY, minilm-table2's recipe, on the two TREC datasets. The method is named by its path, relative to
     # the checkout's root: run it from there. Its runs' keys hold the file's sha256: editing it re-runs them.
     "minilm-byom-example": Preset("issue 50's worked example: MiniLM, TREC-coarse and TREC-fine x none, amplify and "

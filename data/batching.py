@@ -42,7 +42,6 @@ drop_last drops the final batch if it is smaller than batch_size.
 import hashlib
 import itertools
 import os
-import tempfile
 import warnings
 import zipfile
 from dataclasses import dataclass
@@ -52,7 +51,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from data.common import user_cache_dir
+from data.common import user_cache_dir, write_atomic
 
 CACHE_FORMAT = 1
 CHUNK = 4096  # examples per call into the tokenizer (and per progress-bar step)
@@ -146,18 +145,11 @@ def _tokenize(examples, tokenizer, labels, key, name, pair):
 
 
 def _save_atomic(path, enc):
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name + ".", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:  # a file object, so numpy does not append ".npz" to the name
-            np.savez(f, ids=enc.ids, offsets=enc.offsets, type_ids=enc.type_ids, labels=enc.labels,
-                     key=np.array(enc.key), max_length=np.array(enc.max_length))
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    def write(f):  # a file object, so numpy does not append ".npz" to the name
+        np.savez(f, ids=enc.ids, offsets=enc.offsets, type_ids=enc.type_ids, labels=enc.labels,
+                 key=np.array(enc.key), max_length=np.array(enc.max_length))
+
+    write_atomic(path, write, binary=True)
 
 
 def _load(path, key, labels, max_length):

@@ -1,7 +1,8 @@
 """
 What every reader shares: the Example record, the two errors, where the data directory is, how lines
-are read, file hashing, and the rule for carving a dev split out of train; and how every command of the
-suite parses its options in one-line errors and ends (amplify/cli.py has the rest of what they share).
+are read, file hashing, and the rule for carving a dev split out of train; how every file of the suite is
+written atomically; and how every command of the suite parses its options in one-line errors and ends
+(amplify/cli.py has the rest of what they share).
 
 The data directory
 ------------------
@@ -30,6 +31,7 @@ import argparse
 import hashlib
 import os
 import sys
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -145,6 +147,39 @@ def stratified_holdout(labels, dataset, fraction=DEV_FRACTION, seed=SPLIT_SEED):
     dev_set = set(dev)
     train = [i for i in range(len(labels)) if i not in dev_set]
     return train, sorted(dev)
+
+
+# ---------------------------------------------------------------------------------------------------
+# writing a file atomically
+
+
+def write_atomic(path, write, binary=False):
+    """Write the file at `path` so that a reader, or a process restarted after kill -9, sees the old file or the
+    whole new one, never half of one: `write(f)` fills a temporary file in the same folder (made if missing),
+    which is fsynced, given the mode open() would give it (mkstemp makes it 0600), then os.replace()d onto
+    `path`. On any error the temporary file is removed and the error raised. Result JSONs and CSVs
+    (amplify/results.py), figures (bench/report/plots.py) and the token cache (data/batching.py) all call it;
+    it lives here because data/ may import nothing of amplify/ or bench/, and both may import data/. The
+    hand-written safetensors writer keeps its own (model/safetensors.py: model/ imports nothing outside it)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb" if binary else "w", **({} if binary else {"encoding": "utf-8"})) as f:
+            write(f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.chmod(tmp, 0o666 & ~_umask())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _umask():
+    mask = os.umask(0)  # reading the umask means setting it, briefly
+    os.umask(mask)
+    return mask
 
 
 # ---------------------------------------------------------------------------------------------------

@@ -16,7 +16,7 @@ and the words of each text left to right:
                  moves two words, so about 2p of the words move (measured on 20-word texts: 9.9% at
                  p = 0.05, 34.6% at 0.2, where deletion drops 5.3% and 20.4%).
   swap-adjacent  each position i < n-1, with probability p, exchanges its word with word i+1.
-                 (The issue names both swap variants; "swap" is the one the experiments use.)
+                 ("swap" is the variant the experiments use.)
 
 A text with no word changed is returned byte-for-byte as it was; a changed one is re-joined with single
 spaces. Labels never change. p = 0 returns the examples unchanged. The same (examples, kind, p, seed)

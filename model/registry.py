@@ -24,7 +24,7 @@ from model.tokenizer import WordPieceTokenizer
 
 MODEL_FILES = ("config.json", "vocab.txt", "model.safetensors")
 HUB_URL = "https://huggingface.co/{repo}/resolve/main/{file}"
-MODELS = ("bert-base-uncased", "distilbert-base-uncased", "minilm-l6", "tiny")
+MODELS = ("minilm-l6", "bert-base-uncased", "distilbert-base-uncased", "tiny")  # the offline default first
 # (blocks, positions) of each named model, so that options can be checked before anything is loaded
 # (a --weights directory may hold another shape: its config.json is checked when it is read)
 KNOWN_SHAPES = {"bert-base-uncased": (12, 512), "distilbert-base-uncased": (6, 512), "minilm-l6": (6, 512),

@@ -68,15 +68,6 @@ _TORCH_MAX_DIM = 2**63 - 1  # torch sizes are int64
 # ------------------------------------------------------------------------------------------- reading
 
 
-def read_header(path):
-    """Parse and validate the header. Returns (tensors, metadata, data_start):
-    tensors  {name: {"dtype": str, "shape": [int], "data_offsets": [begin, end]}} in file order,
-    metadata the "__metadata__" dict, or None when the file has none,
-    data_start the file offset of the data buffer (8 + header length)."""
-    with open(path, "rb") as f:
-        return _read_header(f, os.fstat(f.fileno()).st_size, path)
-
-
 def load_file(path, device="cpu"):
     """All tensors of a .safetensors file as {name: tensor}.
 

@@ -103,11 +103,6 @@ class WordPieceTokenizer:
         ids, types = self.encode_batch([text], None if pair is None else [pair])
         return ids[0], types[0]
 
-    def tokenize(self, text):
-        """WordPiece strings without special tokens (for reading, not for the model)."""
-        enc = self._tok.encode(text, add_special_tokens=False)
-        return enc.tokens
-
     def decode(self, ids):
         return self._tok.decode(ids)
 

@@ -19,8 +19,8 @@ from bench import compare, presets
 from bench.experiments.recipe import LRS
 from bench.experiments.tuned import TUNED_LRS
 from bench.grid.plan import plan
+from bench.report.render import render
 from bench.report.significance import ensemble_predictions, family
-from bench.report.tables import render
 from bench.stats.monte_carlo import ResamplePlan
 from bench.stats.multiple_testing import holm
 from bench.stats.over_examples import mcnemar, paired_bootstrap
@@ -294,7 +294,7 @@ def test_formats_and_out_files(tmp_path, capsys):
 
 
 def test_render_rejects_unknown_format():
-    from bench.report.tables import Table
+    from bench.report.render import Table
 
     with pytest.raises(ValueError, match="markdown, latex, csv"):
         render(Table("x", "x", ["a"], [["1"]]), "html")

@@ -308,7 +308,7 @@ def test_the_budget_calibration_runs_none_per_budget_and_chooses_on_dev_only():
     from bench.experiments.fewshot_budget import BUDGETS, EVALS_PER_RUN, budget_configs, budget_tables
     from bench.experiments.registry import GridSpec, ReportOptions
     from bench.presets import FEWSHOT_EVALS
-    from bench.report.tables import render_all
+    from bench.report.render import render_all
 
     assert EVALS_PER_RUN == FEWSHOT_EVALS and all(FEWSHOT_STEPS[k] in BUDGETS[k] for k in FEWSHOT_STEPS)
     _, args = compare.parse(["--preset", "minilm-fewshot-budget"])

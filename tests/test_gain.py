@@ -9,7 +9,7 @@ from scipy import stats as sps
 
 from amplify.train import TrainConfig
 from bench.report import gain
-from bench.report.tables import render
+from bench.report.render import render
 
 DATASETS = ("trec-coarse", "mrpc")
 

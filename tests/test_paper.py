@@ -15,7 +15,7 @@ from bench import compare
 from bench.experiments import EXPERIMENTS, GridSpec, ReportOptions, figure4, reference_bug, table1, table6
 from bench.grid.plan import plan, run_key
 from bench.report import plots
-from bench.report.tables import bold, render
+from bench.report.render import bold, render
 
 N_TEST = 40
 BASE = TrainConfig(model="minilm-l6", epochs=1, dataset="trec-coarse")

@@ -5,7 +5,7 @@ from dataclasses import replace
 from amplify.train import TrainConfig
 from bench.experiments.recipe import LRS, recipe_configs, recipe_tables
 from bench.experiments.registry import GridSpec, ReportOptions
-from bench.report.tables import render_all
+from bench.report.render import render_all
 
 
 def test_configs_sweep_lr_with_early_stopping_off():

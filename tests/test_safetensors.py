@@ -14,7 +14,13 @@ from hypothesis import strategies as st
 from safetensors.torch import load_file as ref_load_file
 from safetensors.torch import save_file as ref_save_file
 
-from model.safetensors import DTYPES, MAX_HEADER_SIZE, SafetensorsError, load_file, read_header, save_file
+from model.safetensors import DTYPES, MAX_HEADER_SIZE, SafetensorsError, _read_header, load_file, save_file
+
+
+def read_header(path):
+    """The header as load_file parses it: (tensors, metadata, data_start)."""
+    with open(path, "rb") as f:
+        return _read_header(f, os.fstat(f.fileno()).st_size, path)
 
 
 def raw_bytes(t):

@@ -8,6 +8,7 @@ import torch
 
 import amplify.train as T
 import run
+from amplify.methods import METHODS
 from amplify.results import pack_log_probs, read_probs
 from amplify.train import TrainConfig, train
 
@@ -55,7 +56,7 @@ def test_stored_probabilities_round_trip_within_float16():
     assert read_probs({"test_acc": 0.5}) is None  # results written before probabilities were stored
 
 
-@pytest.mark.parametrize("method", run.METHODS)
+@pytest.mark.parametrize("method", METHODS)
 def test_same_seed_same_numbers_on_cpu(data_dir, tmp_path, method):
     a = train(tiny_cfg(data_dir, tmp_path, method=method, epochs=1, max_steps=4), progress=False)
     b = train(tiny_cfg(data_dir, tmp_path, method=method, epochs=1, max_steps=4), progress=False)

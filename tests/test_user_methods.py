@@ -7,6 +7,7 @@ from dataclasses import replace
 import pytest
 
 import run as run_cli
+from amplify.cli import config_from_args
 from amplify.methods import METHODS, make_method
 from amplify.protocol import MEMBERS, MixMethod, missing_members
 from amplify.train import TrainConfig
@@ -126,4 +127,4 @@ def test_method_options_reach_the_config():
     from bench.compare import parse
 
     _, args = parse(["--methods", "none", "examples/amp.py:AMP", "--method-option", "eps=0.2", "note=x"])
-    assert run_cli.config_from_args(args).method_options == {"eps": 0.2, "note": "x"}
+    assert config_from_args(args).method_options == {"eps": 0.2, "note": "x"}

@@ -1,6 +1,7 @@
 """
 The paper's experiments, one module each, found by name: what a grid runs and which tables it prints
-(`python -m bench.compare --experiment NAME`). May import bench.grid.plan, bench.report and bench.stats;
+(`python -m bench.compare --experiment NAME`). May import bench.grid.plan, bench.report, bench.stats and the
+presets (plain data: an experiment over other grids reads their recipes);
 never bench.compare or bench.grid.runner. Importing this package registers every experiment below.
 
     table2         table2.py         datasets x methods x seeds: accuracy, significance, cost (paper Table 2; default)

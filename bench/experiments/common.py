@@ -3,8 +3,9 @@ Pieces the paper's experiments share: their accuracy tables relabelled for rows 
 methods, and `versus_table`, the significance table of any set of (A, B) comparisons per column.
 """
 
+from bench.report.render import Table, pval, pval_holm, pval_mc, signed_pts
 from bench.report.significance import TEST_NAMES, TESTS, borderline_note, p_records, run_family, verdict_of
-from bench.report.tables import Table, group, pval, pval_holm, pval_mc, signed_pts
+from bench.report.tables import group
 
 
 def relabel(table, name, title, first_header=None):

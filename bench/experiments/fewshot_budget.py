@@ -16,7 +16,7 @@ the grids (presets minilm-fewshot-10 and -100, whose FEWSHOT_STEPS it replaces b
 from dataclasses import replace
 
 from bench.experiments.registry import Experiment, register
-from bench.report.tables import Table, bold
+from bench.report.render import Table, bold
 
 BUDGETS = {10: (100, 200, 400), 100: (200, 400, 800)}  # K -> candidate steps, around the presets' placeholders
 EVALS_PER_RUN = 20  # dev every budget / 20 steps, as the grids (LM-BFF: 1,000 steps, dev every 100)

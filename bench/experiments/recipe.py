@@ -14,7 +14,7 @@ of the main grid then uses the chosen recipe, as the paper did (bench/presets.py
 from dataclasses import replace
 
 from bench.experiments.registry import Experiment, register
-from bench.report.tables import Table, bold
+from bench.report.render import Table, bold
 
 LRS = (5e-5, 1e-4, 2e-4)
 

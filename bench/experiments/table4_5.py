@@ -18,8 +18,9 @@ from dataclasses import replace
 from bench.experiments.common import relabel, versus_table
 from bench.experiments.registry import Experiment, register
 from bench.grid.plan import grid_configs
+from bench.report.render import Table, pct, signed_pts
 from bench.report.significance import family
-from bench.report.tables import Table, accuracy_table, pct, signed_pts
+from bench.report.tables import accuracy_table
 from bench.stats.over_seeds import mean_std
 
 NOISE_LEVELS = (0.0, 0.05, 0.10, 0.15, 0.20)  # data/noise.py PAPER_LEVELS, plus the clean reference

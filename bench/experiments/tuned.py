@@ -25,7 +25,7 @@ from dataclasses import replace
 from bench.experiments.recipe import LRS, fmt_lr
 from bench.experiments.registry import Experiment, register
 from bench.experiments.table2 import table2_tables
-from bench.report.tables import Table, bold
+from bench.report.render import Table, bold
 
 # (dataset, method) -> lr, the rule's choice on bench/results/minilm-tuning; a cell not yet decided is absent.
 TUNED_LRS = {

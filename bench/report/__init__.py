@@ -3,7 +3,8 @@ Reporting: tables and figures from stored result files, and the statistics verdi
 results and calls bench.stats; it never trains. May import bench.stats, bench.grid.plan (run keys) and
 amplify.results; never bench.experiments, bench.compare or bench.grid.runner.
 
-    tables.py        the Table type, its markdown/LaTeX/CSV rendering, and the accuracy, cost and failure tables
+    render.py        the Table type, its cell formats, its markdown/LaTeX/CSV rendering (imports nothing here)
+    tables.py        the accuracy, cost, budget and failure tables, and the notes on where results came from
     significance.py  which differences are real: the comparison family, three tests per pair, Holm, the verdict
     calibration.py   NLL, ECE and Brier per method and dataset from the stored test probabilities, and their tests
     summary.py       one line per dataset and method, gathered from the three tables above (what the README quotes)

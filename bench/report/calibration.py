@@ -20,8 +20,9 @@ import math
 import numpy as np
 
 from amplify.results import read_probs
+from bench.report.render import Table, pval, pval_holm, pval_mc
 from bench.report.significance import TEST_NAMES, _tested, borderline_note, family
-from bench.report.tables import Table, group, pval, pval_holm, pval_mc
+from bench.report.tables import group
 from bench.stats.calibration import METRIC_NAMES, METRICS, calibration, paired_bootstrap_metric
 from bench.stats.monte_carlo import DEFAULT_PLAN, settled
 from bench.stats.multiple_testing import Comparison, compare_family

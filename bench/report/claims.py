@@ -83,7 +83,7 @@ import numpy as np
 
 from amplify.results import read_json, read_probs
 from bench.grid.plan import DEFAULTS, identity, is_spec, run_key
-from bench.report.tables import Table, num, pval, render_all, write_tables
+from bench.report.render import Table, num, pval, render_all, write_tables
 from bench.stats.calibration import METRIC_NAMES, METRICS
 from bench.stats.checks import DegenerateInputWarning
 from bench.stats.monte_carlo import DEFAULT_PLAN, LEVEL, Exact, Stouffer, settle

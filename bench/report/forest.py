@@ -21,7 +21,8 @@ import numpy as np
 
 from amplify.results import write_text_atomic
 from bench.report.plots import INSTALL, figure_class, save_png
-from bench.report.tables import Table, group, render, signed_pts
+from bench.report.render import Table, render, signed_pts
+from bench.report.tables import group
 from bench.stats.checks import DegenerateInputWarning
 from bench.stats.over_seeds import welch_mean
 

@@ -25,7 +25,7 @@ import numpy as np
 
 from amplify.results import write_text_atomic
 from bench.report.plots import INSTALL, _csv, figure_class, save_png
-from bench.report.tables import Table, signed_pts
+from bench.report.render import Table, signed_pts
 from bench.stats.checks import DegenerateInputWarning
 from bench.stats.over_seeds import paired_mean
 

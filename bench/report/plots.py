@@ -26,16 +26,15 @@ the paired bootstrap over test examples (seed-averaged correctness; it works wit
 the CSV and the table also carry Welch over seeds and McNemar, as bench/report/significance.py computes them.
 """
 
-import os
-import tempfile
 from itertools import combinations
 from pathlib import Path
 
 import numpy as np
 
-from amplify.results import write_text_atomic
+from amplify.results import write_atomic, write_text_atomic
+from bench.report.render import Table, num, pval, render, signed_pts
 from bench.report.significance import TESTS, borderline_note, p_records, run_family
-from bench.report.tables import Table, group, num, pval, render, signed_pts
+from bench.report.tables import group
 
 INSTALL = "pip install -r requirements-plots.txt (matplotlib) for the PNGs"
 
@@ -50,21 +49,8 @@ def figure_class():
 
 
 def save_png(fig, path):
-    """Atomic, like every other file the bench writes (amplify.results.write_text_atomic): a temp file in the same
-    directory, the mode open() would give (mkstemp makes 0600), then os.replace."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
-        fig.savefig(tmp, format="png", dpi=120)
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    """The figure as a PNG, written atomically like every other file the bench writes (amplify.results)."""
+    write_atomic(path, lambda f: fig.savefig(f, format="png", dpi=120), binary=True)
 
 
 def _csv(records):

@@ -30,7 +30,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from bench.report.tables import Table, group, pval, pval_holm, pval_mc, signed_pts
+from bench.report.render import Table, pval, pval_holm, pval_mc, signed_pts
+from bench.report.tables import group
 from bench.stats.checks import DegenerateInputWarning
 from bench.stats.monte_carlo import DEFAULT_PLAN, LEVEL, settled
 from bench.stats.multiple_testing import Comparison, compare_family

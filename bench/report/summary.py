@@ -12,7 +12,7 @@ p-values. The README quotes this table; tests/test_readme_results.py checks that
 
 import math
 
-from bench.report.tables import Table, bold, pct, pval, signed_pts
+from bench.report.render import Table, bold, pct, pval, signed_pts
 
 
 def _by(records, *keys):

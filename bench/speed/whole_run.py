@@ -55,6 +55,7 @@ def hf_run(args):
     import torch.nn.functional as F
 
     from amplify.allocator import keep_freed_memory
+    from amplify.cli import config_from_args
     from amplify.optim import cosine_with_warmup, param_groups, set_lr, warmup_steps
     from amplify.train import autocast_for, evaluate, prepare_data, total_steps
     from bench.speed.variants import import_transformers
@@ -62,7 +63,6 @@ def hf_run(args):
     from data.batching import Batcher
     from model.registry import model_dir
     from model.tokenizer import WordPieceTokenizer
-    from run import config_from_args
 
     t_start = time.perf_counter()
     transformers = import_transformers()
