@@ -110,3 +110,17 @@ def test_the_gain_preset_reads_every_committed_run_of_its_three_grids(capsys):
                 expected.add(path)
     assert len(expected) >= 225 and found == expected
     assert all(Path(words[-1]).parent.name == "minilm-fewshot-gain" for words in lines if words[0] == "missing")
+
+
+def test_budget_and_dev_curve_tables_speak_in_steps_under_a_step_budget():
+    from bench.report.tables import budget_table, dev_curve_table
+
+    recs = []
+    for seed, best in ((0, 40), (1, 20)):
+        cfg = TrainConfig(model="tiny", dataset="mrpc", method="none", seed=seed, shots=10, step_budget=40,
+                          eval_every=20)
+        curve = [{"epoch": 10, "steps": 20, "dev_acc": 0.5}, {"epoch": 20, "steps": 40, "dev_acc": 0.6}]
+        recs.append((cfg, {"best_epoch": best // 2, "best_step": best, "epochs": curve}))
+    budget = budget_table(recs, ("none",), ("mrpc",))
+    assert budget.rows == [["none", "1/2 · 30.0"]] and "best-dev step" in budget.notes[0]
+    assert dev_curve_table(recs, ("none",), ("mrpc",)).headers == ["dataset", "method", "step 20", "step 40"]

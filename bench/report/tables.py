@@ -158,22 +158,38 @@ def budget_table(records, methods, datasets):
             if not runs:
                 row.append("–")
                 continue
-            at_budget = sum(res["best_epoch"] == cfg.epochs for cfg, res in runs)
-            mean_best = float(np.mean([res["best_epoch"] for _, res in runs]))
+            at_budget = sum(_best(cfg, res) == _limit(cfg) for cfg, res in runs)
+            mean_best = float(np.mean([_best(cfg, res) for cfg, res in runs]))
             total = [total[0] + at_budget, total[1] + len(runs)]
             row.append(f"{at_budget}/{len(runs)} · {mean_best:.1f}")
             recs.append({"method": m, "dataset": d, "runs": len(runs), "best_at_last_epoch": at_budget,
-                         "mean_best_epoch": mean_best, "epochs": max(cfg.epochs for cfg, _ in runs)})
+                         "mean_best_epoch": mean_best, "epochs": max(_limit(cfg) for cfg, _ in runs)})
         if total[1]:
             rows.append(row + ([f"{total[0]}/{total[1]}"] if len(datasets) > 1 else []))
-    budgets = sorted({cfg.epochs for cfg, _ in records})
-    notes = [f"k/n · e: k of the n runs had their best dev accuracy in the last epoch allowed (epoch "
-             f"{' or '.join(map(str, budgets))}, the recipe's budget), and e is the mean best-dev epoch. Runs that "
-             "early stopping ended sooner count among the n, never among the k.",
-             "A run that peaks at the budget was still improving on dev when it stopped: more epochs might have "
-             "changed its test accuracy. Descriptive counts; no test."]
+    budgets = sorted({_limit(cfg) for cfg, _ in records})
+    if records and all(cfg.step_budget for cfg, _ in records):  # a step budget: evaluations every few steps
+        notes = [f"k/n · s: k of the n runs had their best dev accuracy at the last evaluation (step "
+                 f"{' or '.join(map(str, budgets))}, the budget), and s is the mean best-dev step.",
+                 "A run that peaks at the budget was still improving on dev when it stopped: more steps might have "
+                 "changed its test accuracy. Descriptive counts; no test."]
+    else:
+        notes = [f"k/n · e: k of the n runs had their best dev accuracy in the last epoch allowed (epoch "
+                 f"{' or '.join(map(str, budgets))}, the recipe's budget), and e is the mean best-dev epoch. Runs "
+                 "that early stopping ended sooner count among the n, never among the k.",
+                 "A run that peaks at the budget was still improving on dev when it stopped: more epochs might have "
+                 "changed its test accuracy. Descriptive counts; no test."]
     return Table("budget", "Runs whose best dev epoch was the last one allowed",
                  ["method", *datasets, *(["all"] if len(datasets) > 1 else [])], rows, recs, notes)
+
+
+def _limit(cfg):
+    """The last dev evaluation a run may reach: its step budget, else its number of epochs."""
+    return cfg.step_budget or cfg.epochs
+
+
+def _best(cfg, res):
+    """The best dev evaluation, in _limit's unit: its step under a step budget, else its epoch."""
+    return res["best_step"] if cfg.step_budget else res["best_epoch"]
 
 
 def dev_curve_table(records, methods, datasets):
@@ -203,9 +219,13 @@ def dev_curve_table(records, methods, datasets):
     notes = ["Dev accuracy % after each epoch, the mean over a cell's runs (seeds). (k): only k runs trained that "
              "epoch; early stopping had ended the others. Dev accuracy selects each run's epoch, so these curves "
              "are what the recipe saw; test accuracy never enters. Descriptive; no test."]
+    headers = [f"epoch {e + 1}" for e in range(budget)]
+    longest = max((res.get("epochs") or [] for _, res in records), key=len, default=[])
+    if records and all(cfg.step_budget for cfg, _ in records) and all("steps" in e for e in longest):
+        headers = [f"step {e['steps']}" for e in longest]  # a step budget: evaluations every few steps
+        notes[0] = notes[0].replace("after each epoch", "at each evaluation (the step it came after)")
     return Table("dev_curves", "Dev accuracy per epoch, mean over seeds",
-                 ["dataset", "method", *(f"epoch {e + 1}" for e in range(budget))], rows, recs, notes,
-                 align="ll" + "r" * budget)
+                 ["dataset", "method", *headers], rows, recs, notes, align="ll" + "r" * budget)
 
 
 def failures_table(failed):
