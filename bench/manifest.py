@@ -26,6 +26,7 @@ import re
 import subprocess
 import sys
 from collections import Counter
+from fnmatch import fnmatch
 from pathlib import Path
 
 from amplify.results import REPO, read_json, write_text_atomic
@@ -149,8 +150,12 @@ def manifest(folder, presets):
 def figure_lines(folder, named):
     """A folder of figures and tables drawn from other folders' runs: its files, and the commands that write
     them, as the presets that name it and the README and docs pages that cite it give them."""
+    ignore = folder / ".gitignore"  # what --out writes beside the kept files and the folder does not keep
+    lines = ignore.read_text(encoding="utf-8").splitlines() if ignore.is_file() else []
+    ignored = [x.strip() for x in lines if x.strip() and not x.lstrip().startswith("#")]
     files = sorted(p.name for p in folder.iterdir()
-                   if p.is_file() and not p.name.startswith(".") and p.name not in ("MANIFEST.md", *NOTES))
+                   if p.is_file() and not p.name.startswith(".") and p.name not in ("MANIFEST.md", *NOTES)
+                   and not any(fnmatch(p.name, pattern) for pattern in ignored))
     lines = ["- Figures and tables made from runs kept elsewhere: " + (", ".join(files) or "none yet")]
     commands = [f"`python -m bench.compare --preset {n} --report-only`" for n in named]
     rel = folder.resolve().relative_to(REPO).as_posix() if folder.resolve().is_relative_to(REPO) else None

@@ -25,7 +25,8 @@ def test_every_results_folder_has_a_manifest():
 
 def test_a_figure_folder_names_its_files_and_commands(tmp_path):
     (tmp_path / "forest.png").write_bytes(b"\x89PNG")
-    (tmp_path / ".gitignore").write_text("*.tmp\n")
+    (tmp_path / ".gitignore").write_text("# what --out writes and the folder does not keep\ntables.*\n")
+    (tmp_path / "tables.md").write_text("| a |\n")
     text = manifest(tmp_path, {"mine": str(tmp_path)})
     assert "- Figures and tables made from runs kept elsewhere: forest.png\n" in text
     assert "`python -m bench.compare --preset mine --report-only`" in text
