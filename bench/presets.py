@@ -18,6 +18,7 @@ options (by their argparse dest). A flag given on the command line wins over the
     minilm-fewshot-budget  the calibration of their step budget: none, seed 0, three budgets per K (dev only)
     minilm-fewshot-gain    the gain over none against K = 10, 100 and the full set: reads the three grids
     minilm-paper-tuned     the released code's label pairing and head, Tables 1 and 6, on the tuned recipe
+    minilm-tuned-figure4   the paper's Figure 4 from the tuned grid's MRPC runs (reads it)
     minilm-byom-example    a method of one's own, worked through: AMP (examples/amp.py) beside none and AMPLIFY on TREC
 
 Without --preset the grid is the paper's Table 2: its seven datasets x TABLE2_METHODS x seeds 0-2.
@@ -152,6 +153,17 @@ PRESETS = {
                                           "experiment": "paper-tuned", "first_seeds": 3,
                                           "also_read": ["bench/results/minilm-tuned", "bench/results/minilm-tuning"],
                                           "results": "bench/results/minilm-paper-tuned"}),
+    # The paper's Figure 4 from the tuned grid's MRPC runs of its four methods (training loss over the first
+    # iterations, cumulative training time from the runs' own timers); reads the tuned grid, trains nothing.
+    "minilm-tuned-figure4": Preset("Figure 4 from the tuned grid: MRPC, EmbedMix, TMix, AMPLIFY, SentMix at their "
+                                   "tuned lrs, seeds 0-4, read from bench/results/minilm-tuned (and -tuning), "
+                                   "CSV + PNG into bench/results/minilm-tuned-figures",
+                                   datasets=("mrpc",), methods=("embedmix", "tmix", "amplify", "sentmix"),
+                                   seeds=(0, 1, 2, 3, 4),
+                                   options={"model": "minilm-l6", "epochs": 15, "patience": 3,
+                                            "experiment": "tuned-figure4",
+                                            "also_read": ["bench/results/minilm-tuned", "bench/results/minilm-tuning"],
+                                            "results": "bench/results/minilm-tuned-figures"}),
     # The few-label grids (docs/fewshot.md): K examples per class for train and K per class for dev, drawn by
     # the seed (seeds 0-4 = five draws, the same for every method: data/fewshot.py), the full official test set;
     # the budget of FEWSHOT_STEPS (calibrated), no early stopping (patience = the number of evaluations), the best

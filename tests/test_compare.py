@@ -329,7 +329,8 @@ def test_every_preset_makes_a_valid_grid(name, tmp_path):
     _, spec, runs = compare.make_plan(args)
     p = presets.PRESETS[name]
     cells = {(r.cfg.dataset, r.cfg.method, r.cfg.seed) for r in runs}
-    decided = TUNED_LRS if p.options.get("experiment") == "tuned" else None  # the tuned grid: decided cells only
+    tuned = p.options.get("experiment") in ("tuned", "tuned-figure4")
+    decided = TUNED_LRS if tuned else None  # the tuned grid and views of it: decided cells only
     methods = p.methods
     if p.options.get("experiment") == "paper-tuned":  # its six methods, on the datasets where all six are decided
         from bench.experiments.paper_tuned import NEEDED

@@ -9,6 +9,7 @@ never bench.compare or bench.grid.runner. Importing this package registers every
     table4, table5 table4_5.py       every method with random word deletion / swaps at 5-20% (paper Tables 4, 5)
     table6         table6.py         AMPLIFY in one block only vs every block (paper Table 6)
     figure4        figure4.py        training loss, cumulative time and a p-value heatmap (paper Figures 4 and 3)
+    tuned-figure4  figure4.py        the same from the tuned grid's runs, each method at its tuned lr
     forest         forest.py         each method minus none with 95% intervals, per dataset and over all (a forest plot)
     reference-bug  reference_bug.py  the baselines with their released code's label pairing vs as described
     recipe         recipe.py         the lr sweep with whole dev curves that picks a backbone's recipe (dev only)
