@@ -76,6 +76,26 @@ def test_reuse_copies_finished_runs_only_and_never_replaces(tmp_path):
     assert reuse_finished(new, tmp_path / "old") == []
 
 
+def test_also_read_finds_finished_runs_in_place_and_never_points_a_run_to_train_into_them(tmp_path):
+    """plan(..., read): a run's own file first, then the first read folder holding it finished; failed, stale or
+    missing there leaves the run in results_dir, so training never writes into a folder that is only read."""
+    configs = [TrainConfig(model="tiny", dataset="trec-coarse", method="none", seed=s) for s in range(5)]
+    a, b, mine = (plan(configs, tmp_path / name) for name in ("a", "b", "mine"))
+    for folder in ("a", "b", "mine"):
+        (tmp_path / folder).mkdir()
+    ok = {"status": "ok", "best_dev_acc": 0.5}
+    a[0].path.write_text(json.dumps({**ok, "config": asdict(a[0].cfg)}))  # seed 0: in a and b, a first
+    b[0].path.write_text(json.dumps({**ok, "config": asdict(b[0].cfg)}))
+    a[1].path.write_text(json.dumps({**ok, "status": "failed", "config": asdict(a[1].cfg)}))  # failed in a
+    b[1].path.write_text(json.dumps({**ok, "config": asdict(b[1].cfg)}))  # ... finished in b
+    a[2].path.write_text(json.dumps({**ok, "config": asdict(configs[3])}))  # stale: another run's config
+    mine[3].path.write_text(json.dumps({**ok, "config": asdict(mine[3].cfg)}))
+    a[3].path.write_text(json.dumps({**ok, "config": asdict(a[3].cfg)}))  # its own file wins
+    runs = plan(configs, tmp_path / "mine", read=(tmp_path / "a", tmp_path / "b"))
+    assert [r.path.parent.name for r in runs] == ["a", "b", "mine", "mine", "mine"]
+    assert [r.state()[0] for r in runs] == ["ok", "ok", "missing", "ok", "missing"]
+
+
 def test_paper_tuned_plan_reads_the_tuned_reference_runs_and_adds_14_variants_per_seed(capsys):
     """Issue 51's grid: each decided dataset's six reference cells have the tuned grid's keys (seed 0 is found in
     the committed tuning folder), and 14 variants per dataset and seed run at their method's tuned lr."""
