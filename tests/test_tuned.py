@@ -121,3 +121,28 @@ def test_paper_tuned_plan_reads_the_tuned_reference_runs_and_adds_14_variants_pe
     assert kinds == {"": 12 * len(datasets), "released": 8 * len(datasets), "mean": 4 * len(datasets),
                      "n": 10 * len(datasets), "block": 6 * len(datasets)}
     assert {label(c) for c in configs if variant(c) == "mean"} == {"none (mean pool)", "amplify (mean pool)"}
+
+
+def test_paper_tuned_report_has_every_part_and_the_papers_own_comparison():
+    """The report on made-up runs of every variant: the eight tables, and the head table compares mean-pooled
+    AMPLIFY with each released-pairing baseline beside the described comparison."""
+    import numpy as np
+
+    from bench.experiments.paper_tuned import BASELINES, paper_tuned_configs, paper_tuned_tables
+    from bench.experiments.registry import GridSpec, ReportOptions
+
+    spec = GridSpec(TrainConfig(model="minilm-l6", epochs=15, patience=3), ("trec-fine",), (), (0, 1))
+    rng = np.random.default_rng(0)
+    labels = rng.integers(0, 5, 60).tolist()
+    records = []
+    for cfg in paper_tuned_configs(spec):
+        pred = [y if rng.random() < 0.8 else (y + 1) % 5 for y in labels]
+        records.append((cfg, {"status": "ok", "test_acc": float(np.mean(np.equal(pred, labels))), "best_epoch": 3,
+                              "test_predictions": pred, "test_labels": labels, "epochs": []}))
+    tables = paper_tuned_tables(records, spec, ReportOptions(n_resamples=200, resample_cap=200))
+    assert [t.name for t in tables] == ["reference-bug", "reference-bug-significance", "head", "head-significance",
+                                        "table1", "table1-significance", "table6", "table6-significance"]
+    pairs = {row[1] for row in tables[3].rows}
+    assert {f"amplify (mean pool) vs {m} (released pairing)" for m in BASELINES} <= pairs
+    assert {f"amplify vs {m}" for m in BASELINES} | {"none (mean pool) vs none"} <= pairs
+    assert all(row[3] == "2" for t in tables[1::2] for row in t.rows)  # every comparison found both seeds
