@@ -138,15 +138,18 @@ def plan(configs, results_dir, read=()):
     return runs
 
 
+def finished_twin(run, folder):
+    """The same run's file in another folder (the same config gives the same file name), if it holds a finished
+    result; else None."""
+    twin = Run(run.cfg, run.key, Path(folder) / run.path.name)
+    return twin if twin.state()[0] == "ok" else None
+
+
 def _found(run, read):
     """run, or its finished twin in the first folder of `read` that has one, when run's own file does not exist."""
     if run.path.exists():
         return run
-    for folder in read:
-        twin = Run(run.cfg, run.key, Path(folder) / run.path.name)
-        if twin.path.exists() and twin.state()[0] == "ok":
-            return twin
-    return run
+    return next(filter(None, (finished_twin(run, folder) for folder in read)), run)
 
 
 def parse_shard(text):
@@ -181,8 +184,8 @@ def reuse_finished(runs, folder):
     for. Never replaces a file. Returns the runs copied."""
     copied = []
     for run in runs:
-        twin = Run(run.cfg, run.key, Path(folder) / run.path.name)
-        if not run.path.exists() and twin.state()[0] == "ok":
+        twin = None if run.path.exists() else finished_twin(run, folder)
+        if twin is not None:
             run.path.parent.mkdir(parents=True, exist_ok=True)
             write_json_atomic(run.path, read_json(twin.path))
             copied.append(run)
