@@ -44,16 +44,22 @@ BENCHMARKS = {  # a benchmark JSON's "benchmark" -> what it times (docs/performa
 NOTES = ("README.md", "NOTES.md")  # hand-written, beside the generated MANIFEST.md
 
 
-def runs_of(folder):
-    """The run results of `folder` (JSONs with a config and a status), sorted by file name."""
-    results = (read_json(path) for path in sorted(Path(folder).glob("*.json")))
-    return [r for r in results if isinstance(r, dict) and isinstance(r.get("config"), dict) and "status" in r]
+def results_of(folder):
+    """Every JSON of `folder`, parsed once: [(path, result)], sorted by file name (None for an unreadable file)."""
+    return [(path, read_json(path)) for path in sorted(Path(folder).glob("*.json"))]
 
 
-def benchmarks_of(folder):
+def runs_of(folder, results=None):
+    """The run results of `folder` (JSONs with a config and a status), sorted by file name. results: the
+    folder's results_of, when already read."""
+    results = results_of(folder) if results is None else results
+    return [r for _, r in results if isinstance(r, dict) and isinstance(r.get("config"), dict) and "status" in r]
+
+
+def benchmarks_of(folder, results=None):
     """The performance-benchmark results of `folder` (JSONs with a "benchmark" and a "command"), sorted by file
-    name: [(path, result)]."""
-    results = ((path, read_json(path)) for path in sorted(Path(folder).glob("*.json")))
+    name: [(path, result)]. results: the folder's results_of, when already read."""
+    results = results_of(folder) if results is None else results
     return [(p, r) for p, r in results if isinstance(r, dict) and "benchmark" in r and "command" in r]
 
 
@@ -110,7 +116,8 @@ def counted(counter, sep=", "):
 def manifest(folder, presets):
     """The manifest's Markdown text. presets: {name: results folder} of bench/presets.py."""
     folder = Path(folder)
-    runs = runs_of(folder)
+    results = results_of(folder)  # each file read once for both views
+    runs = runs_of(folder, results)
     cfg = [r["config"] for r in runs]
     env = [r.get("env") or {} for r in runs]
     grid = [r.get("grid") or {} for r in runs]
@@ -123,7 +130,7 @@ def manifest(folder, presets):
     notes = [name for name in NOTES if (folder / name).is_file()]
     if notes:
         lines.append("- Hand-written notes beside it (what the files are for, their history): " + ", ".join(notes))
-    found = benchmarks_of(folder)
+    found = benchmarks_of(folder, results)
     if not found and not runs:
         return "\n".join(lines + figure_lines(folder, named)) + "\n"
     if found and not runs:
