@@ -24,8 +24,8 @@ from pathlib import Path
 import numpy as np
 
 from amplify.results import write_text_atomic
-from bench.report.plots import INSTALL, _csv, figure_class, save_png
-from bench.report.render import Table, signed_pts
+from bench.report.plots import INSTALL, figure_class, save_png
+from bench.report.render import Table, render, signed_pts
 from bench.stats.checks import DegenerateInputWarning
 from bench.stats.over_seeds import paired_mean
 
@@ -123,7 +123,7 @@ def write_gain_figure(table, out_dir):
     with its interval, one line per method. Returns the notes to print."""
     out = Path(out_dir)
     cells = table.records
-    write_text_atomic(out / "gain_vs_labels.csv", _csv(cells))
+    write_text_atomic(out / "gain_vs_labels.csv", render(table, "csv"))  # its records, as forest.csv is written
     notes = [f"wrote {out / 'gain_vs_labels.csv'}"]
     Figure = figure_class()
     if Figure is None:
