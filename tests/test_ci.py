@@ -9,8 +9,8 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def readme_test_command():
     text = (ROOT / "README.md").read_text(encoding="utf-8")
-    block = re.search(r"Run the tests[^\n]*\n\n```bash\n(?P<cmd>[^\n]+)\n```", text)
-    assert block, "README.md: no ```bash block right after 'Run the tests'"
+    block = re.search(r"Run the tests(?:(?!\n\n).)*\n\n```bash\n(?P<cmd>[^\n]+)\n```", text, re.DOTALL)
+    assert block, "README.md: no ```bash block right after the paragraph starting 'Run the tests'"
     return block["cmd"]
 
 
