@@ -2,70 +2,78 @@
 AMP, the Adversarial Mixing Policy: Liu, Mao, Huang, Gao and Li, "Adversarial Mixing Policy for Relaxing
 Locally Linear Constraints in Mixup", EMNLP 2021, pages 2998-3008 (arXiv 2109.07177).
 
-Mixup ties the features and the label to one λ: h = λ·h_i + (1-λ)·h_j with label weight λ. AMP, a
-"min-max-rand" formulation as we read it: draw λ at random as Mixup does (rand), move the features' mixing
-coefficient a small step in the direction that raises the loss (max), keep the label's λ, and train on the
-result (min): a little non-linearity between the synthetic example and its synthetic label.
+Mixup trains on λ·x_i + (1-λ)·x_j with the label λ·y_i + (1-λ)·y_j. AMP, "min-max-rand": draw λ (rand), move
+it one gradient step up the loss, the labels' λ held fixed (max), train on example and label mixed at it (min).
 
-    python run.py --method examples/amp.py:AMP --dataset trec-coarse
-    python -m amplify.check_method examples/amp.py:AMP
-
-Our choices. This file follows the paper's abstract (a small adversarial perturbation of the mixing
-coefficients, not of the examples, so that synthetic examples and labels are no longer tied by one λ); the
-details below are our reading, not checked against the paper's method section or its code (none was used):
-  - the mixing site is TMix's (one block's output, k drawn from {7, 9, 12} of 12), the baselines' λ
-    (Beta(0.2, 0.2), max(l, 1-l)); the paper reports AMP over several mixup variants;
-  - one step, per example, of the sign of the loss gradient w.r.t. that example's feature coefficient
-    (FGSM on λ, one extra forward and backward per step), of size ε times the partner's share:
-    λ_i' = clamp(λ + ε·(1-λ)·sign(∂L/∂λ_i), 0, 1). The factor (1-λ) keeps a step drawn at λ = 1 unmixed,
-    as every method here (amplify/protocol.py); per example, so that an example's coefficient depends on it
-    and its partner only. ε = 0.1 (--method-option eps=...) is ours, not tuned.
-  - the loss is Mixup's, λ·CE(y) + (1-λ)·CE(y[perm]) with the drawn λ and the same perm.
+As the authors' released code does it for BERT, with its defaults: the embedding output mixed, each example
+keeping its own mask; λ_i ~ Beta(1, 1) per example; λ_i' = λ_i + γ·∂L/∂λ_i with L the batch's mean mixed loss
+and γ = 0.002 (--method-option gamma=...), one extra forward and backward per step; Mixup's loss at λ'.
+Ours differs in three ways (docs/adding-a-method.md says why): cross-entropy where the code uses a binary
+cross-entropy of the softmax; no per-example choice between the losses before and after the step, and no
+weighting by the loss's rise (they tie an example's loss to the others' and to earlier batches); λ = 1 is
+not moved, so that a step at λ = 1 mixes nothing (amplify/protocol.py). Run: --method examples/amp.py:AMP.
 """
+
+from dataclasses import replace
 
 import torch
 import torch.nn.functional as F
 
-from amplify.methods import TMix
+from amplify.methods import Method
 from model.packing import Mixer
 
 
-class AMP(TMix):
-    name = "amp"
+class AMP(Method):
+    name, sites = "amp", ("embeddings",)
+    alpha = 1.0  # λ_i ~ Beta(α, α), one per example
 
-    def __init__(self, n_layers, eps=0.1, **kw):
+    def __init__(self, n_layers, gamma=0.002, **kw):
         super().__init__(n_layers, **kw)
-        self.eps = float(eps)
+        self.gamma = float(gamma)
+
+    def draw_layers(self, rng):
+        return frozenset({0})
+
+    def plan(self, batch_size, rng, gen, device):
+        plan = super().plan(batch_size, rng, gen, device)  # the partners and the site; one λ per example:
+        if not plan.layers:
+            return plan
+        lam = torch.from_numpy(rng.beta(self.alpha, self.alpha, batch_size)).float()  # (B,)
+        return replace(plan, lam=lam.to(device), lam_value=float(lam.mean()))
 
     def mix_with(self, plan, lam):
-        """The mixer with the features' coefficient `lam`: a 0-d tensor, or (B,) one per example."""
-        w = lam.reshape(-1, 1, 1) if lam.dim() else lam  # (B, 1, 1): broadcast over (B, T, d)
+        w = lam.reshape(-1, 1, 1) if lam.dim() else lam  # broadcast over h (B, T, d)
 
         def mix(at, layer, h, mask):
-            if at != "block" or layer not in plan.layers:
+            if at != "embeddings" or layer not in plan.layers:
                 return h, mask
             return w * h + (1 - w) * h[plan.perm], mask
 
-        return Mixer(mix, mixes=frozenset(("block", k) for k in plan.layers), perm=plan.perm)
+        return Mixer(mix, mixes=frozenset(("embeddings", k) for k in plan.layers), perm=plan.perm)
+
+    def mixed_loss(self, logits, labels, plan, lam):  # λ: 0-d, or (B,) one per example
+        own = F.cross_entropy(logits, labels, reduction="none")  # (B,)
+        other = F.cross_entropy(logits, labels[plan.label_perm], reduction="none")
+        return (lam * own + (1 - lam) * other).mean()
 
     def prepare(self, model, batch, plan, amp):
-        """The "max" step: the gradient of the mixed loss w.r.t. each example's feature coefficient."""
-        plan.lam_features = plan.lam
+        """The "max" step: λ moved along the gradient of the mixed loss w.r.t. the features' coefficients."""
+        plan.moved = plan.lam
         if not plan.layers:
             return batch
         lam = plan.lam.expand(batch["labels"].shape[0]).clone().requires_grad_()  # (B,)
         with amp():
             logits = model(batch["input_ids"], batch["attention_mask"], batch["token_type_ids"],
                            mix=self.mix_with(plan, lam))
-        y = batch["labels"]
-        loss = plan.lam * F.cross_entropy(logits.float(), y) + (1 - plan.lam) * F.cross_entropy(
-            logits.float(), y[plan.label_perm])
-        (g,) = torch.autograd.grad(loss, lam)  # (B,)
-        plan.lam_features = (plan.lam + self.eps * (1 - plan.lam) * g.sign()).clamp(0, 1).detach()
+        (g,) = torch.autograd.grad(self.mixed_loss(logits.float(), batch["labels"], plan, lam.detach()), lam)
+        plan.moved = torch.where(plan.lam == 1, plan.lam, lam.detach() + self.gamma * g)  # (B,)
         return batch
 
     def mixer(self, plan):
-        return self.mix_with(plan, getattr(plan, "lam_features", plan.lam))
+        return self.mix_with(plan, getattr(plan, "moved", plan.lam))
+
+    def loss(self, logits, labels, plan):
+        return self.mixed_loss(logits, labels, plan, getattr(plan, "moved", plan.lam))
 
     def describe(self):
-        return {**super().describe(), "eps": self.eps, "paper": "Liu et al., EMNLP 2021 (arXiv 2109.07177)"}
+        return {**super().describe(), "gamma": self.gamma, "paper": "Liu et al., EMNLP 2021 (arXiv 2109.07177)"}

@@ -52,3 +52,15 @@ def test_the_tutorial_runs(tmp_path, data_dir):
     out = subprocess.run(grid, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300).stdout
     states = {f"{m.group(1)} {m.group(2)}" for m in re.finditer(r"^(\w+) .*?trec-coarse/(\S+)/s\d", out, re.M)}
     assert states == {"ok none", "ok amplify", "missing my_mix.py:MidMix"}, out
+
+
+def test_the_amp_step_the_page_quotes(tmp_path, data_dir):
+    """The size of AMP's step that the page quotes is what its command prints (MiniLM, 50 steps, ~1 minute)."""
+    text = DOC.read_text()
+    m = re.search(r"^    (python run\.py --method examples/amp_step\.py:AMPStep .*)\n    (AMP's step .*)$", text, re.M)
+    assert m, "docs/adding-a-method.md: no amp_step command followed by its output"
+    env = {**os.environ, "AMPLIFY_DATA_DIR": str(data_dir)}
+    line = m.group(1).replace("/tmp/amp-step.json", str(tmp_path / "amp-step.json"))
+    done = subprocess.run(command(line), cwd=REPO, env=env, capture_output=True, text=True, timeout=900)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert m.group(2) in done.stdout.splitlines(), (m.group(2), done.stdout[-500:])

@@ -126,5 +126,5 @@ def test_the_example_preset_is_minilm_table2s_recipe_on_trec(tmp_path):
 def test_method_options_reach_the_config():
     from bench.compare import parse
 
-    _, args = parse(["--methods", "none", "examples/amp.py:AMP", "--method-option", "eps=0.2", "note=x"])
-    assert config_from_args(args).method_options == {"eps": 0.2, "note": "x"}
+    _, args = parse(["--methods", "none", "examples/amp.py:AMP", "--method-option", "gamma=0.2", "note=x"])
+    assert config_from_args(args).method_options == {"gamma": 0.2, "note": "x"}
