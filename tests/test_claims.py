@@ -318,3 +318,25 @@ def test_the_variance_line_is_signed_the_way_brown_forsythe_points(tmp_path):
     line["p_holm"] = 0.0  # were it significant: the test and the effect disagree, so no verdict either way
     assert claims.verdict(line, 0.05) == (
         "not enough evidence (the combined test and the mean effect point different ways)")
+
+
+def test_a_grid_tuned_per_method_is_one_unit_and_a_sweep_of_lrs_is_not(tmp_path):
+    """Each method at one lr of its own (a tuned grid): AMPLIFY meets every method within the dataset, the
+    setting saying lr "per method". A method at several lrs: the lrs stay settings, as before."""
+    tuned = tmp_path / "tuned"
+    for m, lr in (("none", 2e-4), ("amplify", 2e-4), ("tmix", 1e-4)):
+        for s in range(3):
+            write(tuned, m, "trec-coarse", s, METHOD[m][0] + JITTER[s], lr=lr)
+    units, counts = claims.load(tuned)
+    assert counts["used"] == 9 and len(units) == 1
+    (setting, _), = units
+    assert json.loads(setting)["lr"] == "per method"
+    assert set(units[setting, "trec-coarse"][None]) == {"none", "amplify", "tmix"}
+
+    sweep = tmp_path / "sweep"
+    for m, lrs in (("none", (1e-4, 2e-4)), ("amplify", (2e-4,))):
+        for lr in lrs:
+            write(sweep, m, "trec-coarse", 0, 0.8, lr=lr)
+    units, _ = claims.load(sweep)
+    by_lr = {json.loads(setting)["lr"]: set(levels[None]) for (setting, _), levels in units.items()}
+    assert by_lr == {1e-4: {"none"}, 2e-4: {"none", "amplify"}}

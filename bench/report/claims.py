@@ -21,7 +21,8 @@ that matches its stored config (bench/grid/plan.py). Claims are about the method
 only runs with every method option at its default count (α default, the same label permutation, and for
 AMPLIFY n = 5 draws in every block); table1's, table6's and reference-bug's variants are left out. A "unit"
 is one dataset under one setting, a setting being every other config field (model, recipe, limits, device
-type): AMPLIFY and X are compared within a unit, never across. Claims 1, 2, 3, 5 and 6 use clean runs; claim 4
+type): AMPLIFY and X are compared within a unit, never across. In a grid tuned per method (each method at one
+lr of its own, minilm-tuned) the lr belongs to the method, not the setting. Claims 1, 2, 3, 5 and 6 use clean runs; claim 4
 compares each noisy run with the same seed's clean run of its unit. Claim 6 uses the runs that stored their
 test probabilities (amplify.results.read_probs); older results have none and count as no runs.
 
@@ -120,14 +121,25 @@ def load(results_dir, datasets=None, seeds=None):
         if not folder.is_dir():
             raise ValueError(f"--claims reads stored results, but {folder} is not a directory; pass --results DIR "
                              "(the directory a bench.compare run wrote into)")
-    units, counts = {}, {"files": 0, "used": 0, "not ok": 0, "unreadable or stale": 0, "variants": 0,
-                         "duplicates": 0, "not asked for": 0}
-    for path in sorted((p for folder in folders for p in folder.glob("*.json")), key=lambda p: (p.name, str(p))):
+    paths = sorted((p for folder in folders for p in folder.glob("*.json")), key=lambda p: (p.name, str(p)))
+    return build_units(((path.stem, read_json(path)) for path in paths), datasets, seeds)
+
+
+def build_units(results, datasets=None, seeds=None):
+    """load's units and counts from (file stem, result) pairs; a stem of None skips the check that the file's
+    name matches its config (for results a grid already matched to their configs).
+
+    A unit is one dataset in one setting. Where every method of a dataset and setting ran at one learning rate
+    of its own, and they are not all the same (a grid tuned per method, bench/experiments/tuned.py), the lr
+    is part of the method's recipe: those runs form one unit, whose setting says lr "per method"."""
+    counts = {"files": 0, "used": 0, "not ok": 0, "unreadable or stale": 0, "variants": 0, "duplicates": 0,
+              "not asked for": 0}
+    kept = []
+    for stem, res in results:
         counts["files"] += 1
-        res = read_json(path)
         cfg = res.get("config") if isinstance(res, dict) else None
         try:
-            ok_name = isinstance(cfg, dict) and path.stem.endswith(run_key(cfg, res.get("device")))
+            ok_name = isinstance(cfg, dict) and (stem is None or stem.endswith(run_key(cfg, res.get("device"))))
         except (ValueError, TypeError):
             ok_name = False
         if not ok_name:
@@ -143,15 +155,33 @@ def load(results_dir, datasets=None, seeds=None):
             counts["not asked for"] += 1
             continue
         ident = identity(cfg, res.get("device"))
-        setting = json.dumps({k: v for k, v in ident.items() if k not in NOT_SETTING}, sort_keys=True)
+        rest = {k: v for k, v in ident.items() if k not in NOT_SETTING and k != "lr"}
+        kept.append((json.dumps(rest, sort_keys=True), ident.get("lr", DEFAULTS["lr"]), cfg, res))
+    own_lr = _per_method_lr(kept)
+    units = {}
+    for rest, lr, cfg, res in kept:
+        setting = json.loads(rest)
+        setting["lr"] = "per method" if (rest, cfg["dataset"]) in own_lr else lr
+        if setting["lr"] == DEFAULTS["lr"]:
+            del setting["lr"]  # as the run's identity has it: a field at its default is left out
         level = (cfg["noise"], float(cfg["noise_p"])) if cfg.get("noise") and cfg.get("noise_p", 0) > 0 else None
-        runs = units.setdefault((setting, cfg["dataset"]), {}).setdefault(level, {}).setdefault(cfg["method"], {})
+        key = (json.dumps(setting, sort_keys=True), cfg["dataset"])
+        runs = units.setdefault(key, {}).setdefault(level, {}).setdefault(cfg["method"], {})
         if cfg["seed"] in runs:  # e.g. a baseline run with another n_draws: the same computation, counted once
             counts["duplicates"] += 1
             continue
         runs[cfg["seed"]] = res
         counts["used"] += 1
     return units, counts
+
+
+def _per_method_lr(kept):
+    """The (setting without lr, dataset) groups in which each method has one lr and the methods differ."""
+    lrs = {}
+    for rest, lr, cfg, _ in kept:
+        lrs.setdefault((rest, cfg["dataset"]), {}).setdefault(cfg["method"], set()).add(lr)
+    return {group for group, by_method in lrs.items()
+            if all(len(v) == 1 for v in by_method.values()) and len(set().union(*by_method.values())) > 1}
 
 
 def load_speed(paths):
