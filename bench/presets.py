@@ -19,6 +19,7 @@ options (by their argparse dest). A flag given on the command line wins over the
     minilm-fewshot-gain    the gain over none against K = 10, 100 and the full set: reads the three grids
     minilm-paper-tuned     the released code's label pairing and head, Tables 1 and 6, on the tuned recipe
     minilm-tuned-figure4   the paper's Figure 4 from the tuned grid's MRPC runs (reads it)
+    minilm-protocols       the single recipe beside the tuned one: accuracy change, claims, stopping (reads both)
     minilm-byom-example    a method of one's own, worked through: AMP (examples/amp.py) beside none and AMPLIFY on TREC
 
 Without --preset the grid is the paper's Table 2: its seven datasets x TABLE2_METHODS x seeds 0-2.
@@ -141,6 +142,18 @@ PRESETS = {
                            options={"model": "minilm-l6", "epochs": 15, "patience": 3, "experiment": "tuned",
                                     "reuse": "bench/results/minilm-tuning", "first_seeds": 3,
                                     "results": "bench/results/minilm-tuned"}),
+    # The two recipes side by side (bench/experiments/protocols.py): minilm-table2's and minilm-tuned's runs, read
+    # in place, each rebuilt from its own preset's recipe. Trains nothing; the tables go to its own folder.
+    "minilm-protocols": Preset("issue 46's comparison: MiniLM, the single recipe (minilm-table2) beside the tuned "
+                               "one (minilm-tuned) on TREC-fine, MRPC, SST-5, SST-2, TREC-coarse x the nine "
+                               "methods x seeds 0-4: accuracy change per cell, each claim's verdict under both, "
+                               "early stopping; reads both grids in place, tables into "
+                               "bench/results/minilm-protocols",
+                               datasets=("trec-fine", "mrpc", "sst-5", "sst-2", "trec-coarse"), methods=ALL_METHODS,
+                               seeds=(0, 1, 2, 3, 4),
+                               options={"model": "minilm-l6", "experiment": "protocols",
+                                        "also_read": ["bench/results/minilm-table2", "bench/results/minilm-tuned"],
+                                        "results": "bench/results/minilm-protocols"}),
     # The rest of the paper on the tuned recipe (bench/experiments/paper_tuned.py), TREC-fine and MRPC
     # (the paper's largest claimed gains), each variant at its method's tuned lr; the reference runs are the tuned
     # grid's, read in place. 14 new runs per dataset and seed: 140 for two datasets x seeds 0-4.

@@ -17,6 +17,7 @@ never bench.compare or bench.grid.runner. Importing this package registers every
     fewshot-budget fewshot_budget.py the few-label step budget per K, chosen on none's dev curves (docs/fewshot.md)
     fewshot-gain   fewshot_gain.py   each method's gain over none at K = 10, 100 and the full set (reads three grids)
     paper-tuned    paper_tuned.py    on the tuned recipe: released label pairing, mean pooling, Tables 1 and 6
+    protocols      protocols.py      the single recipe beside the tuned one: accuracy change, claims, stopping
     registry.py   Experiment, GridSpec, ReportOptions, EXPERIMENTS, register (imports no experiment module)
     common.py     the pieces the paper's experiments share (relabel, versus_table)
 
@@ -34,7 +35,7 @@ McNemar over test examples), Holm-corrected over every comparison the table make
 # isort: off
 # Registration order is the order of --experiment's choices and of `--help`.
 from bench.experiments import table2, table1, table4_5, table6, figure4, forest, reference_bug, recipe, tuned  # noqa: F401
-from bench.experiments import fewshot_budget, fewshot_gain, paper_tuned  # noqa: F401
+from bench.experiments import fewshot_budget, fewshot_gain, paper_tuned, protocols  # noqa: F401
 # isort: on
 from bench.experiments.registry import EXPERIMENTS, Experiment, GridSpec, ReportOptions, register
 

@@ -1,11 +1,24 @@
 """
 Pieces the paper's experiments share: their accuracy tables relabelled for rows that are variants, not
-methods, and `versus_table`, the significance table of any set of (A, B) comparisons per column.
+methods, `versus_table`, the significance table of any set of (A, B) comparisons per column, and `recipe_of`,
+another preset's training recipe for a report that reads that preset's grid.
 """
+
+from dataclasses import fields, replace
 
 from bench.report.render import Table, pval, pval_holm, pval_mc, signed_pts
 from bench.report.significance import TEST_NAMES, TESTS, borderline_note, p_records, run_family, verdict_of
 from bench.report.tables import group
+
+RECIPE = ("lr", "epochs", "patience", "shots", "step_budget", "eval_every")  # what differs between the grids
+
+
+def recipe_of(base, preset):
+    """base with the training options the preset sets, and the defaults of those it does not: the configs, and
+    so the keys and files, of the runs that preset's grid made."""
+    names = {f.name for f in fields(base)}
+    defaults = type(base)()
+    return replace(base, **{k: preset.options.get(k, getattr(defaults, k)) for k in RECIPE if k in names})
 
 
 def relabel(table, name, title, first_header=None):

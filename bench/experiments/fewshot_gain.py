@@ -11,27 +11,17 @@ each with the recipe of its own preset, read in place from their folders (`--als
 rebuilt from those presets' options, so each has the key, and so the file, of the run that grid made.
 """
 
-from dataclasses import fields, replace
-
+from bench.experiments.common import recipe_of
 from bench.experiments.registry import Experiment, register
 from bench.grid.plan import grid_configs
 from bench.presets import PRESETS
 from bench.report.gain import gain_table, write_gain_figure
 
 SOURCES = ("minilm-fewshot-10", "minilm-fewshot-100", "minilm-table2")  # K = 10, K = 100, the full training set
-RECIPE = ("lr", "epochs", "patience", "shots", "step_budget", "eval_every")  # what differs between the sources
-
-
-def _recipe(base, preset):
-    """base with the training options the preset sets, and the defaults of those it does not."""
-    names = {f.name for f in fields(base)}
-    defaults = type(base)()
-    return replace(base, **{k: preset.options.get(k, getattr(defaults, k)) for k in RECIPE if k in names})
-
 
 def gain_configs(spec):
     return [cfg for name in SOURCES
-            for cfg in grid_configs(_recipe(spec.base, PRESETS[name]), spec.datasets, spec.methods, spec.seeds)]
+            for cfg in grid_configs(recipe_of(spec.base, PRESETS[name]), spec.datasets, spec.methods, spec.seeds)]
 
 
 def gain_tables(records, spec, opts):

@@ -86,9 +86,42 @@ def tuned_configs(spec):
             for d in spec.datasets for m in spec.methods if (d, m) in TUNED_LRS for s in spec.seeds]
 
 
+def _median_range(values):
+    v = sorted(values)
+    mid = v[len(v) // 2] if len(v) % 2 else (v[len(v) // 2 - 1] + v[len(v) // 2]) / 2
+    return f"{mid:g} ({v[0]}–{v[-1]})"
+
+
+def stopping_table(records, methods):
+    """Per method: how many runs early stopping ended before the budget, at which epoch, and how many were still
+    improving when the budget ended (best dev at the last of all the budget's epochs)."""
+    rows, tidy = [], []
+    for m in methods:
+        runs = [(cfg, res) for cfg, res in records if cfg.method == m]
+        if not runs:
+            continue
+        ran = [len(res["epochs"]) for _, res in runs]
+        early = [n for (cfg, _), n in zip(runs, ran, strict=True) if n < cfg.epochs]
+        best = [res["best_epoch"] for _, res in runs]
+        at_end = sum(n == cfg.epochs and res["best_epoch"] == n for (cfg, res), n in zip(runs, ran, strict=True))
+        rows.append([m, len(runs), f"{len(early)} ({100 * len(early) / len(runs):.0f}%)",
+                     _median_range(early) if early else "–", _median_range(best), at_end])
+        tidy.append({"method": m, "runs": len(runs), "stopped_early": len(early), "stop_epochs": early,
+                     "best_epochs": best, "best_at_budget_end": at_end})
+    notes = ["A run stops after 3 epochs without a strictly better dev accuracy; epochs: after how many it stopped, "
+             "median (range) over the runs that stopped early. Best epoch: the one whose model is tested.",
+             "Still improving at the end: runs that trained every epoch of the budget and whose best dev accuracy "
+             "was at the last one; a longer budget might have helped them."]
+    return Table("stopping", "Early stopping per method: how long the runs trained",
+                 ["method", "runs", "stopped early", "stopped after (epochs)", "best epoch",
+                  "still improving at the end"],
+                 rows, tidy, notes, align="lrrrrr")
+
+
 def tuned_tables(records, spec, opts):
-    """table2's tables of the tuned runs, with a note of each cell's lr and the cells not yet decided."""
-    tables = table2_tables(records, spec, opts)
+    """table2's tables of the tuned runs, with a note of each cell's lr and the cells not yet decided, and how
+    the runs stopped."""
+    tables = table2_tables(records, spec, opts) + [stopping_table(records, spec.methods)]
     undecided = [f"{d}/{m}" for d in spec.datasets for m in spec.methods if (d, m) not in TUNED_LRS]
     note = "Each cell at its own lr, chosen on dev by the tuning runs (bench/experiments/tuned.py): " + ", ".join(
         f"{d}/{m} {fmt_lr(TUNED_LRS[d, m])}" for d in spec.datasets for m in spec.methods if (d, m) in TUNED_LRS)

@@ -22,9 +22,9 @@ only runs with every method option at its default count (α default, the same la
 AMPLIFY n = 5 draws in every block); table1's, table6's and reference-bug's variants are left out. A "unit"
 is one dataset under one setting, a setting being every other config field (model, recipe, limits, device
 type): AMPLIFY and X are compared within a unit, never across. In a grid tuned per method (each method at one
-lr of its own, minilm-tuned) the lr belongs to the method, not the setting. Claims 1, 2, 3, 5 and 6 use clean runs; claim 4
-compares each noisy run with the same seed's clean run of its unit. Claim 6 uses the runs that stored their
-test probabilities (amplify.results.read_probs); older results have none and count as no runs.
+lr of its own, minilm-tuned) the lr belongs to the method, not the setting. Claims 1, 2, 3, 5 and 6 use clean
+runs; claim 4 compares each noisy run with the same seed's clean run of its unit. Claim 6 uses the runs that
+stored their test probabilities (amplify.results.read_probs); older results have none and count as no runs.
 
 The tests are over seeds, because a claim about a method is a claim about what another training run would
 give; per-example tests (bootstrap, McNemar) speak to these trained models only and are in the tables.
@@ -463,7 +463,8 @@ def claims_table(units, alpha, speed=None, resampling=DEFAULT_PLAN):
         text = CLAIM_TEXT[ln["kind"]].format(b=ln["b"])
         rows.append([text, effect_text(ln), ci_text(ln), ln["test"], p_text(ln), pval(ln["p_holm"]), seeds, where, v])
         recs.append({"claim": text, "kind": ln["kind"], "a": ln["a"], "b": ln["b"], "effect": ln["effect"],
-                     "effect_text": effect_text(ln), "ci_low": ln["ci"][0], "ci_high": ln["ci"][1],
+                     "effect_text": effect_text(ln), "ci_text": ci_text(ln), "ci_low": ln["ci"][0],
+                     "ci_high": ln["ci"][1],
                      "confidence": confidence, "test": ln["test"], "p": ln["p"], "p_low": ln["p_lo"],
                      "p_high": ln["p_hi"], "p_holm": ln["p_holm"], "borderline": ln["borderline"],
                      "resample_seed": resampling.seed,

@@ -48,7 +48,7 @@ def accuracies(records):
     return out
 
 
-def _interval(gains_a, gains_b):
+def paired_interval(gains_a, gains_b):
     """paired_mean of two {seed: value} on their shared seeds, without warnings for too few seeds."""
     seeds = sorted(set(gains_a) & set(gains_b))
     with warnings.catch_warnings():
@@ -71,13 +71,13 @@ def gain_cells(records, methods, datasets, baseline="none"):
             per_dataset = {d: (acc.get((size, d, m)), acc.get((size, d, baseline))) for d in datasets}
             for d, (a, b) in per_dataset.items():
                 if a and b:
-                    r, seeds = _interval(a, b)
+                    r, seeds = paired_interval(a, b)
                     cells.append(_cell(m, size, d, r, seeds))
             if all(a and b for a, b in per_dataset.values()):
                 shared = sorted(set.intersection(*(set(a) & set(b) for a, b in per_dataset.values())))
                 mean_a = {s: np.mean([per_dataset[d][0][s] for d in datasets]) for s in shared}
                 mean_b = {s: np.mean([per_dataset[d][1][s] for d in datasets]) for s in shared}
-                r, seeds = _interval(mean_a, mean_b)
+                r, seeds = paired_interval(mean_a, mean_b)
                 cells.append(_cell(m, size, "mean", r, seeds))
     return cells
 
