@@ -31,6 +31,7 @@ from bench.report.tables import Table, bold
 TUNED_LRS = {
     ("trec-fine", "none"): 2e-4, ("trec-fine", "embedmix"): 1e-4, ("trec-fine", "sentmix"): 1e-4,
     ("trec-fine", "tmix"): 1e-4, ("trec-fine", "manifold"): 1e-4, ("trec-fine", "amplify"): 2e-4,
+    ("trec-fine", "labelsmooth"): 1e-4, ("trec-fine", "ssmix"): 1e-4, ("trec-fine", "mixup-transformer"): 2e-4,
 }
 
 
