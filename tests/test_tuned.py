@@ -6,7 +6,7 @@ from pathlib import Path
 
 from amplify.train import TrainConfig
 from bench import compare
-from bench.experiments.recipe import LRS
+from bench.experiments.recipe import LRS, fmt_lr
 from bench.experiments.tuned import TUNED_LRS, chosen_lrs, tune_configs
 from bench.grid.plan import plan, reuse_finished
 
@@ -146,3 +146,14 @@ def test_paper_tuned_report_has_every_part_and_the_papers_own_comparison():
     assert {f"amplify (mean pool) vs {m} (released pairing)" for m in BASELINES} <= pairs
     assert {f"amplify vs {m}" for m in BASELINES} | {"none (mean pool) vs none"} <= pairs
     assert all(row[3] == "2" for t in tables[1::2] for row in t.rows)  # every comparison found both seeds
+
+
+def test_the_tuned_report_tables_each_cells_lr():
+    from bench.experiments.registry import GridSpec
+    from bench.experiments.tuned import lr_table
+
+    spec = GridSpec(TrainConfig(model="tiny"), ("trec-fine", "mrpc"), ("none", "amplify"), (0,))
+    table = lr_table(spec)
+    assert {(r["dataset"], r["method"]): r["lr"] for r in table.records} == {
+        (d, m): TUNED_LRS.get((d, m)) for d in spec.datasets for m in spec.methods}
+    assert table.rows[0][:2] == ["none", fmt_lr(TUNED_LRS["trec-fine", "none"])]

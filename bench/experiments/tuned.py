@@ -118,10 +118,22 @@ def stopping_table(records, methods):
                  rows, tidy, notes, align="lrrrrr")
 
 
+def lr_table(spec):
+    """The chosen lr of each method (rows) on each dataset (columns); – where the cell is not decided yet."""
+    rows = [[m, *(fmt_lr(TUNED_LRS[d, m]) if (d, m) in TUNED_LRS else "–" for d in spec.datasets)]
+            for m in spec.methods]
+    tidy = [{"dataset": d, "method": m, "lr": TUNED_LRS.get((d, m))} for m in spec.methods for d in spec.datasets]
+    notes = [f"Each cell's lr: the one of {', '.join(map(fmt_lr, LRS))} whose seed-0 run reached the highest "
+             "best-dev accuracy (ties: the smaller). Every tuning run's dev curve: python -m bench.compare --preset "
+             "minilm-tune --report-only."]
+    return Table("lrs", "Tuned learning rates", ["method", *spec.datasets], rows, tidy, notes,
+                 align="l" + "r" * len(spec.datasets))
+
+
 def tuned_tables(records, spec, opts):
-    """table2's tables of the tuned runs, with a note of each cell's lr and the cells not yet decided, and how
-    the runs stopped."""
-    tables = table2_tables(records, spec, opts) + [stopping_table(records, spec.methods)]
+    """table2's tables of the tuned runs, with a note of each cell's lr and the cells not yet decided, the lrs
+    as a table, and how the runs stopped."""
+    tables = table2_tables(records, spec, opts) + [lr_table(spec), stopping_table(records, spec.methods)]
     undecided = [f"{d}/{m}" for d in spec.datasets for m in spec.methods if (d, m) not in TUNED_LRS]
     note = "Each cell at its own lr, chosen on dev by the tuning runs (bench/experiments/tuned.py): " + ", ".join(
         f"{d}/{m} {fmt_lr(TUNED_LRS[d, m])}" for d in spec.datasets for m in spec.methods if (d, m) in TUNED_LRS)
