@@ -48,7 +48,11 @@ def test_each_change_is_the_paired_t_interval_and_the_claims_sit_side_by_side():
     recs = records()
     acc, claims, stop_single, stop_tuned = protocol_tables(recs, SPEC, ReportOptions())
     single, tuned = split(recs, SPEC)
-    for row in acc.records:
+    per_dataset = [r for r in acc.records if r["dataset"] == "trec-fine"]
+    means = {r["method"]: r for r in acc.records if r["dataset"] == "mean of 1"}
+    assert len(per_dataset) == len(means) == 3  # one dataset: each mean row is that dataset's change
+    assert all(means[r["method"]]["change"] == pytest.approx(r["change"]) for r in per_dataset)
+    for row in per_dataset:
         a = [r["test_acc"] for c, r in tuned if c.method == row["method"]]
         b = [r["test_acc"] for c, r in single if c.method == row["method"]]
         ref = sps.ttest_rel(a, b)

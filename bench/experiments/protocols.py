@@ -62,27 +62,39 @@ def accuracy_table(single, tuned, spec):
         for cfg, res in recs:
             acc.setdefault((name, cfg.dataset, cfg.method), {})[cfg.seed] = res["test_acc"]
     rows, tidy = [], []
+
+    def row(d, m, a, b, lr):
+        r, seeds = paired_interval(a, b) if set(a) & set(b) else (None, [])
+        change = "–" if not seeds else signed_pts(r.diff) + (
+            f" [{100 * r.low:+.2f}, {100 * r.high:+.2f}]" if len(seeds) > 1 else "")
+        rows.append([d, m, _mean_sd(list(b.values())), lr, _mean_sd(list(a.values())), change,
+                     " ".join(map(str, seeds)) or "–"])
+        tidy.append({"dataset": d, "method": m, "tuned_lr": lr, "single_acc": b, "tuned_acc": a,
+                     "change": r.diff if seeds else None, "low": r.low if len(seeds) > 1 else None,
+                     "high": r.high if len(seeds) > 1 else None, "paired_seeds": seeds})
+
     for d in spec.datasets:
         for m in spec.methods:
             a, b = acc.get(("tuned", d, m), {}), acc.get(("single", d, m), {})
-            if not a and not b:
-                continue
-            r, seeds = paired_interval(a, b) if set(a) & set(b) else (None, [])
-            change = "–" if not seeds else signed_pts(r.diff) + (
-                f" [{100 * r.low:+.2f}, {100 * r.high:+.2f}]" if len(seeds) > 1 else "")
-            lr = TUNED_LRS.get((d, m))
-            rows.append([d, m, _mean_sd(list(b.values())), "–" if lr is None else fmt_lr(lr),
-                         _mean_sd(list(a.values())), change, " ".join(map(str, seeds)) or "–"])
-            tidy.append({"dataset": d, "method": m, "tuned_lr": lr, "single_acc": b, "tuned_acc": a,
-                         "change": r.diff if seeds else None, "low": r.low if len(seeds) > 1 else None,
-                         "high": r.high if len(seeds) > 1 else None, "paired_seeds": seeds})
+            if a or b:
+                lr = TUNED_LRS.get((d, m))
+                row(d, m, a, b, "–" if lr is None else fmt_lr(lr))
+    for m in spec.methods:  # per seed, the mean over the datasets that have both recipes' run of that seed
+        ds = [d for d in spec.datasets if set(acc.get(("tuned", d, m), {})) & set(acc.get(("single", d, m), {}))]
+        seeds = set.intersection(*(set(acc["tuned", d, m]) & set(acc["single", d, m]) for d in ds)) if ds else set()
+        if seeds:
+            a, b = ({s: float(np.mean([acc[name, d, m][s] for d in ds])) for s in sorted(seeds)}
+                    for name in ("tuned", "single"))
+            row(f"mean of {len(ds)}", m, a, b, "")
     lr = PRESETS[SINGLE].options["lr"]
     notes = [f"Test accuracy (%) at the best-dev epoch, mean ± sample std (seeds). Single: every method at lr "
              f"{fmt_lr(lr)}, "
              f"<= {PRESETS[SINGLE].options['epochs']} epochs; tuned: the cell's own lr (chosen on dev), <= "
              f"{PRESETS[TUNED].options['epochs']} epochs; both with patience 3.",
              "Change: tuned - single in points over the seeds both have, with the 95% paired t interval (per cell, "
-             "not corrected for the number of cells). A cell without tuned runs is not decided yet."]
+             "not corrected for the number of cells). A cell without tuned runs is not decided yet.",
+             "Mean of k: per seed, the mean over the k datasets where the method has both recipes' run of that seed "
+             "(the seeds every one of them has), then the same paired interval over those seeds."]
     return Table("protocols-accuracy", "Accuracy under the single recipe and the tuned one",
                  ["dataset", "method", "single", "tuned lr", "tuned", "change (pts) [95% CI]", "paired seeds"],
                  rows, tidy, notes, align="llrlrll")
