@@ -222,7 +222,7 @@ PRESETS = {
     # the checkout's root: run it from there. Its runs' keys hold the file's sha256: editing it re-runs them.
     "minilm-byom-example": Preset("issue 50's worked example: MiniLM, TREC-coarse and TREC-fine x none, amplify and "
                                   "AMP (examples/amp.py) x seeds 0-4, the minilm-table2 recipe (lr 1e-4, <= 6 "
-                                  "epochs, patience 3), into bench/results/minilm-byom-example (~12 CPU-hours)",
+                                  "epochs, patience 3), into bench/results/minilm-byom-example (~6 CPU-hours)",
                                   datasets=("trec-coarse", "trec-fine"), methods=("none", "amplify", BYOM_EXAMPLE),
                                   seeds=(0, 1, 2, 3, 4),
                                   options={"model": "minilm-l6", "epochs": 6, "patience": 3, "lr": 1e-4,
