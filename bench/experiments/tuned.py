@@ -20,6 +20,7 @@ TUNED_LRS holds the rule's choices, written in by hand as cells are decided (tes
 each against the committed tuning results), so that the final grid is a fixed list of runs.
 """
 
+import statistics
 from dataclasses import replace
 
 from bench.experiments.recipe import LRS, fmt_lr
@@ -87,9 +88,7 @@ def tuned_configs(spec):
 
 
 def _median_range(values):
-    v = sorted(values)
-    mid = v[len(v) // 2] if len(v) % 2 else (v[len(v) // 2 - 1] + v[len(v) // 2]) / 2
-    return f"{mid:g} ({v[0]}–{v[-1]})"
+    return f"{statistics.median(values):g} ({min(values)}–{max(values)})"
 
 
 def stopping_table(records, methods):
