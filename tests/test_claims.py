@@ -225,6 +225,13 @@ def test_claims_on_a_missing_directory_is_an_error(tmp_path, capsys):
     assert e.value.code == 2 and "is not a directory" in capsys.readouterr().err
 
 
+def test_claims_on_a_preset_that_only_reads_other_grids_names_them(tmp_path, capsys):
+    with pytest.raises(SystemExit) as e:
+        compare.main(["--preset", "minilm-protocols", "--claims", "--results", str(tmp_path / "nope")])
+    err = capsys.readouterr().err
+    assert e.value.code == 2 and "bench/results/minilm-table2" in err and "--report-only" in err
+
+
 def test_empty_directory_gives_no_runs_everywhere(tmp_path):
     out = claims.claims_report(tmp_path)
     rows = by_claim(out)
