@@ -93,7 +93,7 @@ PRESETS = {
     # minilm-table2.
     "minilm-table2-imdb": Preset("issue 13's IMDB cells on a fixed subset: MiniLM, 2,000 training and 1,000 dev/test "
                                  "reviews x the six methods and the three controls x seeds 0-4, the minilm-table2 "
-                                 "recipe, into bench/results/minilm-table2-imdb (~70 CPU-hours)",
+                                 "recipe, into bench/results/minilm-table2-imdb (~42 CPU-hours)",
                                  datasets=("imdb",),
                                  methods=("none", "embedmix", "sentmix", "tmix", "manifold", "amplify", "labelsmooth",
                                           "ssmix", "mixup-transformer"), seeds=(0, 1, 2, 3, 4),
