@@ -82,7 +82,7 @@ def accuracy_table(single, tuned, spec):
     for m in spec.methods:  # per seed, the mean over the datasets that have both recipes' run of that seed
         ds = [d for d in spec.datasets if set(acc.get(("tuned", d, m), {})) & set(acc.get(("single", d, m), {}))]
         seeds = set.intersection(*(set(acc["tuned", d, m]) & set(acc["single", d, m]) for d in ds)) if ds else set()
-        if seeds:
+        if seeds and len(ds) > 1:  # over one dataset the mean is that dataset's row
             a, b = ({s: float(np.mean([acc[name, d, m][s] for d in ds])) for s in sorted(seeds)}
                     for name in ("tuned", "single"))
             row(f"mean of {len(ds)}", m, a, b, "")
@@ -93,8 +93,8 @@ def accuracy_table(single, tuned, spec):
              f"{PRESETS[TUNED].options['epochs']} epochs; both with patience 3.",
              "Change: tuned - single in points over the seeds both have, with the 95% paired t interval (per cell, "
              "not corrected for the number of cells). A cell without tuned runs is not decided yet.",
-             "Mean of k: per seed, the mean over the k datasets where the method has both recipes' run of that seed "
-             "(the seeds every one of them has), then the same paired interval over those seeds."]
+             "Mean of k: per seed, the mean over the k >= 2 datasets where the method has both recipes' run of that "
+             "seed (the seeds every one of them has), then the same paired interval over those seeds."]
     return Table("protocols-accuracy", "Accuracy under the single recipe and the tuned one",
                  ["dataset", "method", "single", "tuned lr", "tuned", "change (pts) [95% CI]", "paired seeds"],
                  rows, tidy, notes, align="llrlrll")
