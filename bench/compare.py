@@ -123,8 +123,9 @@ def _grid_args(g):
                    help="check the paper's claims against every stored result in --results (only those of "
                         "--datasets / --seeds when given); train nothing (bench/report/claims.py)")
     g.add_argument("--speed", nargs="+", default=None, metavar="PATH",
-                   help="with --claims: bench.speed JSONs (files, or directories of speed-*.json) whose interleaved "
-                        "rounds test the cost claim on a shared machine, instead of the runs' own timers")
+                   help="bench.speed JSONs (files, or directories of speed-*.json) whose interleaved rounds time "
+                        "every method seconds apart: with --claims they test the cost claim instead of the runs' own "
+                        "timers; figure4 draws each method's cumulative time at their step times too")
 
 
 def _resume_args(g):
@@ -341,7 +342,7 @@ def report(runs, spec, experiment, args, got=None):
     records = [(run.cfg, res) for run, res in got["ok"]]
     opts = ReportOptions(alpha=args.sig_alpha, n_resamples=args.bootstrap, resample_seed=args.resample_seed,
                          resample_cap=args.bootstrap_max, out_dir=args.out or args.results,
-                         figure_steps=args.figure_steps)
+                         figure_steps=args.figure_steps, speed=tuple(args.speed) if args.speed else None)
     tables = experiment.tables(records, spec, opts) if records else []
     subset = subset_notes(records)  # the top says so once; a table copied alone must say so too
     for table in tables:
@@ -428,8 +429,15 @@ def launch_slurm(p, args, runs, spec, experiment, argv):
 
 def main(argv=None):
     p, args = parse(argv)
+    if args.speed is not None and not (args.claims or EXPERIMENTS[args.experiment].reads_speed):
+        p.error("--speed is read by --claims and by the figure4 experiments only")
     if args.speed is not None and not args.claims:
-        p.error("--speed is read by --claims only")
+        from bench.report.plots import interleaved_steps
+
+        try:
+            interleaved_steps(args.speed)  # a bad file fails now, in one line, not after the report's tests
+        except ValueError as e:
+            p.error(str(e))
     if args.claims:
         return check_claims(p, args)
     if args.launcher == "slurm" and args.device == "auto":  # a login node may have no GPU: say what the nodes use

@@ -308,7 +308,7 @@ def test_speed_files_that_cannot_be_read_are_errors(tmp_path, capsys):
         assert e.value.code == 2 and msg in capsys.readouterr().err
     with pytest.raises(SystemExit):
         compare.main(["--report-only", "--speed", str(tmp_path)])
-    assert "--speed is read by --claims only" in capsys.readouterr().err
+    assert "--speed is read by --claims and by the figure4 experiments only" in capsys.readouterr().err
 
 
 

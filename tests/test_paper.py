@@ -206,6 +206,47 @@ def test_figure4_pngs_or_the_install_message(tmp_path):
     assert not list(tmp_path.glob(".*.tmp"))
 
 
+def speed_json(path, data, ms):
+    """A bench.speed JSON of `data`'s batches: each variant's step times over 4 rounds."""
+    variants = {m: {"times_ms": [t * f for f in (0.9, 1.0, 1.1, 1.2)]} for m, t in ms.items()}
+    path.write_text(json.dumps({"schema": 1, "benchmark": "speed", "data": data, "variants": variants,
+                                "load_avg_1min": {"before": 1.0, "after": 1.5}}))
+    return path
+
+
+def test_figure4_draws_the_interleaved_step_times_beside_the_runs_timers(tmp_path):
+    """--speed: each method's cumulative time at its interleaved median step (IQR in the table), the runs' own
+    timers kept beside it; a method the benchmark did not time keeps its timers only."""
+    s = spec(methods=("none", "tmix", "amplify"))
+    speed = speed_json(tmp_path / "speed-trec.json", "trec-coarse", {"none": 100.0, "amplify": 200.0})
+    out = tmp_path / "out"
+    loss, _ = figure4.figure4_tables(figure4_records(s), s, replace(OPTS, out_dir=str(out), figure_steps=20,
+                                                                     speed=(str(speed),)))
+    by = {r["method"]: r for r in loss.records}
+    assert by["amplify"]["interleaved_ms_ms"] == pytest.approx(210.0)  # median of 180, 200, 220, 240
+    assert (by["amplify"]["interleaved_ms_q1"], by["amplify"]["interleaved_ms_q3"]) == pytest.approx((195.0, 225.0))
+    assert "interleaved_ms_ms" not in by["tmix"] and loss.rows[1][-1] == "–"
+    assert loss.rows[2][-1] == "210 (195–225)"
+    assert str(speed) in loss.notes[2] and "1.0 before, 1.5 after" in loss.notes[2]
+    rows = list(csv.DictReader(io.StringIO((out / "figure4_loss.csv").read_text())))
+    step3 = {r["method"]: r for r in rows if r["step"] == "3"}
+    assert float(step3["none"]["cumulative_train_s_interleaved"]) == pytest.approx(3 * 0.105)
+    assert float(step3["none"]["cumulative_train_s"]) == pytest.approx(0.3)  # the runs' timers, as before
+    assert step3["tmix"]["cumulative_train_s_interleaved"] == ""
+
+
+def test_two_speed_files_of_one_dataset_and_method_are_an_error(tmp_path):
+    a = speed_json(tmp_path / "speed-a.json", "trec-coarse", {"none": 100.0})
+    b = speed_json(tmp_path / "speed-b.json", "trec-coarse", {"none": 90.0})
+    with pytest.raises(ValueError, match="both time none on trec-coarse; pass one of them"):
+        plots.interleaved_steps([a, b])
+    assert plots.interleaved_steps([tmp_path / "speed-a.json"])["trec-coarse", "none"]["ms"] == pytest.approx(105.0)
+    with pytest.raises(SystemExit) as e:  # on the command line: one line, before any report
+        compare.main(["--experiment", "figure4", "--report-only", "--results", str(tmp_path),
+                      "--speed", str(a), str(b)])
+    assert e.value.code == 2
+
+
 def test_cumulative_time_is_exact_at_epoch_ends():
     res = {"epochs": [{"steps": 4, "train_time_s": 2.0}, {"steps": 6, "train_time_s": 3.0}]}
     np.testing.assert_allclose(plots.cumulative_time(res), [0.5, 1.0, 1.5, 2.0, 3.5, 5.0])

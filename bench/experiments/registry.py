@@ -43,6 +43,7 @@ class ReportOptions:
     resample_cap: int = CAP  # the most resamples a test gets while its Holm verdict depends on the draw
     out_dir: str | None = None  # where an experiment writes files other than tables (figure4's CSVs and PNGs)
     figure_steps: int = 200  # figure4: the first iterations plotted
+    speed: tuple | None = None  # figure4: bench.speed JSONs (files or folders) whose interleaved step times it draws
 
     @property
     def resampling(self):
@@ -55,6 +56,7 @@ class Experiment:
     summary: str
     configs: Callable  # (GridSpec) -> list[TrainConfig]
     tables: Callable  # (records, GridSpec, ReportOptions) -> list[Table]
+    reads_speed: bool = False  # its report reads --speed (bench.speed JSONs), as --claims does
 
 
 EXPERIMENTS = {}

@@ -184,8 +184,8 @@ def _per_method_lr(kept):
             if all(len(v) == 1 for v in by_method.values()) and len(set().union(*by_method.values())) > 1}
 
 
-def load_speed(paths):
-    """bench.speed JSONs (files, or directories of speed-*.json) -> {file stem: {variant: [ms per round]}}."""
+def read_speed(paths):
+    """bench.speed JSONs (files, or directories of speed-*.json) -> [(file, its result)], each checked to be one."""
     files = []
     for path in map(Path, paths or ()):
         if path.is_dir():
@@ -194,11 +194,19 @@ def load_speed(paths):
             files.append(path)
         else:
             raise ValueError(f"--speed {path}: no such file or directory (bench.speed writes one JSON per benchmark)")
-    units = {}
+    out = []
     for f in files:
         res = read_json(f)
         if not isinstance(res, dict) or res.get("benchmark") != "speed" or not isinstance(res.get("variants"), dict):
             raise ValueError(f"--speed {f}: not a bench.speed result (no 'benchmark': 'speed' with 'variants')")
+        out.append((f, res))
+    return out
+
+
+def load_speed(paths):
+    """bench.speed JSONs (files, or directories of speed-*.json) -> {file stem: {variant: [ms per round]}}."""
+    units = {}
+    for f, res in read_speed(paths):
         times = {v: r["times_ms"] for v, r in res["variants"].items() if r.get("times_ms")}
         if len({len(t) for t in times.values()}) > 1:
             raise ValueError(f"--speed {f}: variants have different numbers of rounds; rounds must pair up")

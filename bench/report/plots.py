@@ -20,6 +20,10 @@ Wall time: train() times each epoch (training steps only, evaluation excluded), 
 cumulative time at step i is the time of the epochs before plus i's share of its epoch at that epoch's
 mean step time: exact at epoch ends, linear in between. With --max-steps the cosine schedule is
 compressed into those steps, so the curve is then not the start of a full-length run.
+Those timers meet whatever else the machine ran. Given --speed (bench.speed JSONs of the same datasets'
+real batches, every method timed in each round, seconds apart), the time panel also draws each method's
+cumulative time at its interleaved median step time, with the rounds' interquartile range as a band: the
+comparison to read on a shared machine.
 
 The heatmap's family: every pair of methods on every dataset shown, Holm over all of them. The colour is
 the paired bootstrap over test examples (seed-averaged correctness; it works with any number of seeds);
@@ -32,6 +36,7 @@ from pathlib import Path
 import numpy as np
 
 from amplify.results import write_atomic, write_text_atomic
+from bench.report.claims import read_speed
 from bench.report.render import Table, num, pval, render, signed_pts
 from bench.report.significance import TESTS, borderline_note, p_records, run_family
 from bench.report.tables import group
@@ -72,8 +77,27 @@ def cumulative_time(res):
     return np.array(out)
 
 
-def curves(records, methods, datasets, steps):
-    """{(dataset, method): {"loss", "time", "seeds"}} over the first min(steps, shortest run) steps."""
+def interleaved_steps(paths):
+    """bench.speed JSONs -> {(dataset, method): {"ms", "q1", "q3" (ms per step over the rounds), "file", "load"}}.
+    A benchmark of synthetic shapes (no "data") times no dataset's batches and is left out."""
+    out = {}
+    for f, res in read_speed(paths):
+        d = res.get("data")
+        for m, v in res["variants"].items() if d else ():
+            if not v.get("times_ms"):
+                continue
+            if (d, m) in out:
+                raise ValueError(f"--speed: {out[d, m]['file']} and {f} both time {m} on {d}; pass one of them")
+            q1, ms, q3 = np.percentile(np.asarray(v["times_ms"], float), [25, 50, 75])
+            load = res.get("load_avg_1min") or {}
+            out[d, m] = {"ms": float(ms), "q1": float(q1), "q3": float(q3), "file": str(f),
+                         "load": (load.get("before"), load.get("after")), "rounds": len(v["times_ms"])}
+    return out
+
+
+def curves(records, methods, datasets, steps, speed=None):
+    """{(dataset, method): {"loss", "time", "seeds"}, and "step" (interleaved_steps' entry) when speed has the
+    cell} over the first min(steps, shortest run) steps."""
     cells = group(records)
     out = {}
     for d in datasets:
@@ -87,7 +111,14 @@ def curves(records, methods, datasets, steps):
             loss = np.mean([r["train_loss_steps"][:n] for _, r in runs], axis=0)
             time = np.mean([cumulative_time(r)[:n] for _, r in runs], axis=0)
             out[(d, m)] = {"loss": loss, "time": time, "seeds": len(runs)}
+            if speed and (d, m) in speed:
+                out[(d, m)]["step"] = speed[d, m]
     return out
+
+
+def interleaved_time(c, key="ms"):
+    """Cumulative seconds at each step at the cell's interleaved step time (key: "ms", "q1" or "q3")."""
+    return c["step"][key] / 1000 * np.arange(1, len(c["loss"]) + 1)
 
 
 def smooth(y, window):
@@ -106,25 +137,35 @@ def loss_table(cv, steps):
         rec = {"dataset": d, "method": m, "seeds": c["seeds"], "steps": n,
                "loss_first_10pct": float(c["loss"][:k].mean()), "loss_last_10pct": float(c["loss"][-k:].mean()),
                "train_s_at_last_step": float(c["time"][-1]),
-               "ms_per_step": 1000 * float(c["time"][-1]) / n}
+               "ms_per_step": 1000 * float(c["time"][-1]) / n,
+               **({f"interleaved_ms_{k}": c["step"][k] for k in ("ms", "q1", "q3")} if "step" in c else {})}
         recs.append(rec)
         rows.append([d, m, str(c["seeds"]), str(n), num(rec["loss_first_10pct"], ".3f"),
                      num(rec["loss_last_10pct"], ".3f"), num(rec["train_s_at_last_step"], ".1f"),
-                     num(rec["ms_per_step"], ".0f")])
+                     num(rec["ms_per_step"], ".0f"),
+                     f"{c['step']['ms']:.0f} ({c['step']['q1']:.0f}–{c['step']['q3']:.0f})" if "step" in c else "–"])
     notes = [f"Loss: mean over seeds of each step's training loss (the mixed loss for mixup methods), over the first "
              f"{steps} steps or fewer when the runs are shorter; first/last 10%: its mean over the first and last "
              "tenth of those steps. Mixup losses are not comparable in level with none's (the targets are mixed); "
              "compare shapes.",
              "Training time: cumulative, from per-epoch timers (exact at epoch ends, linear in between), training "
              "steps only; measured as the machine was loaded at the time, so compare within one table only."]
+    files = {c["step"]["file"]: c["step"] for c in cv.values() if "step" in c}
+    notes.append("ms/step, interleaved: the median (interquartile range) over bench.speed's rounds, which time every "
+                 "method seconds apart on the dataset's real batches: " + "; ".join(
+                     f"{f} ({s['rounds']} rounds, 1-minute load average {num(s['load'][0], '.1f')} before, "
+                     f"{num(s['load'][1], '.1f')} after)"
+                     for f, s in files.items()) + "." if files else
+                 "ms/step, interleaved: no bench.speed measurement given (--speed).")
     return Table("figure4-summary", "Figure 4: training loss over the first iterations, and training time",
-                 ["dataset", "method", "seeds", "steps", "loss, first 10%", "loss, last 10%", "train s", "ms/step"],
-                 rows, recs, notes, align="llrrrrrr")
+                 ["dataset", "method", "seeds", "steps", "loss, first 10%", "loss, last 10%", "train s", "ms/step",
+                  "ms/step, interleaved"], rows, recs, notes, align="llrrrrrrr")
 
 
 def loss_csv(cv):
     recs = [{"dataset": d, "method": m, "step": i + 1, "loss": float(c["loss"][i]), "cumulative_train_s":
-             float(c["time"][i]), "seeds": c["seeds"]} for (d, m), c in cv.items() for i in range(len(c["loss"]))]
+             float(c["time"][i]), "cumulative_train_s_interleaved": float(interleaved_time(c)[i]) if "step" in c
+             else float("nan"), "seeds": c["seeds"]} for (d, m), c in cv.items() for i in range(len(c["loss"]))]
     return _csv(recs)
 
 
@@ -144,11 +185,17 @@ def plot_loss(Figure, cv, methods, datasets):
             ax_loss.plot(x, c["loss"], color=color, alpha=0.25, linewidth=0.8)
             ax_loss.plot(x, smooth(c["loss"], max(1, len(x) // 20)), color=color, linewidth=1.8,
                          label=f"{m} ({c['seeds']} seed{'s' if c['seeds'] > 1 else ''})")
-            ax_time.plot(x, c["time"], color=color, linewidth=1.8, label=m)
+            if "step" in c:  # the interleaved measurement, with its rounds' interquartile range; the timers dashed
+                ax_time.fill_between(x, interleaved_time(c, "q1"), interleaved_time(c, "q3"), color=color, alpha=0.2)
+                ax_time.plot(x, interleaved_time(c), color=color, linewidth=1.8,
+                             label=f"{m} (bench.speed, interleaved; band: IQR)")
+                ax_time.plot(x, c["time"], color=color, linewidth=1.0, linestyle="--", label=f"{m} (run timers)")
+            else:
+                ax_time.plot(x, c["time"], color=color, linewidth=1.8, label=m)
         ax_loss.set(xlabel="training iteration (optimiser step)", ylabel="training loss (mean over seeds)",
                     title=f"{d}: training loss")
         ax_time.set(xlabel="training iteration (optimiser step)", ylabel="cumulative training time (s)",
-                    title=f"{d}: wall time, training steps only")
+                    title=f"{d}: training time, training steps only")
         for ax in (ax_loss, ax_time):
             ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax_loss.legend(fontsize=8)
@@ -230,7 +277,7 @@ def plot_pvalues(Figure, recs, methods, datasets, alpha):
 def figure4(records, spec, opts):
     """The tables, and (when opts.out_dir is set) the CSV and PNG files; the notes say what was written."""
     methods, datasets, steps = list(spec.methods), list(spec.datasets), opts.figure_steps
-    cv = curves(records, methods, datasets, steps)
+    cv = curves(records, methods, datasets, steps, interleaved_steps(opts.speed) if opts.speed else None)
     recs, problems, adjusted = pvalue_pairs(records, methods, datasets, opts.alpha, opts.resampling)
     tables = [loss_table(cv, steps), pvalue_table(recs, problems, opts.alpha, opts.resampling, adjusted)]
     if not opts.out_dir:
