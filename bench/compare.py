@@ -432,7 +432,7 @@ def main(argv=None):
     if args.speed is not None and not (args.claims or EXPERIMENTS[args.experiment].reads_speed):
         p.error("--speed is read by --claims and by the figure4 experiments only")
     if args.speed is not None and not args.claims:
-        from bench.report.plots import interleaved_steps
+        from bench.report.speed_files import interleaved_steps
 
         try:
             interleaved_steps(args.speed)  # a bad file fails now, in one line, not after the report's tests

@@ -14,6 +14,7 @@ from amplify.train import TrainConfig
 from bench import compare
 from bench.grid.plan import Run
 from bench.report import claims
+from bench.report.speed_files import speed_rounds
 from bench.stats.multiple_testing import holm
 
 
@@ -266,13 +267,13 @@ def test_cost_from_interleaved_rounds(results, tmp_path, capsys):
     assert rows["AMPLIFY's training step costs less than embedmix's (interleaved)"][-1] == (
         "not enough evidence (no runs: no unit with a --speed benchmark that timed both amplify and embedmix)")
     variants = json.loads((speed / "speed-a.json").read_text())["variants"]
-    units = claims.load_speed([speed / "speed-a.json"])
+    units = speed_rounds([speed / "speed-a.json"])
     e, p, _ = claims.speed_unit(units["speed-a"], "amplify", "tmix")
     total = np.sum(variants["amplify"]["times_ms"]) / np.sum(variants["tmix"]["times_ms"])
     assert math.exp(e) == pytest.approx(total) and p < 1e-3
     table = out.split("### Step time vs none, interleaved (--speed)")[1]
     assert "speed-a" in table and "speed-b" in table and "| hf " not in table
-    speed_rows = {r["method"]: r for r in claims.speed_table(claims.load_speed([speed / "speed-a.json"])).records}
+    speed_rows = {r["method"]: r for r in claims.speed_table(speed_rounds([speed / "speed-a.json"])).records}
     assert speed_rows["tmix"]["step_time_vs_none"] == pytest.approx(1.2, rel=0.02) and "hf" not in speed_rows
     # without --speed: the runs' timers, no interleaved lines
     plain = by_claim(claims.claims_report(results))
@@ -306,6 +307,17 @@ def test_speed_files_that_cannot_be_read_are_errors(tmp_path, capsys):
         with pytest.raises(SystemExit) as e:
             compare.main(["--claims", "--results", str(tmp_path / "r"), "--speed", str(bad)])
         assert e.value.code == 2 and msg in capsys.readouterr().err
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(SystemExit) as e:
+        compare.main(["--claims", "--results", str(tmp_path / "r"), "--speed", str(tmp_path / "empty")])
+    assert e.value.code == 2 and "no speed-*.json in this folder" in capsys.readouterr().err
+    for folder in ("a", "b"):  # two benchmarks of one name (the same benchmark on two commits, say)
+        (tmp_path / folder).mkdir()
+        write_speed(tmp_path / folder / "speed-x.json", {"none": 500, "amplify": 520})
+    with pytest.raises(SystemExit) as e:
+        compare.main(["--claims", "--results", str(tmp_path / "r"), "--speed", str(tmp_path / "a"),
+                      str(tmp_path / "b")])
+    assert e.value.code == 2 and "have the same name" in capsys.readouterr().err
     with pytest.raises(SystemExit):
         compare.main(["--report-only", "--speed", str(tmp_path)])
     assert "--speed is read by --claims and by the figure4 experiments only" in capsys.readouterr().err

@@ -16,6 +16,7 @@ from bench.experiments import EXPERIMENTS, GridSpec, ReportOptions, figure4, ref
 from bench.grid.plan import plan, run_key
 from bench.report import plots
 from bench.report.render import bold, render
+from bench.report.speed_files import interleaved_steps
 
 N_TEST = 40
 BASE = TrainConfig(model="minilm-l6", epochs=1, dataset="trec-coarse")
@@ -238,9 +239,15 @@ def test_figure4_draws_the_interleaved_step_times_beside_the_runs_timers(tmp_pat
 def test_two_speed_files_of_one_dataset_and_method_are_an_error(tmp_path):
     a = speed_json(tmp_path / "speed-a.json", "trec-coarse", {"none": 100.0})
     b = speed_json(tmp_path / "speed-b.json", "trec-coarse", {"none": 90.0})
+    s = spec(methods=("none", "tmix"))
+    loss, _ = figure4.figure4_tables(figure4_records(s), s, replace(OPTS, speed=(str(a),)))
+    assert loss.notes[2].startswith("ms/step, interleaved: the median")  # it times trec-coarse's batches
+    other = speed_json(tmp_path / "speed-c.json", "mrpc", {"none": 90.0})
+    loss, _ = figure4.figure4_tables(figure4_records(s), s, replace(OPTS, speed=(str(other),)))
+    assert loss.notes[2] == f"ms/step, interleaved: none of {other} times these datasets' batches."
     with pytest.raises(ValueError, match="both time none on trec-coarse; pass one of them"):
-        plots.interleaved_steps([a, b])
-    assert plots.interleaved_steps([tmp_path / "speed-a.json"])["trec-coarse", "none"]["ms"] == pytest.approx(105.0)
+        interleaved_steps([a, b])
+    assert interleaved_steps([tmp_path / "speed-a.json"])["trec-coarse", "none"]["ms"] == pytest.approx(105.0)
     with pytest.raises(SystemExit) as e:  # on the command line: one line, before any report
         compare.main(["--experiment", "figure4", "--report-only", "--results", str(tmp_path),
                       "--speed", str(a), str(b)])

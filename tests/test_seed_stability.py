@@ -12,8 +12,9 @@ import pytest
 from bench import compare
 from bench.experiments.registry import ReportOptions
 from bench.grid.plan import collect
-from bench.report.claims import claims_table, load, load_speed
+from bench.report.claims import claims_table, load
 from bench.report.significance import significance_table
+from bench.report.speed_files import speed_rounds
 
 ROOT = Path(__file__).resolve().parents[1]
 SEEDS = (0, 1, 2)
@@ -35,7 +36,7 @@ def claims_by_seed():
     os.chdir(ROOT)
     try:
         units, _ = load(["bench/results/minilm-table2", "bench/results/minilm-noise"])  # as --preset minilm-table2
-        speed = load_speed(["bench/results/minilm-table2-speed"])
+        speed = speed_rounds(["bench/results/minilm-table2-speed"])
         return {s: claims_table(units, 0.05, speed, plan(s)).records for s in SEEDS}
     finally:
         os.chdir(cwd)

@@ -10,4 +10,5 @@ amplify.results; never bench.experiments, bench.compare or bench.grid.runner.
     summary.py       one line per dataset and method, gathered from the three tables above (what the README quotes)
     plots.py         Figure 4's loss and time curves and the Figure 3-style p-value heatmap (CSV + PNG)
     claims.py        --claims: the paper's claims, one line each, checked against every stored result
+    speed_files.py   bench.speed JSONs read for a report: the cost claim's rounds, figure4's step times
 """

@@ -85,6 +85,7 @@ import numpy as np
 from amplify.results import read_json, read_probs
 from bench.grid.plan import DEFAULTS, identity, is_spec, run_key
 from bench.report.render import Table, num, pval, render_all, write_tables
+from bench.report.speed_files import speed_rounds
 from bench.stats.calibration import METRIC_NAMES, METRICS
 from bench.stats.checks import DegenerateInputWarning
 from bench.stats.monte_carlo import DEFAULT_PLAN, LEVEL, Exact, Stouffer, settle
@@ -182,36 +183,6 @@ def _per_method_lr(kept):
         lrs.setdefault((rest, cfg["dataset"]), {}).setdefault(cfg["method"], set()).add(lr)
     return {group for group, by_method in lrs.items()
             if all(len(v) == 1 for v in by_method.values()) and len(set().union(*by_method.values())) > 1}
-
-
-def read_speed(paths):
-    """bench.speed JSONs (files, or directories of speed-*.json) -> [(file, its result)], each checked to be one."""
-    files = []
-    for path in map(Path, paths or ()):
-        if path.is_dir():
-            files += sorted(path.glob("speed-*.json"))
-        elif path.is_file():
-            files.append(path)
-        else:
-            raise ValueError(f"--speed {path}: no such file or directory (bench.speed writes one JSON per benchmark)")
-    out = []
-    for f in files:
-        res = read_json(f)
-        if not isinstance(res, dict) or res.get("benchmark") != "speed" or not isinstance(res.get("variants"), dict):
-            raise ValueError(f"--speed {f}: not a bench.speed result (no 'benchmark': 'speed' with 'variants')")
-        out.append((f, res))
-    return out
-
-
-def load_speed(paths):
-    """bench.speed JSONs (files, or directories of speed-*.json) -> {file stem: {variant: [ms per round]}}."""
-    units = {}
-    for f, res in read_speed(paths):
-        times = {v: r["times_ms"] for v, r in res["variants"].items() if r.get("times_ms")}
-        if len({len(t) for t in times.values()}) > 1:
-            raise ValueError(f"--speed {f}: variants have different numbers of rounds; rounds must pair up")
-        units[f.stem] = times
-    return units
 
 
 # -----------------------------------------------------------------------------
@@ -447,7 +418,7 @@ def claim_lines(units, methods_found, speed=None, confidence=0.95, resampling=DE
 
 
 def claims_table(units, alpha, speed=None, resampling=DEFAULT_PLAN):
-    """speed: load_speed's {file: {variant: [ms per round]}}, for the interleaved cost lines (None: none).
+    """speed: speed_rounds' {file: {variant: [ms per round]}}, for the interleaved cost lines (None: none).
     The resampled lines are settled with the whole family first (bench/stats/monte_carlo.py)."""
     found = {m for levels in units.values() for runs in levels.values() for m in runs}
     confidence = 1 - alpha
@@ -558,7 +529,7 @@ def claims_report(results_dir, alpha=0.05, fmt="markdown", out=None, speed=None,
     units, counts = load(folders, datasets, seeds)
     asked = " and ".join(f"--{k} {' '.join(map(str, v))}" for k, v in (("datasets", datasets), ("seeds", seeds))
                          if v is not None)
-    speed_units = load_speed(speed)
+    speed_units = speed_rounds(speed)
     where = " and ".join(map(str, folders))
     status = [f"{counts['files']} result files in {where}: {counts['used']} runs used; left out: "
               f"{counts['variants']} method variants (table1/table6/reference-bug), {counts['not ok']} failed, "

@@ -36,9 +36,9 @@ from pathlib import Path
 import numpy as np
 
 from amplify.results import write_atomic, write_text_atomic
-from bench.report.claims import read_speed
 from bench.report.render import Table, num, pval, render, signed_pts
 from bench.report.significance import TESTS, borderline_note, p_records, run_family
+from bench.report.speed_files import interleaved_steps
 from bench.report.tables import group
 
 INSTALL = "pip install -r requirements-plots.txt (matplotlib) for the PNGs"
@@ -77,24 +77,6 @@ def cumulative_time(res):
     return np.array(out)
 
 
-def interleaved_steps(paths):
-    """bench.speed JSONs -> {(dataset, method): {"ms", "q1", "q3" (ms per step over the rounds), "file", "load"}}.
-    A benchmark of synthetic shapes (no "data") times no dataset's batches and is left out."""
-    out = {}
-    for f, res in read_speed(paths):
-        d = res.get("data")
-        for m, v in res["variants"].items() if d else ():
-            if not v.get("times_ms"):
-                continue
-            if (d, m) in out:
-                raise ValueError(f"--speed: {out[d, m]['file']} and {f} both time {m} on {d}; pass one of them")
-            q1, ms, q3 = np.percentile(np.asarray(v["times_ms"], float), [25, 50, 75])
-            load = res.get("load_avg_1min") or {}
-            out[d, m] = {"ms": float(ms), "q1": float(q1), "q3": float(q3), "file": str(f),
-                         "load": (load.get("before"), load.get("after")), "rounds": len(v["times_ms"])}
-    return out
-
-
 def curves(records, methods, datasets, steps, speed=None):
     """{(dataset, method): {"loss", "time", "seeds"}, and "step" (interleaved_steps' entry) when speed has the
     cell} over the first min(steps, shortest run) steps."""
@@ -129,7 +111,8 @@ def smooth(y, window):
     return (c[i] - c[lo]) / (i - lo)
 
 
-def loss_table(cv, steps):
+def loss_table(cv, steps, speed=None):
+    """speed: the --speed paths given, if any (to say when none of them timed these cells)."""
     rows, recs = [], []
     for (d, m), c in cv.items():
         n = len(c["loss"])
@@ -138,7 +121,7 @@ def loss_table(cv, steps):
                "loss_first_10pct": float(c["loss"][:k].mean()), "loss_last_10pct": float(c["loss"][-k:].mean()),
                "train_s_at_last_step": float(c["time"][-1]),
                "ms_per_step": 1000 * float(c["time"][-1]) / n,
-               **({f"interleaved_ms_{k}": c["step"][k] for k in ("ms", "q1", "q3")} if "step" in c else {})}
+               **({f"interleaved_ms_{q}": c["step"][q] for q in ("ms", "q1", "q3")} if "step" in c else {})}
         recs.append(rec)
         rows.append([d, m, str(c["seeds"]), str(n), num(rec["loss_first_10pct"], ".3f"),
                      num(rec["loss_last_10pct"], ".3f"), num(rec["train_s_at_last_step"], ".1f"),
@@ -150,16 +133,23 @@ def loss_table(cv, steps):
              "compare shapes.",
              "Training time: cumulative, from per-epoch timers (exact at epoch ends, linear in between), training "
              "steps only; measured as the machine was loaded at the time, so compare within one table only."]
-    files = {c["step"]["file"]: c["step"] for c in cv.values() if "step" in c}
-    notes.append("ms/step, interleaved: the median (interquartile range) over bench.speed's rounds, which time every "
-                 "method seconds apart on the dataset's real batches: " + "; ".join(
-                     f"{f} ({s['rounds']} rounds, 1-minute load average {num(s['load'][0], '.1f')} before, "
-                     f"{num(s['load'][1], '.1f')} after)"
-                     for f, s in files.items()) + "." if files else
-                 "ms/step, interleaved: no bench.speed measurement given (--speed).")
+    notes.append(interleaved_note(cv, speed))
     return Table("figure4-summary", "Figure 4: training loss over the first iterations, and training time",
                  ["dataset", "method", "seeds", "steps", "loss, first 10%", "loss, last 10%", "train s", "ms/step",
                   "ms/step, interleaved"], rows, recs, notes, align="llrrrrrrr")
+
+
+def interleaved_note(cv, speed):
+    """Where the interleaved step times came from, and under what load; or why the column is empty."""
+    files = {c["step"]["file"]: c["step"] for c in cv.values() if "step" in c}
+    if files:
+        return ("ms/step, interleaved: the median (interquartile range) over bench.speed's rounds, which time every "
+                "method seconds apart on the dataset's real batches: " + "; ".join(
+                    f"{f} ({s['rounds']} rounds, 1-minute load average {num(s['load'][0], '.1f')} before, "
+                    f"{num(s['load'][1], '.1f')} after)" for f, s in files.items()) + ".")
+    if speed:
+        return f"ms/step, interleaved: none of {', '.join(map(str, speed))} times these datasets' batches."
+    return "ms/step, interleaved: no bench.speed measurement given (--speed)."
 
 
 def loss_csv(cv):
@@ -279,7 +269,7 @@ def figure4(records, spec, opts):
     methods, datasets, steps = list(spec.methods), list(spec.datasets), opts.figure_steps
     cv = curves(records, methods, datasets, steps, interleaved_steps(opts.speed) if opts.speed else None)
     recs, problems, adjusted = pvalue_pairs(records, methods, datasets, opts.alpha, opts.resampling)
-    tables = [loss_table(cv, steps), pvalue_table(recs, problems, opts.alpha, opts.resampling, adjusted)]
+    tables = [loss_table(cv, steps, opts.speed), pvalue_table(recs, problems, opts.alpha, opts.resampling, adjusted)]
     if not opts.out_dir:
         return tables
     out = Path(opts.out_dir)
