@@ -22,6 +22,8 @@ def test_the_rule_takes_the_best_dev_and_the_smaller_lr_of_ties():
                rec("a", "amplify", 5e-5, 0.85), rec("a", "amplify", 1e-4, 0.70), rec("a", "amplify", 2e-4, 0.84),
                rec("b", "none", 5e-5, 0.99), rec("b", "none", 1e-4, 0.50)]  # b/none: one lr short, undecided
     assert chosen_lrs(records) == {("a", "none"): 1e-4, ("a", "amplify"): 5e-5}
+    other_seed = (TrainConfig(model="tiny", dataset="a", method="none", lr=5e-5, seed=1), {"best_dev_acc": 0.99})
+    assert chosen_lrs(records + [other_seed]) == chosen_lrs(records)  # the rule reads seed 0 only
 
 
 def test_tuning_runs_whole_cells_in_order():
@@ -131,7 +133,8 @@ def test_paper_tuned_report_has_every_part_and_the_papers_own_comparison():
     from bench.experiments.paper_tuned import BASELINES, paper_tuned_configs, paper_tuned_tables
     from bench.experiments.registry import GridSpec, ReportOptions
 
-    spec = GridSpec(TrainConfig(model="minilm-l6", epochs=15, patience=3), ("trec-fine",), (), (0, 1))
+    # yelp-5: a dataset the tuned grid never decides, which the report names instead of leaving out silently
+    spec = GridSpec(TrainConfig(model="minilm-l6", epochs=15, patience=3), ("trec-fine", "yelp-5"), (), (0, 1))
     rng = np.random.default_rng(0)
     labels = rng.integers(0, 5, 60).tolist()
     records = []
@@ -146,6 +149,7 @@ def test_paper_tuned_report_has_every_part_and_the_papers_own_comparison():
     assert {f"amplify (mean pool) vs {m} (released pairing)" for m in BASELINES} <= pairs
     assert {f"amplify vs {m}" for m in BASELINES} | {"none (mean pool) vs none"} <= pairs
     assert all(row[3] == "2" for t in tables[1::2] for row in t.rows)  # every comparison found both seeds
+    assert all("Not in this report: yelp-5, where TUNED_LRS has not yet decided" in t.notes[-1] for t in tables)
 
 
 def test_the_tuned_report_tables_each_cells_lr():

@@ -43,11 +43,12 @@ def tune_configs(spec):
 
 
 def chosen_lrs(records):
-    """{(dataset, method): lr} by the rule above, for every cell whose every lr of LRS has a result."""
+    """{(dataset, method): lr} by the rule above, for every cell whose every lr of LRS has a seed-0 result (runs
+    of other seeds, if a tuning folder holds any, choose nothing)."""
     best = {}
     for cfg, res in records:
-        cell = (cfg.dataset, cfg.method)
-        best.setdefault(cell, {})[cfg.lr] = max(best.get(cell, {}).get(cfg.lr, -1.0), res["best_dev_acc"])
+        if cfg.seed == 0:
+            best.setdefault((cfg.dataset, cfg.method), {})[cfg.lr] = res["best_dev_acc"]
     return {cell: max(sorted(by_lr), key=lambda lr: by_lr[lr])  # max keeps the first of ties: the smaller lr
             for cell, by_lr in best.items() if set(LRS) <= set(by_lr)}
 
@@ -69,7 +70,8 @@ def tune_tables(records, spec, opts):
                              "epochs_run": len(curve), "chosen": choice.get((d, m)) == lr,
                              "wall_min": res["wall_time_s"] / 60})
     cells = [(d, m) for d in spec.datasets for m in spec.methods]
-    notes = ["Dev accuracy (%) after each epoch; a run stops after 3 epochs without a better dev accuracy.",
+    notes = [f"Dev accuracy (%) after each epoch; a run stops after {_patience(records)} without a better dev "
+             "accuracy.",
              "Bold: the cell's chosen lr (the highest best-dev accuracy over the lrs; ties: the smaller lr).",
              "Test accuracy is deliberately not shown: the lr is chosen on dev only.",
              f"Cells decided: {len(choice)} of {len(cells)}" + (
@@ -85,6 +87,12 @@ def tuned_configs(spec):
     left out (the report says which)."""
     return [replace(spec.base, dataset=d, method=m, lr=TUNED_LRS[d, m], seed=s)
             for d in spec.datasets for m in spec.methods if (d, m) in TUNED_LRS for s in spec.seeds]
+
+
+def _patience(records):
+    """The runs' early-stopping patience in words: "3 epochs", or each value when runs differ."""
+    values = sorted({cfg.patience for cfg, _ in records})
+    return " or ".join(map(str, values)) + f" epoch{'s' if values != [1] else ''}"
 
 
 def _median_range(values):
@@ -107,8 +115,8 @@ def stopping_table(records, methods):
                      _median_range(early) if early else "–", _median_range(best), at_end])
         tidy.append({"method": m, "runs": len(runs), "stopped_early": len(early), "stop_epochs": early,
                      "best_epochs": best, "best_at_budget_end": at_end})
-    notes = ["A run stops after 3 epochs without a strictly better dev accuracy; epochs: after how many it stopped, "
-             "median (range) over the runs that stopped early. Best epoch: the one whose model is tested.",
+    notes = [f"A run stops after {_patience(records)} without a strictly better dev accuracy; epochs: after how many "
+             "it stopped, median (range) over the runs that stopped early. Best epoch: the one whose model is tested.",
              "Still improving at the end: runs that trained every epoch of the budget and whose best dev accuracy "
              "was at the last one; a longer budget might have helped them."]
     return Table("stopping", "Early stopping per method: how long the runs trained",
