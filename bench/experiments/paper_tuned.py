@@ -30,9 +30,9 @@ from bench.experiments.registry import Experiment, GridSpec, register
 from bench.experiments.table1 import N_DRAWS, table1_tables
 from bench.experiments.table6 import block_variants, table6_tables
 from bench.experiments.tuned import TUNED_LRS
+from bench.report.claims import BASELINES  # the paper's four mixup baselines
 from bench.report.tables import accuracy_table
 
-BASELINES = ("embedmix", "sentmix", "tmix", "manifold")
 NEEDED = ("none", *BASELINES, "amplify")  # the cells every part reads
 MEAN = " (mean pool)"
 DEFAULT = TrainConfig()

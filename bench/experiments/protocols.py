@@ -31,6 +31,7 @@ from bench.presets import PRESETS
 from bench.report.claims import build_units, claims_table
 from bench.report.gain import paired_interval
 from bench.report.render import Table, signed_pts
+from bench.stats.over_seeds import mean_std
 
 SINGLE, TUNED = "minilm-table2", "minilm-tuned"  # the presets whose grids are compared
 
@@ -52,8 +53,8 @@ def split(records, spec):
 def _mean_sd(accs):
     if not accs:
         return "–"
-    a = 100 * np.asarray(accs)
-    return f"{a.mean():.2f} ± {a.std(ddof=1):.2f} ({a.size})" if a.size > 1 else f"{a[0]:.2f} (1)"
+    m = mean_std(100 * np.asarray(accs))
+    return f"{m.mean:.2f} ± {m.std:.2f} ({len(accs)})" if len(accs) > 1 else f"{m.mean:.2f} (1)"
 
 
 def accuracy_table(single, tuned, spec):
