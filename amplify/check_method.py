@@ -34,6 +34,7 @@ The properties, each on batches of 8 examples (padded single sentences unless sa
 import argparse
 import sys
 import tempfile
+import traceback
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -91,10 +92,12 @@ def tiny_model(seed=0, dropout=0.0):
 def forward(model, method, batch, plan, padding_free=True):
     """One step's logits and loss, as amplify/train.py's train_step computes them (no update)."""
     model.bert.padding_free = padding_free
-    b = method.prepare(model, batch, plan, no_amp)
-    logits = model(b["input_ids"], b["attention_mask"], b["token_type_ids"], mix=method.mixer(plan))
-    loss = method.loss(logits.float(), b["labels"], plan)
-    model.bert.padding_free = True
+    try:
+        b = method.prepare(model, batch, plan, no_amp)
+        logits = model(b["input_ids"], b["attention_mask"], b["token_type_ids"], mix=method.mixer(plan))
+        loss = method.loss(logits.float(), b["labels"], plan)
+    finally:  # a method that raises must not leave the model padded for the next property
+        model.bert.padding_free = True
     return logits, loss
 
 
@@ -309,8 +312,12 @@ def main(argv=None):
     args = p.parse_args(argv)
     try:
         verdicts = check(args.method, args.method_options)
-    except (MethodLoadError, TypeError, ValueError) as e:
+    except (MethodLoadError, ValueError) as e:  # the suite's own one-line errors (a bad path, name or option)
         p.exit(2, f"{p.prog}: error: method {args.method} cannot be built: {e}\n")
+    except Exception as e:  # the method's constructor raised: its traceback, then one line
+        traceback.print_exc()
+        p.exit(2, f"{p.prog}: error: method {args.method} cannot be built: its constructor raised "
+                  f"{type(e).__name__}: {e} (options given: {args.method_options or 'none'})\n")
     width = max(len(v.prop) for v in verdicts)
     for v in verdicts:
         print(f"{'pass' if v.ok else 'FAIL'}  {v.prop:{width}s}  {v.why}")

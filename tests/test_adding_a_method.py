@@ -63,4 +63,4 @@ def test_the_amp_step_the_page_quotes(tmp_path, data_dir):
     line = m.group(1).replace("/tmp/amp-step.json", str(tmp_path / "amp-step.json"))
     done = subprocess.run(command(line), cwd=REPO, env=env, capture_output=True, text=True, timeout=900)
     assert done.returncode == 0, done.stderr[-2000:]
-    assert m.group(2) in done.stdout.splitlines(), (m.group(2), done.stdout[-500:])
+    assert m.group(2) in done.stderr.splitlines(), (m.group(2), done.stderr[-500:])

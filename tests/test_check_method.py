@@ -64,3 +64,25 @@ def test_the_worked_example_passes_and_is_short():
     path = Path(__file__).resolve().parents[1] / "examples" / "amp.py"
     assert len(path.read_text().splitlines()) <= 80
     assert_passes(f"{path}:AMP", {"gamma": 0.5})
+
+
+def test_a_constructor_that_raises_shows_its_traceback_then_one_line(tmp_path, capsys):
+    path = tmp_path / "fussy.py"
+    path.write_text(textwrap.dedent("""
+        from amplify.methods import SentMix
+        class Fussy(SentMix):
+            name = "fussy"
+            def __init__(self, n_layers, width=1, **kw):
+                super().__init__(n_layers, **kw)
+                raise KeyError("no table for this width")
+    """))
+    with pytest.raises(SystemExit) as e:
+        main([f"{path}:Fussy", "--method-option", "width=3"])
+    err = capsys.readouterr().err
+    assert e.value.code == 2 and "Traceback" in err and "fussy.py" in err
+    assert err.strip().splitlines()[-1] == (f"python -m amplify.check_method: error: method {path}:Fussy cannot be "
+                                            "built: its constructor raised KeyError: 'no table for this width' "
+                                            "(options given: {'width': 3})")
+    with pytest.raises(SystemExit):  # an option the constructor does not take: the same, naming it
+        main([f"{path}:Fussy", "--method-option", "depth=3"])
+    assert "unexpected keyword argument 'depth'" in capsys.readouterr().err.strip().splitlines()[-1]
