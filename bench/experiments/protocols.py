@@ -29,7 +29,7 @@ from bench.experiments.tuned import TUNED_LRS, stopping_table, tuned_configs
 from bench.grid.plan import grid_configs, run_key
 from bench.presets import PRESETS
 from bench.report.claims import build_units, claims_table
-from bench.report.gain import paired_interval
+from bench.report.gain import paired_interval, seed_means
 from bench.report.render import Table, signed_pts
 from bench.stats.over_seeds import mean_std
 
@@ -82,11 +82,10 @@ def accuracy_table(single, tuned, spec):
                 row(d, m, a, b, "–" if lr is None else fmt_lr(lr))
     for m in spec.methods:  # per seed, the mean over the datasets that have both recipes' run of that seed
         ds = [d for d in spec.datasets if set(acc.get(("tuned", d, m), {})) & set(acc.get(("single", d, m), {}))]
-        seeds = set.intersection(*(set(acc["tuned", d, m]) & set(acc["single", d, m]) for d in ds)) if ds else set()
-        if seeds and len(ds) > 1:  # over one dataset the mean is that dataset's row
-            a, b = ({s: float(np.mean([acc[name, d, m][s] for d in ds])) for s in sorted(seeds)}
-                    for name in ("tuned", "single"))
-            row(f"mean of {len(ds)}", m, a, b, "")
+        if len(ds) > 1:  # over one dataset the mean is that dataset's row
+            a, b = seed_means([(acc["tuned", d, m], acc["single", d, m]) for d in ds])
+            if a:
+                row(f"mean of {len(ds)}", m, a, b, "")
     lr = PRESETS[SINGLE].options["lr"]
     notes = [f"Test accuracy (%) at the best-dev epoch, mean ± sample std (seeds). Single: every method at lr "
              f"{fmt_lr(lr)}, "

@@ -59,6 +59,13 @@ def paired_interval(gains_a, gains_b):
     return r, seeds
 
 
+def seed_means(pairs):
+    """[(a, b) of {seed: value}, one pair per dataset] -> (a, b) of {seed: mean over the datasets}, on the seeds
+    that every a and b have: a mean over datasets that stays paired by seed."""
+    shared = sorted(set.intersection(*(set(a) & set(b) for a, b in pairs)))
+    return ({s: float(np.mean([pair[i][s] for pair in pairs])) for s in shared} for i in (0, 1))
+
+
 def gain_cells(records, methods, datasets, baseline="none"):
     """Tidy records: one per method x size x column (datasets, then "mean"), with the gain and its interval."""
     acc = accuracies(records)
@@ -74,10 +81,7 @@ def gain_cells(records, methods, datasets, baseline="none"):
                     r, seeds = paired_interval(a, b)
                     cells.append(_cell(m, size, d, r, seeds))
             if all(a and b for a, b in per_dataset.values()):
-                shared = sorted(set.intersection(*(set(a) & set(b) for a, b in per_dataset.values())))
-                mean_a = {s: np.mean([per_dataset[d][0][s] for d in datasets]) for s in shared}
-                mean_b = {s: np.mean([per_dataset[d][1][s] for d in datasets]) for s in shared}
-                r, seeds = paired_interval(mean_a, mean_b)
+                r, seeds = paired_interval(*seed_means(list(per_dataset.values())))
                 cells.append(_cell(m, size, "mean", r, seeds))
     return cells
 
