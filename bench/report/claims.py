@@ -138,23 +138,11 @@ def build_units(results, datasets=None, seeds=None):
     kept = []
     for stem, res in results:
         counts["files"] += 1
-        cfg = res.get("config") if isinstance(res, dict) else None
-        try:
-            ok_name = isinstance(cfg, dict) and (stem is None or stem.endswith(run_key(cfg, res.get("device"))))
-        except (ValueError, TypeError):
-            ok_name = False
-        if not ok_name:
-            counts["unreadable or stale"] += 1
+        why = _left_out(stem, res, datasets, seeds)
+        if why:
+            counts[why] += 1
             continue
-        if res.get("status") != "ok":
-            counts["not ok"] += 1
-            continue
-        if not default_options(cfg):
-            counts["variants"] += 1
-            continue
-        if not (datasets is None or cfg["dataset"] in datasets) or not (seeds is None or cfg["seed"] in seeds):
-            counts["not asked for"] += 1
-            continue
+        cfg = res["config"]
         ident = identity(cfg, res.get("device"))
         rest = {k: v for k, v in ident.items() if k not in NOT_SETTING and k != "lr"}
         kept.append((json.dumps(rest, sort_keys=True), ident.get("lr", DEFAULTS["lr"]), cfg, res))
@@ -174,6 +162,24 @@ def build_units(results, datasets=None, seeds=None):
         runs[cfg["seed"]] = res
         counts["used"] += 1
     return units, counts
+
+
+def _left_out(stem, res, datasets, seeds):
+    """Why build_units leaves a result out (a key of its counts), or None when it is used."""
+    cfg = res.get("config") if isinstance(res, dict) else None
+    try:
+        ok_name = isinstance(cfg, dict) and (stem is None or stem.endswith(run_key(cfg, res.get("device"))))
+    except (ValueError, TypeError):
+        ok_name = False
+    if not ok_name:
+        return "unreadable or stale"
+    if res.get("status") != "ok":
+        return "not ok"
+    if not default_options(cfg):
+        return "variants"
+    if not (datasets is None or cfg["dataset"] in datasets) or not (seeds is None or cfg["seed"] in seeds):
+        return "not asked for"
+    return None
 
 
 def _per_method_lr(kept):
