@@ -32,7 +32,6 @@ The properties, each on batches of 8 examples (padded single sentences unless sa
 """
 
 import argparse
-import sys
 import tempfile
 import traceback
 from dataclasses import dataclass, replace
@@ -327,4 +326,6 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    from amplify.cli import entry
+
+    entry(main)

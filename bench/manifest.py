@@ -197,4 +197,6 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    from amplify.cli import entry
+
+    entry(main)

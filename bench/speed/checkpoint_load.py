@@ -126,7 +126,7 @@ def measure_rss(label, path, runs, threads):
 
 
 def main(argv=None):
-    p = argparse.ArgumentParser(description=__doc__.strip().split("\n\n")[0],
+    p = argparse.ArgumentParser(prog="python -m bench.load_speed", description=__doc__.strip().split("\n\n")[0],
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--file", type=Path, help="a .safetensors file (default: the MiniLM checkpoint)")
     p.add_argument("--repeats", type=int, default=9, help="timed runs per reader (default 9)")
