@@ -698,6 +698,8 @@ PIPED = [
     ["-m", "bench.compare", *GRID, "--results", "grid", "--dry-run"],
     ["-m", "bench.compare", "--results", "grid", "--claims"],
     ["-m", "data.stats", "--datasets", "trec-coarse", "--cache-dir", "cache"],
+    ["-m", "amplify.check_method", "none"],
+    ["-m", "bench.manifest", "grid"],
 ]
 
 
