@@ -476,9 +476,6 @@ def check_claims(p, args):
     """--claims: the paper's claims against the stored results; trains nothing."""
     from bench.report.claims import claims_report
 
-    if args.also_read and not Path(args.results).is_dir():  # a preset that only reads other grids (minilm-protocols)
-        p.error(f"--claims reads stored results, but {args.results} is not a directory; this command reads "
-                f"{', '.join(args.also_read)}: pass one of them as --results, or use --report-only for its own tables")
     try:
         only = {k: getattr(args, k) for k in ("datasets", "seeds") if k in args.explicit}
         print(claims_report(args.results, alpha=args.sig_alpha, fmt=args.format, out=args.out, speed=args.speed,

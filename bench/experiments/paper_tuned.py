@@ -78,7 +78,8 @@ def label(cfg):
 
 
 def paper_tuned_tables(records, spec, opts):
-    datasets, spec_datasets = decided(spec), spec.datasets
+    datasets = decided(spec)
+    waiting = [d for d in spec.datasets if d not in datasets]  # their lrs are not all decided yet
     spec = GridSpec(spec.base, tuple(datasets), NEEDED, spec.seeds)
     part = lambda *kinds: [(c, r) for c, r in records if variant(c) in ("", *kinds)]
     amplify = lambda *kinds: [(c, r) for c, r in part(*kinds) if c.method == "amplify"]
@@ -88,7 +89,6 @@ def paper_tuned_tables(records, spec, opts):
     tables += table6_tables(amplify("block"), spec, opts)
     note = ("Each method at its tuned lr (bench/experiments/tuned.py): "
             + "; ".join(f"{d} " + ", ".join(f"{m} {TUNED_LRS[d, m]:g}" for m in NEEDED) for d in datasets) + ".")
-    waiting = [d for d in spec_datasets if d not in datasets]
     if waiting:
         note += (f" Not in this report: {', '.join(waiting)}, where TUNED_LRS has not yet decided every one of "
                  f"{', '.join(NEEDED)}.")

@@ -92,6 +92,8 @@ def tuned_configs(spec):
 def _patience(records):
     """The runs' early-stopping patience in words: "3 epochs", or each value when runs differ."""
     values = sorted({cfg.patience for cfg, _ in records})
+    if not values:
+        return "its patience in epochs"
     return " or ".join(map(str, values)) + f" epoch{'s' if values != [1] else ''}"
 
 

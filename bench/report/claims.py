@@ -120,8 +120,10 @@ def load(results_dir, datasets=None, seeds=None):
     folders = [Path(results_dir)] if isinstance(results_dir, (str, Path)) else [Path(f) for f in results_dir]
     for folder in folders:
         if not folder.is_dir():
-            raise ValueError(f"--claims reads stored results, but {folder} is not a directory; pass --results DIR "
-                             "(the directory a bench.compare run wrote into)")
+            others = [str(f) for f in folders if f != folder and f.is_dir()]  # a preset that only reads other grids
+            raise ValueError(f"--claims reads stored results, but {folder} is not a directory; " + (
+                f"this command reads {', '.join(others)}: pass one of them as --results, or use --report-only for "
+                "its own tables" if others else "pass --results DIR (the directory a bench.compare run wrote into)"))
     paths = sorted((p for folder in folders for p in folder.glob("*.json")), key=lambda p: (p.name, str(p)))
     return build_units(((path.stem, read_json(path)) for path in paths), datasets, seeds)
 

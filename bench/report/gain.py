@@ -63,7 +63,7 @@ def seed_means(pairs):
     """[(a, b) of {seed: value}, one pair per dataset] -> (a, b) of {seed: mean over the datasets}, on the seeds
     that every a and b have: a mean over datasets that stays paired by seed."""
     shared = sorted(set.intersection(*(set(a) & set(b) for a, b in pairs)))
-    return ({s: float(np.mean([pair[i][s] for pair in pairs])) for s in shared} for i in (0, 1))
+    return tuple({s: float(np.mean([pair[i][s] for pair in pairs])) for s in shared} for i in (0, 1))
 
 
 def gain_cells(records, methods, datasets, baseline="none"):
