@@ -123,4 +123,11 @@ def test_budget_and_dev_curve_tables_speak_in_steps_under_a_step_budget():
         recs.append((cfg, {"best_epoch": best // 2, "best_step": best, "epochs": curve}))
     budget = budget_table(recs, ("none",), ("mrpc",))
     assert budget.rows == [["none", "1/2 · 30.0"]] and "best-dev step" in budget.notes[0]
-    assert dev_curve_table(recs, ("none",), ("mrpc",)).headers == ["dataset", "method", "step 20", "step 40"]
+    assert "epoch" not in budget.title
+    curves = dev_curve_table(recs, ("none",), ("mrpc",))
+    assert curves.headers == ["dataset", "method", "step 20", "step 40"]
+    assert "epoch" not in curves.title + " ".join(curves.notes)
+    epochs = [(TrainConfig(model="tiny", dataset="mrpc", method="none", seed=0, epochs=2),
+               {"best_epoch": 2, "epochs": [{"epoch": 1, "dev_acc": 0.5}, {"epoch": 2, "dev_acc": 0.6}]})]
+    assert budget_table(epochs, ("none",), ("mrpc",)).title == "Runs whose best dev epoch was the last one allowed"
+    assert dev_curve_table(epochs, ("none",), ("mrpc",)).title == "Dev accuracy per epoch, mean over seeds"

@@ -167,7 +167,9 @@ def budget_table(records, methods, datasets):
         if total[1]:
             rows.append(row + ([f"{total[0]}/{total[1]}"] if len(datasets) > 1 else []))
     budgets = sorted({_limit(cfg) for cfg, _ in records})
-    if records and all(cfg.step_budget for cfg, _ in records):  # a step budget: evaluations every few steps
+    title = "Runs whose best dev epoch was the last one allowed"
+    if _stepped(records):  # a step budget: evaluations every few steps
+        title = "Runs whose best dev evaluation was the last one (the step budget's end)"
         notes = [f"k/n · s: k of the n runs had their best dev accuracy at the last evaluation (step "
                  f"{' or '.join(map(str, budgets))}, the budget), and s is the mean best-dev step.",
                  "A run that peaks at the budget was still improving on dev when it stopped: more steps might have "
@@ -178,8 +180,13 @@ def budget_table(records, methods, datasets):
                  "that early stopping ended sooner count among the n, never among the k.",
                  "A run that peaks at the budget was still improving on dev when it stopped: more epochs might have "
                  "changed its test accuracy. Descriptive counts; no test."]
-    return Table("budget", "Runs whose best dev epoch was the last one allowed",
+    return Table("budget", title,
                  ["method", *datasets, *(["all"] if len(datasets) > 1 else [])], rows, recs, notes)
+
+
+def _stepped(records):
+    """True when every run trained to a step budget, so that its dev evaluations are named by step, not epoch."""
+    return bool(records) and all(cfg.step_budget for cfg, _ in records)
 
 
 def _limit(cfg):
@@ -216,16 +223,20 @@ def dev_curve_table(records, methods, datasets):
                 row.append(f"{mean:.2f}" + (f" ({len(dev)})" if len(dev) < len(curves) else ""))
                 recs.append({"dataset": d, "method": m, "epoch": e + 1, "mean_dev_acc": mean, "runs": len(dev)})
             rows.append(row)
+    title = "Dev accuracy per epoch, mean over seeds"
     notes = ["Dev accuracy % after each epoch, the mean over a cell's runs (seeds). (k): only k runs trained that "
              "epoch; early stopping had ended the others. Dev accuracy selects each run's epoch, so these curves "
              "are what the recipe saw; test accuracy never enters. Descriptive; no test."]
     headers = [f"epoch {e + 1}" for e in range(budget)]
     longest = max((res.get("epochs") or [] for _, res in records), key=len, default=[])
-    if records and all(cfg.step_budget for cfg, _ in records) and all("steps" in e for e in longest):
-        headers = [f"step {e['steps']}" for e in longest]  # a step budget: evaluations every few steps
-        notes[0] = notes[0].replace("after each epoch", "at each evaluation (the step it came after)")
-    return Table("dev_curves", "Dev accuracy per epoch, mean over seeds",
-                 ["dataset", "method", *headers], rows, recs, notes, align="ll" + "r" * budget)
+    if _stepped(records) and all("steps" in e for e in longest):  # a step budget: evaluations every few steps
+        title = "Dev accuracy per evaluation, mean over seeds"
+        headers = [f"step {e['steps']}" for e in longest]
+        notes = ["Dev accuracy % at each evaluation (the step it came after), the mean over a cell's runs (seeds). "
+                 "(k): only k runs reached that evaluation; early stopping had ended the others. Dev accuracy "
+                 "selects each run's weights, so these curves are what the recipe saw; test accuracy never enters. "
+                 "Descriptive; no test."]
+    return Table("dev_curves", title, ["dataset", "method", *headers], rows, recs, notes, align="ll" + "r" * budget)
 
 
 def failures_table(failed):
