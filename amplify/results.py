@@ -142,23 +142,28 @@ def git_commit():
 TRAINING_CODE = ("model", "amplify", "data", "run.py")  # what a run's numbers depend on (bench/ only reads them)
 
 
-def same_training_code(commits):
-    """True if the training code (TRAINING_CODE) is the same at every commit (git commit ids, a "-dirty"
-    suffix allowed), False if it differs, None when this cannot be told (no git, unknown or dirty commits)."""
+def training_code_groups(commits):
+    """The commits (git ids) grouped by their training code (TRAINING_CODE): commits in one group have the same
+    files, so their runs computed the same thing. Groups keep the commits' order. None when this cannot be told
+    (no git, a commit this clone lacks, or a "-dirty" one)."""
     if any(c is None or str(c).endswith("-dirty") for c in commits):
         return None
-    first, *rest = [str(c) for c in commits]
+    groups = []
     try:
-        for c in rest:
-            r = subprocess.run(["git", "diff", "--quiet", first, c, "--", *TRAINING_CODE], cwd=REPO,
-                               capture_output=True, timeout=10)
-            if r.returncode not in (0, 1):
-                return None  # not a commit this clone has
-            if r.returncode == 1:
-                return False
-        return True
+        for c in map(str, commits):
+            for group in groups:
+                r = subprocess.run(["git", "diff", "--quiet", group[0], c, "--", *TRAINING_CODE], cwd=REPO,
+                                   capture_output=True, timeout=10)
+                if r.returncode not in (0, 1):
+                    return None  # not a commit this clone has
+                if r.returncode == 0:
+                    group.append(c)
+                    break
+            else:
+                groups.append([c])
     except (OSError, subprocess.SubprocessError):
         return None
+    return groups
 
 
 def environment():

@@ -445,16 +445,22 @@ def test_first_seeds_runs_a_wave_of_seeds_before_the_rest(tmp_path):
         compare.parse(argv + ["--first-seeds", "-1"])
 
 
-def test_same_training_code_across_commits():
-    """The report's code-version warning says whether the training code differs between the commits."""
+def test_training_code_groups_across_commits():
+    """The report's code-version warning groups the commits by their training code."""
     import subprocess
 
-    from amplify.results import REPO, same_training_code
+    from amplify.results import REPO, training_code_groups
+    from bench.report.tables import _code_note
 
     git = lambda *a: subprocess.run(["git", *a], cwd=REPO, capture_output=True, text=True).stdout.strip()
     head = git("rev-parse", "HEAD")
-    assert same_training_code([head, head]) is True
-    assert same_training_code([head, "0" * 40]) is None and same_training_code([head + "-dirty", head]) is None
+    assert training_code_groups([head, head]) == [[head, head]]
+    assert training_code_groups([head, "0" * 40]) is None and training_code_groups([head + "-dirty", head]) is None
+    assert _code_note([head, head]).endswith("is the same at all of them.") and _code_note([head, "0" * 40]) == ""
     last = git("log", "-n", "1", "--format=%H", "--", "model")  # the newest commit that changed model/
     before = git("rev-parse", "--verify", "--quiet", last + "~1")
-    assert same_training_code([last, before]) is (False if before else None)  # (a shallow clone has no parent)
+    if not before:  # a shallow clone has no parent
+        assert training_code_groups([last, last + "~1"]) is None
+        return
+    assert training_code_groups([last, before, last]) == [[last, last], [before]]
+    assert _code_note([last, before]).endswith(f"it has 2 versions, at (1) {last[:12]}; (2) {before[:12]}.")

@@ -18,10 +18,11 @@ lengths differ between datasets, so pooling step times across datasets first wou
 
 
 import math
+from collections import Counter
 
 import numpy as np
 
-from amplify.results import TRAINING_CODE, same_training_code
+from amplify.results import TRAINING_CODE, training_code_groups
 from bench.report.render import Table, bold, num, pct, signed_pts
 from bench.stats.over_seeds import mean_std
 
@@ -270,17 +271,28 @@ def subset_notes(records):
     return notes
 
 
+def _code_note(commits):
+    """Which of the commits share their training code, as a sentence (empty when git cannot tell)."""
+    groups = training_code_groups(commits)
+    if groups is None:
+        return ""
+    code = " The training code (" + ", ".join(TRAINING_CODE) + ") is "
+    if len(groups) == 1:
+        return code + "the same at all of them."
+    versions = "; ".join(f"({i}) " + ", ".join(c[:12] for c in g) for i, g in enumerate(groups, 1))
+    return code + f"not the same at all of them: it has {len(groups)} versions, at {versions}."
+
+
 def provenance_notes(records):
     """Warnings a reader of the tables needs: results from several code versions, one dataset read from
     different files, or a dataset trained or tested on a subset (train_limit / eval_limit)."""
     notes = [f"note: {n}" for n in subset_notes(records)]
-    commits = sorted({str((res.get("env") or {}).get("git_commit")) for _, res in records})
-    if len(commits) > 1:
-        same = same_training_code(commits)
-        code = ("" if same is None else " The training code (" + ", ".join(TRAINING_CODE) + ") is "
-                + ("the same at all of them." if same else "not the same at all of them."))
-        notes.append(f"warning: these results come from {len(commits)} code versions ({', '.join(commits)}); "
-                     f"a changed training loop does not change a run's key (bench/grid/plan.py).{code}")
+    runs = Counter(str((res.get("env") or {}).get("git_commit")) for _, res in records)
+    if len(runs) > 1:
+        commits = sorted(runs)
+        listed = ", ".join(f"{c} ({runs[c]} run{'s' * (runs[c] > 1)})" for c in commits)
+        notes.append(f"warning: these results come from {len(commits)} code versions: {listed}; a changed training "
+                     f"loop does not change a run's key (bench/grid/plan.py).{_code_note(commits)}")
     files = {}
     for cfg, res in records:
         src = ((res.get("data") or {}).get("source") or {}).get("files") or []
