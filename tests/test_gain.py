@@ -71,6 +71,9 @@ def test_table_rows_and_missing_cells():
     assert table.rows[1][3:] == ["–", "–"]  # no mrpc at K = 100, so no mean either
     assert "[" in table.rows[0][2] and "+2.00 [" in table.rows[0][2]
     assert "Gain over none" in render(table)
+    assert "3 seed(s) per cell." in table.notes[0]
+    mixed = gain.gain_table(records(skip={(10, "mrpc", "none", 2)}), ("none", "amplify"), DATASETS)
+    assert "2 or 3 seeds per cell (n_seeds in the CSV)." in mixed.notes[0]
 
 
 def test_one_seed_has_no_interval():
