@@ -5,6 +5,7 @@ end-to-end grids of the tiny model on real TREC data through the command line.""
 import csv
 import io
 import json
+import math
 from dataclasses import replace
 
 import numpy as np
@@ -188,6 +189,7 @@ def test_figure4_without_matplotlib_writes_the_csvs_and_says_how_to_get_the_pngs
     first = next(r for r in rows if r["method"] == "none" and r["step"] == "1")
     assert float(first["loss"]) == pytest.approx(1.605) and float(first["cumulative_train_s"]) == pytest.approx(0.1)
     assert [r[:4] for r in loss.rows][0] == ["trec-coarse", "none", "2", "20"]
+    assert loss.rows[0][6] == "0.000" and loss.headers[6] == "step-to-step sd"  # these losses fall by 0.05 a step
     assert [r[1] for r in pv.rows] == ["none vs tmix", "none vs amplify", "tmix vs amplify"]
     pvals = list(csv.DictReader(io.StringIO((tmp_path / "figure4_pvalues.csv").read_text())))
     assert {r["a"] + "/" + r["b"] for r in pvals} == {"none/tmix", "none/amplify", "tmix/amplify"}
@@ -228,7 +230,7 @@ def test_figure4_draws_the_interleaved_step_times_beside_the_runs_timers(tmp_pat
     assert (by["amplify"]["interleaved_ms_q1"], by["amplify"]["interleaved_ms_q3"]) == pytest.approx((195.0, 225.0))
     assert "interleaved_ms_ms" not in by["tmix"] and loss.rows[1][-1] == "–"
     assert loss.rows[2][-1] == "210 (195–225)"
-    assert str(speed) in loss.notes[2] and "1.0 before, 1.5 after" in loss.notes[2]
+    assert str(speed) in loss.notes[3] and "1.0 before, 1.5 after" in loss.notes[3]
     rows = list(csv.DictReader(io.StringIO((out / "figure4_loss.csv").read_text())))
     step3 = {r["method"]: r for r in rows if r["step"] == "3"}
     assert float(step3["none"]["cumulative_train_s_interleaved"]) == pytest.approx(3 * 0.105)
@@ -241,10 +243,10 @@ def test_two_speed_files_of_one_dataset_and_method_are_an_error(tmp_path):
     b = speed_json(tmp_path / "speed-b.json", "trec-coarse", {"none": 90.0})
     s = spec(methods=("none", "tmix"))
     loss, _ = figure4.figure4_tables(figure4_records(s), s, replace(OPTS, speed=(str(a),)))
-    assert loss.notes[2].startswith("ms/step, interleaved: the median")  # it times trec-coarse's batches
+    assert loss.notes[3].startswith("ms/step, interleaved: the median")  # it times trec-coarse's batches
     other = speed_json(tmp_path / "speed-c.json", "mrpc", {"none": 90.0})
     loss, _ = figure4.figure4_tables(figure4_records(s), s, replace(OPTS, speed=(str(other),)))
-    assert loss.notes[2] == f"ms/step, interleaved: none of {other} times these datasets' batches."
+    assert loss.notes[3] == f"ms/step, interleaved: none of {other} times these datasets' batches."
     with pytest.raises(ValueError, match="both time none on trec-coarse; pass one of them"):
         interleaved_steps([a, b])
     assert interleaved_steps([tmp_path / "speed-a.json"])["trec-coarse", "none"]["ms"] == pytest.approx(105.0)
@@ -252,6 +254,18 @@ def test_two_speed_files_of_one_dataset_and_method_are_an_error(tmp_path):
         compare.main(["--experiment", "figure4", "--report-only", "--results", str(tmp_path),
                       "--speed", str(a), str(b)])
     assert e.value.code == 2
+
+
+def test_figure4_step_to_step_sd_is_per_run_then_averaged():
+    """Two runs swinging by ±0.2 each step, out of phase, and a flat one: per run 0.2, 0.2 and 0, so the cell
+    says 0.133, though the mean curve over the three is flat."""
+    s = spec(methods=("none",), seeds=(0, 1, 2))
+    swings = {0: [1.0, 1.2] * 5 + [1.0], 1: [1.0] * 11, 2: [1.2, 1.0] * 5 + [1.2]}  # 10 changes each
+    records = [(c, result(c, 0.7, losses=swings[c.seed])) for c in EXPERIMENTS["figure4"].configs(s)]
+    cell = plots.curves(records, ["none"], ["trec-coarse"], steps=11)["trec-coarse", "none"]
+    assert cell["jitter"] == pytest.approx(0.4 / 3)
+    np.testing.assert_allclose(cell["loss"], [3.2 / 3] * 11)  # the mean curve: flat
+    assert math.isnan(plots.curves(records, ["none"], ["trec-coarse"], steps=2)["trec-coarse", "none"]["jitter"])
 
 
 def test_cumulative_time_is_exact_at_epoch_ends():

@@ -30,6 +30,7 @@ the paired bootstrap over test examples (seed-averaged correctness; it works wit
 the CSV and the table also carry Welch over seeds and McNemar, as bench/report/significance.py computes them.
 """
 
+import math
 from itertools import combinations
 from pathlib import Path
 
@@ -78,8 +79,9 @@ def cumulative_time(res):
 
 
 def curves(records, methods, datasets, steps, speed=None):
-    """{(dataset, method): {"loss", "time", "seeds"}, and "step" (interleaved_steps' entry) when speed has the
-    cell} over the first min(steps, shortest run) steps."""
+    """{(dataset, method): {"loss", "time", "seeds", "jitter"}, and "step" (interleaved_steps' entry) when speed
+    has the cell} over the first min(steps, shortest run) steps. loss and time: means over the runs (seeds);
+    jitter: per run, the standard deviation of the loss's step-to-step change, then its mean over the runs."""
     cells = group(records)
     out = {}
     for d in datasets:
@@ -90,9 +92,10 @@ def curves(records, methods, datasets, steps, speed=None):
             n = min([steps] + [min(len(r["train_loss_steps"]), len(cumulative_time(r))) for _, r in runs])
             if n < 1:
                 continue
-            loss = np.mean([r["train_loss_steps"][:n] for _, r in runs], axis=0)
+            losses = np.array([r["train_loss_steps"][:n] for _, r in runs], dtype=float)  # (seeds, n)
             time = np.mean([cumulative_time(r)[:n] for _, r in runs], axis=0)
-            out[(d, m)] = {"loss": loss, "time": time, "seeds": len(runs)}
+            jitter = float(np.mean(np.std(np.diff(losses, axis=1), axis=1))) if n >= 3 else math.nan
+            out[(d, m)] = {"loss": losses.mean(axis=0), "time": time, "seeds": len(runs), "jitter": jitter}
             if speed and (d, m) in speed:
                 out[(d, m)]["step"] = speed[d, m]
     return out
@@ -119,24 +122,30 @@ def loss_table(cv, steps, speed=None):
         k = max(1, n // 10)
         rec = {"dataset": d, "method": m, "seeds": c["seeds"], "steps": n,
                "loss_first_10pct": float(c["loss"][:k].mean()), "loss_last_10pct": float(c["loss"][-k:].mean()),
+               "loss_step_change_std": c["jitter"],
                "train_s_at_last_step": float(c["time"][-1]),
                "ms_per_step": 1000 * float(c["time"][-1]) / n,
                **({f"interleaved_ms_{q}": c["step"][q] for q in ("ms", "q1", "q3")} if "step" in c else {})}
         recs.append(rec)
         rows.append([d, m, str(c["seeds"]), str(n), num(rec["loss_first_10pct"], ".3f"),
-                     num(rec["loss_last_10pct"], ".3f"), num(rec["train_s_at_last_step"], ".1f"),
+                     num(rec["loss_last_10pct"], ".3f"), num(rec["loss_step_change_std"], ".3f"),
+                     num(rec["train_s_at_last_step"], ".1f"),
                      num(rec["ms_per_step"], ".0f"),
                      f"{c['step']['ms']:.0f} ({c['step']['q1']:.0f}–{c['step']['q3']:.0f})" if "step" in c else "–"])
     notes = [f"Loss: mean over seeds of each step's training loss (the mixed loss for mixup methods), over the first "
              f"{steps} steps or fewer when the runs are shorter; first/last 10%: its mean over the first and last "
              "tenth of those steps. Mixup losses are not comparable in level with none's (the targets are mixed); "
              "compare shapes.",
+             "Step-to-step sd: per run, the standard deviation of the change in training loss from one step to the "
+             "next over those steps, then its mean over seeds; lower is steadier. For a mixup method it includes "
+             "the spread that λ and the partner's label add to the loss: how steady the signal the optimiser sees "
+             "is, not how steady the model's fit of the clean data is.",
              "Training time: cumulative, from per-epoch timers (exact at epoch ends, linear in between), training "
              "steps only; measured as the machine was loaded at the time, so compare within one table only."]
     notes.append(interleaved_note(cv, speed))
     return Table("figure4-summary", "Figure 4: training loss over the first iterations, and training time",
-                 ["dataset", "method", "seeds", "steps", "loss, first 10%", "loss, last 10%", "train s", "ms/step",
-                  "ms/step, interleaved"], rows, recs, notes, align="llrrrrrrr")
+                 ["dataset", "method", "seeds", "steps", "loss, first 10%", "loss, last 10%", "step-to-step sd",
+                  "train s", "ms/step", "ms/step, interleaved"], rows, recs, notes, align="llrrrrrrrr")
 
 
 def interleaved_note(cv, speed):
