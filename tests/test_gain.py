@@ -134,3 +134,18 @@ def test_budget_and_dev_curve_tables_speak_in_steps_under_a_step_budget():
                {"best_epoch": 2, "epochs": [{"epoch": 1, "dev_acc": 0.5}, {"epoch": 2, "dev_acc": 0.6}]})]
     assert budget_table(epochs, ("none",), ("mrpc",)).title == "Runs whose best dev epoch was the last one allowed"
     assert dev_curve_table(epochs, ("none",), ("mrpc",)).title == "Dev accuracy per epoch, mean over seeds"
+
+
+def test_a_few_label_accuracy_table_names_the_majority_class_and_the_best_dev_evaluation():
+    from bench.report.tables import accuracy_table
+
+    labels = {"trec-coarse": [0, 1, 1, 2, 1], "mrpc": [1, 0, 1, 1]}  # majorities: 3 of 5, 3 of 4
+    recs = [(cfg, {**res, "test_labels": labels[cfg.dataset]}) for cfg, res in records(sizes=(10,))]
+    table = accuracy_table(recs, ("none", "amplify"), DATASETS)
+    assert table.notes[0].startswith("Test accuracy (%) at the best dev evaluation,")
+    assert table.notes[-1] == ("Majority class (always predicting the test set's most frequent class): "
+                               "trec-coarse 60.00, mrpc 75.00.")
+    full = accuracy_table([(c, {**r, "test_labels": labels[c.dataset]}) for c, r in records(sizes=(None,))],
+                          ("none", "amplify"), DATASETS)
+    assert full.notes[0].startswith("Test accuracy (%) at the best-dev epoch,")
+    assert not any("Majority" in n for n in full.notes)  # the full-data tables (quoted in the docs) stay as they are

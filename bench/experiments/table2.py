@@ -11,7 +11,7 @@ from bench.grid.plan import grid_configs
 from bench.report.calibration import calibration_significance_table, calibration_table
 from bench.report.significance import significance_table
 from bench.report.summary import summary_table
-from bench.report.tables import accuracy_table, budget_table, cost_table, dev_curve_table
+from bench.report.tables import accuracy_table, best_dev, budget_table, cost_table, dev_curve_table
 
 
 def table2_configs(spec):
@@ -24,7 +24,8 @@ def table2_tables(records, spec, opts):
                                       resampling=opts.resampling)
     calibration = calibration_table(records, spec.methods, spec.datasets)
     curves = dev_curve_table(records, spec.methods, spec.datasets)  # no rows from results without epochs
-    return [summary_table(accuracy, significance, calibration), accuracy, significance, calibration,
+    return [summary_table(accuracy, significance, calibration, best=best_dev(records)), accuracy, significance,
+            calibration,
             calibration_significance_table(records, spec.methods, spec.datasets, alpha=opts.alpha,
                                            resampling=opts.resampling),
             cost_table(records, spec.methods), budget_table(records, spec.methods, spec.datasets),

@@ -22,7 +22,7 @@ import numpy as np
 from amplify.results import read_probs
 from bench.report.render import Table, pval, pval_holm, pval_mc
 from bench.report.significance import TEST_NAMES, _tested, borderline_note, family
-from bench.report.tables import group
+from bench.report.tables import best_dev, group
 from bench.stats.calibration import METRIC_NAMES, METRICS, calibration, paired_bootstrap_metric
 from bench.stats.monte_carlo import DEFAULT_PLAN, settled
 from bench.stats.multiple_testing import Comparison, compare_family
@@ -102,7 +102,7 @@ def calibration_table(records, methods, datasets, baseline="none"):
             row.append(f"{rec['n_seeds']}/{rec['n_runs']}")
             rows.append(row)
             recs.append(rec)
-    notes = ["From each run's test class probabilities at the best-dev epoch; mean ± sample std over seeds. "
+    notes = [f"From each run's test class probabilities at the {best_dev(records)}; mean ± sample std over seeds. "
              "NLL: mean -log p(true class). ECE (%): 15 equal-width confidence bins, Σ (n_bin/N)·|accuracy − "
              "confidence|. Brier: mean Σ_c (p_c − onehot_c)², in [0, 2]. Lower is better for all three.",
              f"In parentheses: Δ vs {baseline} (ECE in points). seeds: runs with stored probabilities / runs; "

@@ -27,8 +27,9 @@ def _metric(cell, key):
     return f"{100 * value:.2f}" if key == "ece" else f"{value:.3f}"
 
 
-def summary_table(accuracy, significance, calibration, baseline="none"):
-    """Rows (dataset, method) in the accuracy table's method order; the best mean accuracy of a dataset in bold."""
+def summary_table(accuracy, significance, calibration, baseline="none", best="best-dev epoch"):
+    """Rows (dataset, method) in the accuracy table's method order; the best mean accuracy of a dataset in bold.
+    best: what the tested weights are called (tables.best_dev)."""
     acc = [r for r in accuracy.records if r["dataset"] != "mean"]
     sig = _by(significance.records, "dataset", "method_a", "method_b")
     cal = _by(calibration.records, "dataset", "method")
@@ -51,7 +52,7 @@ def summary_table(accuracy, significance, calibration, baseline="none"):
                          "std_acc": r["std_acc"], f"delta_vs_{baseline}": delta,
                          **{f"{t}_p_holm_vs_{baseline}": v for t, v in p.items()},
                          **{f"{k}_mean": c.get(f"{k}_mean", math.nan) for k in ("nll", "ece", "brier")}})
-    notes = [f"Test accuracy (%) at the best-dev epoch, mean ± sample std over seeds; Δ vs {baseline} in points; "
+    notes = [f"Test accuracy (%) at the {best}, mean ± sample std over seeds; Δ vs {baseline} in points; "
              "bold: the best mean of the dataset.",
              f"p Holm: the method vs {baseline}, Holm-adjusted over the significance table's family (every method "
              f"vs {baseline} and amplify vs every other method, on every dataset of this report): Welch over "

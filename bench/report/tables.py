@@ -89,13 +89,27 @@ def accuracy_table(records, methods, datasets, baseline="none", row=lambda c: c.
         rows.append(row_cells)
     n_text = (f"{ns.pop()} seed(s) per cell" if len(ns) == 1 else
               f"the number of seeds differs between cells ({', '.join(map(str, sorted(ns)))}; see the CSV)")
-    notes = [f"Test accuracy (%) at the best-dev epoch, mean ± sample std over seeds; {n_text}.",
+    notes = [f"Test accuracy (%) at the {best_dev(records)}, mean ± sample std over seeds; {n_text}.",
              f"In parentheses: Δ vs {baseline} in points (difference of the means). Bold: best mean of the column."]
     if show_mean:
         notes.append("mean: the average of a method's dataset means (methods with every dataset only).")
     if 1 in ns or any(st["n"] == 1 for st in stats.values()):
         notes.append("A cell with one seed has no std.")
+    if any(cfg.shots for cfg, _ in records):
+        notes.append(majority_note(records, datasets, column))
     return Table("accuracy", "Test accuracy per method and dataset", ["method", *cols], rows, recs, notes)
+
+
+def majority_note(records, datasets, column=lambda c: c.dataset):
+    """The accuracy of always predicting the test set's most frequent class, per column: the floor a few-label
+    model is read against (its training and dev draws are balanced, so it never sees the test set's prior)."""
+    shares = {}
+    for cfg, res in records:
+        labels = res.get("test_labels")
+        if labels and column(cfg) not in shares:
+            shares[column(cfg)] = np.bincount(labels).max() / len(labels)
+    text = ", ".join(f"{d} {pct(shares[d])}" for d in datasets if d in shares) or "no run stored its test labels"
+    return f"Majority class (always predicting the test set's most frequent class): {text}."
 
 
 def cost_table(records, methods, baseline="none"):
@@ -188,6 +202,12 @@ def budget_table(records, methods, datasets):
 def _stepped(records):
     """True when every run trained to a step budget, so that its dev evaluations are named by step, not epoch."""
     return bool(records) and all(cfg.step_budget for cfg, _ in records)
+
+
+def best_dev(records):
+    """What the tested weights are called in notes: the best-dev epoch, or under a step budget the best dev
+    evaluation."""
+    return "best dev evaluation" if _stepped(records) else "best-dev epoch"
 
 
 def _limit(cfg):
