@@ -5,7 +5,7 @@ options (by their argparse dest). A flag given on the command line wins over the
     paper               the paper's Table 2 recipe with bert-base-uncased (a GPU job)
     quick, smoke        the acceptance grid on 2 CPU cores; the tests' grid
     cpu-small, reduced  MiniLM on the five small datasets; the CPU version of any --experiment
-    minilm-recipe       the recipe calibration: none at each lr, on dev only (with --experiment recipe)
+    minilm-recipe       the recipe calibration: none at each lr, on dev only, into its committed folder
     minilm-table2       the evidence grid on the chosen recipe, into its committed folder (the README's results)
     minilm-table2-imdb  its IMDB cells on a fixed subset
     minilm-table4, minilm-table5  its noise tables: TREC-coarse with word deletion / swaps, the clean column read
@@ -70,12 +70,15 @@ PRESETS = {
                         options={"model": "minilm-l6", "epochs": 3, "lr": 5e-5}),
     # The recipe calibration: `none`, seed 0, each lr of bench/experiments/recipe.py, 6 epochs with early
     # stopping off, on the five datasets of the MiniLM Table 2 grid. Use with --experiment recipe.
-    "minilm-recipe": Preset("with --experiment recipe: MiniLM, none, seed 0, lr in {5e-5, 1e-4, 2e-4}, 6 epochs, "
-                            "whole dev curves on TREC-fine, MRPC, SST-5, SST-2, TREC-coarse (~15 CPU-hours)",
+    "minilm-recipe": Preset("the recipe calibration (experiment recipe): MiniLM, none, seed 0, lr in {5e-5, 1e-4, "
+                            "2e-4}, 6 epochs, whole dev curves on TREC-fine, MRPC, SST-5, SST-2, TREC-coarse, into "
+                            "its committed folder bench/results/minilm-table2-calibration (~15 CPU-hours)",
                             datasets=("trec-fine", "mrpc", "sst-5", "sst-2", "trec-coarse"), methods=("none",),
-                            seeds=(0,), options={"model": "minilm-l6", "epochs": 6, "patience": 6}),
+                            seeds=(0,), options={"model": "minilm-l6", "epochs": 6, "patience": 6,
+                                                 "experiment": "recipe",
+                                                 "results": "bench/results/minilm-table2-calibration"}),
     # The evidence grid, on the recipe the calibration above chose on dev only (bench/results/minilm-table2-
-    # calibration; `--experiment recipe --preset minilm-recipe --report-only` prints the rule and the choice).
+    # calibration; `--preset minilm-recipe --report-only` prints the rule and the choice).
     # Its results default to the committed folder: this preset is the project's evidence, and running it again
     # continues that grid (finished runs are never re-run). Use --results elsewhere for runs of your own.
     "minilm-table2": Preset("issue 13's evidence grid: MiniLM on TREC-fine, MRPC, SST-5, SST-2, TREC-coarse x the "

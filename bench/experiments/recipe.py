@@ -1,7 +1,8 @@
 """
 recipe: choose a backbone's learning rate and number of epochs for `none`, on dev accuracy only.
 
-    python -m bench.compare --experiment recipe --preset minilm-recipe --jobs 2
+    python -m bench.compare --preset minilm-recipe --jobs 2          # into bench/results/minilm-table2-calibration
+    python -m bench.compare --preset minilm-recipe --report-only     # the table and the rule's choice
 
 The paper's recipe (lr 2e-5, <= 15 epochs, patience 5) is for bert-base on a GPU; a smaller backbone on a
 CPU needs its own. This grid trains the method(s) asked for (the preset: `none`, seed 0) at each lr of
