@@ -341,3 +341,25 @@ def test_the_presets_budgets_are_the_committed_calibrations_choice():
     assert len(tidy) == sum(len(b) for b in BUDGETS.values()) * 5
     choice = choose(tidy, ("trec-fine", "mrpc", "sst-5", "sst-2", "trec-coarse"))
     assert {k: b for k, (b, _) in choice.items()} == FEWSHOT_STEPS
+
+
+def test_the_docs_sizes_table_is_the_draws(data_dir):
+    """docs/fewshot.md's sizes table: classes, train / dev sizes and steps per epoch (batch 32) at K = 10 and 100,
+    and the test size, as few_shot draws them for seed 0 (and, as the page says, for another seed too)."""
+    import math
+
+    page = (Path(__file__).resolve().parents[1] / "docs" / "fewshot.md").read_text(encoding="utf-8")
+    section = page[page.index("### Sizes"):]
+    rows = [[c.strip() for c in line.strip("|").split("|")] for line in section.splitlines()[2:]
+            if line.startswith("| ") and not line.startswith("| dataset")]
+    names = {"TREC-fine": "trec-fine", "MRPC": "mrpc", "SST-5": "sst-5", "SST-2": "sst-2", "TREC-coarse": "trec-coarse"}
+    assert [r[0] for r in rows] == list(names)
+    for row in rows:
+        ds = load_dataset(names[row[0]], data_dir)
+        cells = [str(ds.num_labels)]
+        for k in (10, 100):
+            few, _ = few_shot(ds, k, 0)
+            other, _ = few_shot(ds, k, 3)
+            assert (len(few.train), len(few.dev)) == (len(other.train), len(other.dev))
+            cells += [f"{len(few.train)} / {len(few.dev)}", str(math.ceil(len(few.train) / 32))]
+        assert row[1:] == cells + [str(len(ds.test))], row[0]
