@@ -69,7 +69,7 @@ PRESETS = {
                         datasets=("trec-coarse", "trec-fine", "sst-2", "sst-5", "mrpc"),
                         options={"model": "minilm-l6", "epochs": 3, "lr": 5e-5}),
     # The recipe calibration: `none`, seed 0, each lr of bench/experiments/recipe.py, 6 epochs with early
-    # stopping off, on the five datasets of the MiniLM Table 2 grid. Use with --experiment recipe.
+    # stopping off, on the five datasets of the MiniLM Table 2 grid (the preset sets --experiment recipe).
     "minilm-recipe": Preset("the recipe calibration (experiment recipe): MiniLM, none, seed 0, lr in {5e-5, 1e-4, "
                             "2e-4}, 6 epochs, whole dev curves on TREC-fine, MRPC, SST-5, SST-2, TREC-coarse, into "
                             "its committed folder bench/results/minilm-table2-calibration (~15 CPU-hours)",
