@@ -91,7 +91,7 @@ PRESETS = {
                                      "first_seeds": 3, "results": "bench/results/minilm-table2",
                                      "also_read": ["bench/results/minilm-noise"]}),  # --claims: the noise runs too
     # IMDB on MiniLM costs ~2.5 h per epoch per run on one core (11.5 s per step of 32 reviews x 256 tokens:
-    # bench/results/speed-train-step/speed-cpu-minilm-l6-b32-imdb.json): the full grid would be ~450 CPU-hours. So a
+    # bench/results/speed-train-step/speed-cpu-minilm-l6-b32-imdb.json): the full grid up to ~675 CPU-hours. So a
     # fixed subset, the same for every method and seed, named as a subset under every table; same recipe as
     # minilm-table2.
     "minilm-table2-imdb": Preset("issue 13's IMDB cells on a fixed subset: MiniLM, 2,000 training and 1,000 dev/test "
