@@ -73,7 +73,7 @@ def test_table_rows_and_missing_cells():
     assert "Gain over none" in render(table)
     assert "3 seed(s) per cell." in table.notes[0]
     mixed = gain.gain_table(records(skip={(10, "mrpc", "none", 2)}), ("none", "amplify"), DATASETS)
-    assert "2 or 3 seeds per cell (n_seeds in the CSV)." in mixed.notes[0]
+    assert "the number of seeds differs between cells (2, 3; see the CSV)." in mixed.notes[0]
 
 
 def test_one_seed_has_no_interval():

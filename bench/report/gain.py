@@ -25,7 +25,7 @@ import numpy as np
 
 from amplify.results import write_text_atomic
 from bench.report.plots import INSTALL, figure_class, save_png
-from bench.report.render import Table, render, signed_pts
+from bench.report.render import Table, render, seeds_per_cell, signed_pts
 from bench.stats.checks import DegenerateInputWarning
 from bench.stats.over_seeds import paired_mean
 
@@ -106,11 +106,8 @@ def gain_table(records, methods, datasets, baseline="none"):
                   key=lambda k: (list(methods).index(k[0]), _size_order(k[1])))
     rows = [[m, size if size == FULL else f"K = {size}",
              *(_text(by[m, size, col]) if (m, size, col) in by else "–" for col in columns)] for m, size in keys]
-    ns = [str(n) for n in sorted({c["n_seeds"] for c in cells})] or ["0"]
-    seeds = (f"{ns[0]} seed(s) per cell" if len(ns) == 1 else
-             f"{', '.join(ns[:-1])} or {ns[-1]} seeds per cell (n_seeds in the CSV)")
     notes = [f"Test accuracy gain over {baseline} in points: mean over seeds of the paired difference, [95% paired t "
-             f"interval over seeds]; {seeds}.",
+             f"interval over seeds]; {seeds_per_cell(c['n_seeds'] for c in cells)}.",
              "labels: K examples per class in train and dev (the few-label grids), or the full training set.",
              "mean: per seed, the mean over datasets of the gain, then the interval over seeds.",
              "Intervals are per cell, not corrected for the number of cells; verdicts are in each grid's "

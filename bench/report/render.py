@@ -80,6 +80,14 @@ def pval_holm(c):
     return pval(c.p_holm) + (" (borderline)" if c.borderline else "")
 
 
+def seeds_per_cell(counts):
+    """A table note's count of seeds: "3 seed(s) per cell", or the counts when cells differ (the CSV has each)."""
+    counts = sorted(set(counts)) or [0]
+    if len(counts) == 1:
+        return f"{counts[0]} seed(s) per cell"
+    return f"the number of seeds differs between cells ({', '.join(map(str, counts))}; see the CSV)"
+
+
 def num(x, fmt=".2f"):
     return "n/a" if x is None or (isinstance(x, float) and math.isnan(x)) else format(x, fmt)
 

@@ -23,7 +23,7 @@ from collections import Counter
 import numpy as np
 
 from amplify.results import TRAINING_CODE, training_code_groups
-from bench.report.render import Table, bold, num, pct, signed_pts
+from bench.report.render import Table, bold, num, pct, seeds_per_cell, signed_pts
 from bench.stats.over_seeds import mean_std
 
 # -----------------------------------------------------------------------------
@@ -87,9 +87,7 @@ def accuracy_table(records, methods, datasets, baseline="none", row=lambda c: c.
                          f"delta_vs_{baseline}": delta, "best": round(100 * st["mean"], 2) == best[d],
                          "seeds": " ".join(map(str, st["seeds"])), "accs": " ".join(f"{a:.6f}" for a in st["accs"])})
         rows.append(row_cells)
-    n_text = (f"{ns.pop()} seed(s) per cell" if len(ns) == 1 else
-              f"the number of seeds differs between cells ({', '.join(map(str, sorted(ns)))}; see the CSV)")
-    notes = [f"Test accuracy (%) at the {best_dev(records)}, mean ± sample std over seeds; {n_text}.",
+    notes = [f"Test accuracy (%) at the {best_dev(records)}, mean ± sample std over seeds; {seeds_per_cell(ns)}.",
              f"In parentheses: Δ vs {baseline} in points (difference of the means). Bold: best mean of the column."]
     if show_mean:
         notes.append("mean: the average of a method's dataset means (methods with every dataset only).")
